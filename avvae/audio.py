@@ -1,0 +1,42 @@
+"""Reading and writing waveforms, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from avvae.atomic import atomic_path
+
+
+class AudioFileError(ValueError):
+    """A waveform file is missing, unreadable, or not what the recipe expects."""
+
+
+def read_wav(path: str | Path, expected_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Mono float32 samples in [-1, 1] and the sample rate; fails clearly on a missing/odd file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioFileError(f"{path}: audio file does not exist")
+    try:
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise AudioFileError(f"{path}: cannot read audio ({error})") from error
+    if samples.shape[1] != 1:
+        raise AudioFileError(f"{path}: expected mono audio, found {samples.shape[1]} channels")
+    if expected_rate is not None and rate != expected_rate:
+        raise AudioFileError(f"{path}: sample rate {rate} Hz, expected {expected_rate} Hz")
+    return samples[:, 0], int(rate)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
+    """Write mono audio atomically; FLOAT keeps mixtures exact and unclipped, PCM_16 suits clean speech."""
+    with atomic_path(path) as tmp:
+        soundfile.write(str(tmp), np.asarray(samples), rate, subtype=subtype, format="WAV")
+
+
+def peak_normalise(samples: np.ndarray, peak: float = 1.0) -> np.ndarray:
+    """Scale so that max |x| = peak (silence is returned unchanged)."""
+    top = float(np.max(np.abs(samples))) if samples.size else 0.0
+    return samples if top == 0.0 else samples * (peak / top)

@@ -1,0 +1,188 @@
+"""Kaldi-style data directories: reading and writing the key-value files, and validating a directory.
+
+A speech set `data/<set>/` holds wav.scp, utt2spk, spk2utt and lips.scp (optional text). A mixture set
+`data/<set>_mix/` holds wav.scp (the mixtures), spk<j>.scp and lips<j>.scp for each speaker j = 1..J (the scaled
+reference sources and their lips), noise1.scp (the scaled noise), utt2spk/spk2utt (each mixture is its own
+"speaker", as in ESPnet's enh recipes) and manifest.jsonl (how each mixture was built). All files are sorted by
+key, keys unique.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import soundfile
+
+from avvae.atomic import write_text_atomic
+from avvae.lips import LipsFileError, load_lips
+
+
+class DataDirError(ValueError):
+    """A data directory breaks the conventions; the message names the file and the problem."""
+
+
+def read_table(path: str | Path) -> dict[str, str]:
+    """Read `key value...` lines into an ordered dict; fails on a duplicated or unsorted key."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataDirError(f"{path}: file does not exist")
+    table: dict[str, str] = {}
+    previous = None
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            raise DataDirError(f"{path}:{number}: empty line")
+        key, _, value = line.strip().partition(" ")
+        if not value.strip():
+            raise DataDirError(f"{path}:{number}: key {key!r} has no value")
+        if key in table:
+            raise DataDirError(f"{path}:{number}: duplicated key {key!r}")
+        if previous is not None and key < previous:
+            raise DataDirError(f"{path}:{number}: keys not sorted ({key!r} after {previous!r}); sort with LC_ALL=C")
+        table[key] = value.strip()
+        previous = key
+    return table
+
+
+def write_table(path: str | Path, table: dict[str, str]) -> None:
+    """Write `key value` lines sorted by key (C order), atomically."""
+    write_text_atomic(path, "".join(f"{key} {table[key]}\n" for key in sorted(table)))
+
+
+def spk2utt_from_utt2spk(utt2spk: dict[str, str]) -> dict[str, str]:
+    """Invert utt2spk into spk2utt (utterances sorted)."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for utt in sorted(utt2spk):
+        grouped[utt2spk[utt]].append(utt)
+    return {spk: " ".join(utts) for spk, utts in grouped.items()}
+
+
+def write_speech_dir(
+    directory: str | Path, wavs: dict[str, str], utt2spk: dict[str, str], lips: dict[str, str],
+    text: dict[str, str] | None = None,
+) -> None:
+    """Write a speech data dir from its tables (spk2utt derived)."""
+    directory = Path(directory)
+    write_table(directory / "wav.scp", wavs)
+    write_table(directory / "utt2spk", utt2spk)
+    write_table(directory / "spk2utt", spk2utt_from_utt2spk(utt2spk))
+    write_table(directory / "lips.scp", lips)
+    if text is not None:
+        write_table(directory / "text", text)
+
+
+def is_mixture_dir(directory: str | Path) -> bool:
+    return (Path(directory) / "spk1.scp").is_file()
+
+
+def speaker_count(directory: str | Path) -> int:
+    """Number of speakers J in a mixture dir (spk1.scp .. spkJ.scp)."""
+    count = 0
+    while (Path(directory) / f"spk{count + 1}.scp").is_file():
+        count += 1
+    return count
+
+
+def _check_same_keys(reference: Path, keys: list[str], other: Path, other_keys: list[str]) -> None:
+    if keys != other_keys:
+        missing = sorted(set(keys) - set(other_keys))[:3]
+        extra = sorted(set(other_keys) - set(keys))[:3]
+        raise DataDirError(
+            f"{other}: keys differ from {reference.name} (missing: {missing or 'none'}, extra: {extra or 'none'})"
+        )
+
+
+def _audio_length(scp: Path, key: str, path: str, sample_rate: int) -> float:
+    """Duration in seconds of one scp entry, after checking the file exists and has the right rate."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataDirError(f"{scp}: {key}: audio file {file} does not exist")
+    try:
+        info = soundfile.info(str(file))
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise DataDirError(f"{scp}: {key}: cannot read {file} ({error})") from error
+    if info.samplerate != sample_rate:
+        raise DataDirError(f"{scp}: {key}: {file} has sample rate {info.samplerate} Hz, expected {sample_rate} Hz")
+    if info.channels != 1:
+        raise DataDirError(f"{scp}: {key}: {file} has {info.channels} channels, expected mono")
+    return info.frames / info.samplerate
+
+
+def _lips_length(scp: Path, key: str, path: str) -> float:
+    try:
+        frames, fps = load_lips(path)
+    except LipsFileError as error:
+        raise DataDirError(f"{scp}: {key}: {error}") from error
+    return len(frames) / fps
+
+
+def _check_lips_match(scp: Path, key: str, audio_seconds: float, lips_seconds: float, tolerance: float) -> None:
+    if abs(audio_seconds - lips_seconds) > tolerance:
+        raise DataDirError(
+            f"{scp}: {key}: lips last {lips_seconds:.3f} s but the audio {audio_seconds:.3f} s "
+            f"(tolerance {tolerance} s)"
+        )
+
+
+_KEY = re.compile(r"^[A-Za-z0-9_\-.]+$")
+
+
+def validate_data_dir(
+    directory: str | Path, sample_rate: int = 16000, lips_tolerance: float = 0.1, require_lips: bool = True
+) -> int:
+    """Check a speech or mixture data dir (see module docstring); returns the number of utterances.
+
+    `require_lips=False` accepts a speech dir without lips.scp (a noise set).
+    Raises DataDirError naming the offending file for: a missing file, duplicated or unsorted keys, key sets
+    that disagree, utt2spk/spk2utt that disagree, a wrong sample rate, and lips whose duration differs from the
+    audio by more than `lips_tolerance` seconds.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataDirError(f"{directory}: data directory does not exist")
+    wav_scp = directory / "wav.scp"
+    wavs = read_table(wav_scp)
+    keys = list(wavs)
+    if not keys:
+        raise DataDirError(f"{wav_scp}: no utterances")
+    for key in keys:
+        if not _KEY.match(key):
+            raise DataDirError(f"{wav_scp}: key {key!r} has characters outside [A-Za-z0-9_-.]")
+    utt2spk = read_table(directory / "utt2spk")
+    _check_same_keys(wav_scp, keys, directory / "utt2spk", list(utt2spk))
+    spk2utt = read_table(directory / "spk2utt")
+    if spk2utt != spk2utt_from_utt2spk(utt2spk):
+        raise DataDirError(f"{directory / 'spk2utt'}: does not match utt2spk (regenerate it from utt2spk)")
+
+    lengths = {key: _audio_length(wav_scp, key, path, sample_rate) for key, path in wavs.items()}
+    if is_mixture_dir(directory):
+        _validate_mixture_sources(directory, keys, lengths, sample_rate, lips_tolerance)
+    elif require_lips or (directory / "lips.scp").is_file():
+        lips_scp = directory / "lips.scp"
+        lips = read_table(lips_scp)
+        _check_same_keys(wav_scp, keys, lips_scp, list(lips))
+        for key, path in lips.items():
+            _check_lips_match(lips_scp, key, lengths[key], _lips_length(lips_scp, key, path), lips_tolerance)
+    return len(keys)
+
+
+def _validate_mixture_sources(
+    directory: Path, keys: list[str], lengths: dict[str, float], sample_rate: int, lips_tolerance: float
+) -> None:
+    wav_scp = directory / "wav.scp"
+    for name in [f"spk{j}.scp" for j in range(1, speaker_count(directory) + 1)] + ["noise1.scp"]:
+        scp = directory / name
+        table = read_table(scp)
+        _check_same_keys(wav_scp, keys, scp, list(table))
+        for key, path in table.items():
+            if _audio_length(scp, key, path, sample_rate) != lengths[key]:
+                raise DataDirError(f"{scp}: {key}: length differs from the mixture in wav.scp")
+    for j in range(1, speaker_count(directory) + 1):
+        scp = directory / f"lips{j}.scp"
+        table = read_table(scp)
+        _check_same_keys(wav_scp, keys, scp, list(table))
+        for key, path in table.items():
+            _check_lips_match(scp, key, lengths[key], _lips_length(scp, key, path), lips_tolerance)
+    if not (directory / "manifest.jsonl").is_file():
+        raise DataDirError(f"{directory / 'manifest.jsonl'}: file does not exist (it records how mixtures were made)")

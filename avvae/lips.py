@@ -1,0 +1,62 @@
+"""Lip region-of-interest videos: the on-disk format and resampling to the STFT frame rate.
+
+A lips file is an `.npz` holding `frames` (uint8, [T, H, W], grayscale mouth ROI, 67 x 67 by default) and `fps`
+(video frames per second). Video frame k is taken at time k / fps.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from avvae.atomic import atomic_path
+
+
+class LipsFileError(ValueError):
+    """A lips file is missing, unreadable or malformed."""
+
+
+def save_lips(path: str | Path, frames: np.ndarray, fps: float) -> None:
+    """Write a lips file atomically."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 3:
+        raise ValueError(f"lip frames must be uint8 [T, H, W], got {frames.dtype} {frames.shape}")
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, frames=frames, fps=np.float64(fps))
+
+
+def load_lips(path: str | Path) -> tuple[np.ndarray, float]:
+    """(frames uint8 [T, H, W], fps); fails with a message naming the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise LipsFileError(f"{path}: lips file does not exist")
+    try:
+        with np.load(path) as data:
+            frames, fps = data["frames"], float(data["fps"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise LipsFileError(f"{path}: not a lips .npz with 'frames' and 'fps' ({error})") from error
+    if frames.dtype != np.uint8 or frames.ndim != 3 or len(frames) == 0:
+        raise LipsFileError(f"{path}: 'frames' must be non-empty uint8 [T, H, W], got {frames.dtype} {frames.shape}")
+    if not fps > 0:
+        raise LipsFileError(f"{path}: fps must be positive, got {fps}")
+    return frames, fps
+
+
+def resample_lips(frames: np.ndarray, fps: float, times: np.ndarray, method: str = "nearest") -> np.ndarray:
+    """Lip frames at the given times (seconds), float32 in [0, 1], shape [len(times), H, W].
+
+    Times past the last video frame take the last frame (the caller checks the length mismatch first).
+    """
+    position = np.clip(np.asarray(times, dtype=np.float64) * fps, 0, len(frames) - 1)
+    pixels = frames.astype(np.float32) / 255.0
+    if method == "nearest":
+        return pixels[np.rint(position).astype(np.int64)]
+    if method == "linear":
+        low = np.floor(position).astype(np.int64)
+        high = np.minimum(low + 1, len(frames) - 1)
+        weight = (position - low).astype(np.float32)[:, None, None]
+        return (1.0 - weight) * pixels[low] + weight * pixels[high]
+    raise ValueError(f"unknown lips interpolation {method!r} (expected 'nearest' or 'linear')")
