@@ -1,0 +1,35 @@
+"""Dump one job's share of a data dir to HDF5 features (STFT, power, lips at the STFT rate).
+
+With --nj N --job J the job writes <dump_dir>/split<N>/feats.<J>.h5; `merge_features` joins the parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from avvae.cli import run_main, split_keys
+from avvae.config import load_config
+from avvae.datadir import read_table
+from avvae.features import FeatureConfig, dump_features
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("data_dir")
+    parser.add_argument("dump_dir")
+    parser.add_argument("--config", required=True, help="feature config, e.g. conf/feats.yaml")
+    parser.add_argument("--nj", type=int, default=1, help="number of jobs the keys are split into")
+    parser.add_argument("--job", type=int, default=1, help="which job this is, 1..nj")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    config = load_config(args.config, FeatureConfig)
+    keys = split_keys(list(read_table(Path(args.data_dir) / "wav.scp")), args.nj, args.job)
+    output = Path(args.dump_dir) / f"split{args.nj}" / f"feats.{args.job}.h5"
+    dump_features(args.data_dir, output, config, keys)
+
+
+if __name__ == "__main__":
+    run_main(build_parser, main)

@@ -1,0 +1,200 @@
+"""Feature dump to HDF5: per utterance the complex STFT, the power spectrogram and the lips at the STFT rate.
+
+Layout of dump/<set>/feats.h5 (one group per utterance key, attrs `complete=True` written last):
+- root attrs: the STFT settings, `lips_interpolation`, `kind` ("speech" | "noise" | "mixture"), `num_speakers`;
+- speech: `stft` complex64 [N, F] of the peak-normalised waveform, `power` float32 [N, F], `lips` uint8 [N, H, W];
+- noise: `stft`, `power`;
+- mixture: `stft`, `power` of the peak-normalised mixture, `lips1..lipsJ`, and the references scaled alike,
+  `stft_source1..J` and `stft_noise`.
+Lips are trimmed with the audio: N STFT frames, each given the lip frame(s) at its centre time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from avvae.atomic import atomic_path
+from avvae.audio import read_wav
+from avvae.datadir import is_mixture_dir, read_table, speaker_count
+from avvae.lips import load_lips, resample_lips
+from avvae.stft import StftConfig, stft
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureConfig:
+    """conf/feats.yaml: STFT settings and how lips are brought to the STFT frame rate."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int = 533
+    window: str = "sine"
+    lips_interpolation: str = "nearest"
+    lips_tolerance: float = 0.1
+    peak_normalise: bool = True
+
+    @property
+    def stft(self) -> StftConfig:
+        return StftConfig(self.sample_rate, self.n_fft, self.hop_length, self.window)
+
+
+class FeatureFileError(ValueError):
+    """A feature file is missing, incomplete, or was made with other STFT settings."""
+
+
+def _lips_at_frames(path: str, num_frames: int, config: FeatureConfig) -> np.ndarray:
+    frames, fps = load_lips(path)
+    pixels = resample_lips(frames, fps, config.stft.frame_times(num_frames), config.lips_interpolation)
+    return np.rint(pixels * 255.0).astype(np.uint8)
+
+
+def _read_scaled(path: str, config: FeatureConfig, scale: float | None = None) -> tuple[np.ndarray, float]:
+    """Samples scaled to peak 1 (or by the given scale); returns the samples and the scale used."""
+    samples, _ = read_wav(path, config.sample_rate)
+    if scale is None:
+        peak = float(np.max(np.abs(samples)))
+        scale = 1.0 / peak if (config.peak_normalise and peak > 0) else 1.0
+    return samples * scale, scale
+
+
+def _spectra(samples: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    spec = stft(samples, config.stft).numpy()
+    return spec.astype(np.complex64), (spec.real**2 + spec.imag**2).astype(np.float32)
+
+
+def utterance_features(key: str, tables: dict[str, dict[str, str]], config: FeatureConfig) -> dict[str, np.ndarray]:
+    """All datasets of one utterance's group, from the data dir's tables."""
+    samples, scale = _read_scaled(tables["wav.scp"][key], config)
+    spec, power = _spectra(samples, config)
+    features = {"stft": spec, "power": power}
+    num_frames = len(spec)
+    if "spk1.scp" in tables:
+        j = 1
+        while f"spk{j}.scp" in tables:
+            source, _ = _read_scaled(tables[f"spk{j}.scp"][key], config, scale)
+            features[f"stft_source{j}"] = _spectra(source, config)[0]
+            features[f"lips{j}"] = _lips_at_frames(tables[f"lips{j}.scp"][key], num_frames, config)
+            j += 1
+        noise, _ = _read_scaled(tables["noise1.scp"][key], config, scale)
+        features["stft_noise"] = _spectra(noise, config)[0]
+    elif "lips.scp" in tables:
+        features["lips"] = _lips_at_frames(tables["lips.scp"][key], num_frames, config)
+    features["num_samples"] = np.int64(len(samples))
+    return features
+
+
+def _data_tables(data_dir: Path) -> dict[str, dict[str, str]]:
+    names = ["wav.scp", "utt2spk"]
+    if is_mixture_dir(data_dir):
+        count = speaker_count(data_dir)
+        names += [f"spk{j}.scp" for j in range(1, count + 1)] + [f"lips{j}.scp" for j in range(1, count + 1)]
+        names += ["noise1.scp"]
+    elif (data_dir / "lips.scp").is_file():
+        names.append("lips.scp")
+    return {name: read_table(data_dir / name) for name in names}
+
+
+def data_kind(data_dir: Path) -> str:
+    if is_mixture_dir(data_dir):
+        return "mixture"
+    return "speech" if (data_dir / "lips.scp").is_file() else "noise"
+
+
+def _write_root_attrs(handle: h5py.File, config: FeatureConfig, kind: str, num_speakers: int) -> None:
+    for name, value in asdict(config).items():
+        handle.attrs[name] = value
+    handle.attrs["kind"] = kind
+    handle.attrs["num_speakers"] = num_speakers
+
+
+def _open_partial(path: Path) -> h5py.File:
+    """Open (or start) a partial dump; a partial file left unreadable by a kill is started afresh."""
+    try:
+        return h5py.File(path, "a")
+    except OSError:
+        log.warning("%s: unreadable partial dump (killed while writing?), starting it again", path)
+        path.unlink()
+        return h5py.File(path, "a")
+
+
+def dump_features(
+    data_dir: str | Path, output: str | Path, config: FeatureConfig, keys: Iterable[str] | None = None
+) -> int:
+    """Dump the utterances `keys` (default: all) of a data dir to `output`; returns how many were computed.
+
+    Work goes to `<output>.partial`, one complete group at a time, so a killed dump resumes where it stopped;
+    the file is renamed to `output` only once every utterance is in. An existing `output` means done.
+    """
+    data_dir, output = Path(data_dir), Path(output)
+    if output.exists():
+        log.info("%s exists, nothing to do", output)
+        return 0
+    tables = _data_tables(data_dir)
+    keys = list(tables["wav.scp"]) if keys is None else list(keys)
+    partial = output.with_name(output.name + ".partial")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    computed = 0
+    with _open_partial(partial) as handle:
+        _write_root_attrs(handle, config, data_kind(data_dir), speaker_count(data_dir))
+        for key in tqdm(keys, desc=f"dump {data_dir.name}", unit="utt", mininterval=2.0):
+            if key in handle and handle[key].attrs.get("complete", False):
+                continue
+            if key in handle:
+                del handle[key]
+            group = handle.create_group(key)
+            for name, value in utterance_features(key, tables, config).items():
+                if np.ndim(value) == 0:
+                    group.attrs[name] = value
+                else:
+                    group.create_dataset(name, data=value)
+            group.attrs["spk"] = tables["utt2spk"][key]
+            group.attrs["complete"] = True
+            handle.flush()
+            computed += 1
+    os.replace(partial, output)
+    log.info("%s: %d utterances computed, %d already there", output, computed, len(keys) - computed)
+    return computed
+
+
+def merge_feature_files(parts: list[Path], output: str | Path) -> int:
+    """Merge job outputs into one feats.h5 (atomically); fails if a key appears twice. Returns the count."""
+    count = 0
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as merged:
+        for part in parts:
+            with h5py.File(part, "r") as handle:
+                for name, value in handle.attrs.items():
+                    merged.attrs[name] = value
+                for key in handle:
+                    if key in merged:
+                        raise FeatureFileError(f"{part}: utterance {key!r} is also in an earlier part")
+                    handle.copy(handle[key], merged, name=key)
+                    count += 1
+    return count
+
+
+def open_features(path: str | Path, config: FeatureConfig | None = None) -> h5py.File:
+    """Open a feats.h5 for reading; checks the STFT settings against `config` when given."""
+    path = Path(path)
+    if not path.is_file():
+        raise FeatureFileError(f"{path}: feature file does not exist (run the dump stage)")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise FeatureFileError(f"{path}: not a readable HDF5 file ({error})") from error
+    if config is not None:
+        for name in ("sample_rate", "n_fft", "hop_length", "window"):
+            made_with = handle.attrs.get(name)
+            made_with = made_with.item() if hasattr(made_with, "item") else made_with
+            if made_with != getattr(config, name):
+                handle.close()
+                raise FeatureFileError(f"{path}: made with {name}={made_with!r}, this stage uses {getattr(config, name)!r}")
+    return handle

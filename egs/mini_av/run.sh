@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# mini_av: the embedded audio-visual corpus, generated locally (espeak-ng + MBROLA speech, rendered lips).
+# Corpus size: ./run.sh --local_data_opts "--size tiny" for a quick run; default otherwise.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+./steps/avvae.sh \
+  --train_set train_si --dev_set dev_si --sd_set train_sd --test_set test \
+  --noise_train noise_train --noise_test noise_test \
+  --feats_config conf/feats.yaml --mix_config conf/mix.yaml \
+  "$@"

@@ -1,0 +1,9 @@
+# Activates the project's environment (made by tools/bootstrap.sh); nothing else.
+AVVAE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ ! -x "${AVVAE_ROOT}/.venv/bin/python" ]; then
+  echo "path.sh: ${AVVAE_ROOT}/.venv is missing: run tools/bootstrap.sh first" >&2
+  return 1 2>/dev/null || exit 1
+fi
+export PATH="${AVVAE_ROOT}/.venv/bin:${AVVAE_ROOT}/utils:${PATH}"
+export PYTHONPATH="${AVVAE_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
+export PYTHONUNBUFFERED=1 LC_ALL=C

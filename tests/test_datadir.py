@@ -1,0 +1,101 @@
+"""validate_data_dir accepts a good dir and rejects each kind of broken one with a message naming the file."""
+
+import shutil
+
+import numpy as np
+import pytest
+import soundfile
+
+from avvae.datadir import DataDirError, read_table, validate_data_dir, write_table
+from avvae.lips import save_lips
+from tests.datadirs import make_speech_dir
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    return make_speech_dir(tmp_path_factory.mktemp("speech"))
+
+
+@pytest.fixture
+def data(pristine, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def test_good_dir_passes(data):
+    assert validate_data_dir(data) == 6
+
+
+def test_missing_audio_file(data):
+    wavs = read_table(data / "wav.scp")
+    wavs["spk1_000"] = "/nonexistent/spk1_000.wav"
+    write_table(data / "wav.scp", wavs)
+    with pytest.raises(DataDirError, match=r"wav.scp: spk1_000: audio file /nonexistent/spk1_000.wav does not exist"):
+        validate_data_dir(data)
+
+
+def test_missing_table(data):
+    (data / "lips.scp").unlink()
+    with pytest.raises(DataDirError, match=r"lips.scp: file does not exist"):
+        validate_data_dir(data)
+
+
+def test_sample_rate_mismatch(data, tmp_path):
+    wavs = read_table(data / "wav.scp")
+    odd = tmp_path / "8k.wav"
+    soundfile.write(odd, np.zeros(8000, dtype=np.float32), 8000)
+    wavs["spk0_001"] = str(odd)
+    write_table(data / "wav.scp", wavs)
+    with pytest.raises(DataDirError, match=r"spk0_001: .*8k.wav has sample rate 8000 Hz, expected 16000 Hz"):
+        validate_data_dir(data)
+
+
+def test_lips_shorter_than_audio(data, tmp_path):
+    lips = read_table(data / "lips.scp")
+    short = tmp_path / "short.npz"
+    save_lips(short, np.zeros((5, 67, 67), dtype=np.uint8), 30.0)
+    lips["spk2_001"] = str(short)
+    write_table(data / "lips.scp", lips)
+    with pytest.raises(DataDirError, match=r"lips.scp: spk2_001: lips last 0.167 s but the audio"):
+        validate_data_dir(data)
+
+
+def test_corrupt_lips_file(data, tmp_path):
+    lips = read_table(data / "lips.scp")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    lips["spk0_000"] = str(broken)
+    write_table(data / "lips.scp", lips)
+    with pytest.raises(DataDirError, match=r"spk0_000: .*broken.npz: not a lips .npz"):
+        validate_data_dir(data)
+
+
+def test_duplicated_key(data):
+    text = (data / "utt2spk").read_text().splitlines()
+    (data / "utt2spk").write_text("\n".join([text[0], text[0], *text[1:]]) + "\n")
+    with pytest.raises(DataDirError, match=r"utt2spk:2: duplicated key 'spk0_000'"):
+        validate_data_dir(data)
+
+
+def test_unsorted_keys(data):
+    lines = (data / "wav.scp").read_text().splitlines()
+    (data / "wav.scp").write_text("\n".join(reversed(lines)) + "\n")
+    with pytest.raises(DataDirError, match=r"wav.scp:2: keys not sorted"):
+        validate_data_dir(data)
+
+
+def test_keys_disagree(data):
+    utt2spk = read_table(data / "utt2spk")
+    del utt2spk["spk1_001"]
+    write_table(data / "utt2spk", utt2spk)
+    with pytest.raises(DataDirError, match=r"utt2spk: keys differ from wav.scp \(missing: \['spk1_001'\]"):
+        validate_data_dir(data)
+
+
+def test_spk2utt_out_of_date(data):
+    utt2spk = read_table(data / "utt2spk")
+    utt2spk["spk1_001"] = "spk0"
+    write_table(data / "utt2spk", utt2spk)
+    with pytest.raises(DataDirError, match=r"spk2utt: does not match utt2spk"):
+        validate_data_dir(data)

@@ -1,0 +1,139 @@
+"""Feature dump: contents, resume after a crash or a kill, merging job outputs, and the Kaldi round trip."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from avvae.audio import read_wav
+from avvae.datadir import read_table, write_table
+from avvae.features import FeatureConfig, FeatureFileError, dump_features, merge_feature_files, open_features
+from avvae.kaldi_interop import export_to_kaldi, import_from_kaldi, write_imported_features
+from avvae.lips import load_lips
+from avvae.stft import stft
+from tests.datadirs import make_speech_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    return make_speech_dir(tmp_path_factory.mktemp("speech"), speakers=3, utts=3)
+
+
+@pytest.fixture(scope="module")
+def dumped(speech, tmp_path_factory):
+    output = tmp_path_factory.mktemp("dump") / "feats.h5"
+    dump_features(speech, output, FeatureConfig())
+    return output
+
+
+def assert_same_features(a: Path, b: Path) -> None:
+    with h5py.File(a) as first, h5py.File(b) as second:
+        assert sorted(first) == sorted(second)
+        for key in first:
+            for name in first[key]:
+                np.testing.assert_array_equal(first[key][name][()], second[key][name][()])
+
+
+def test_dump_holds_peak_normalised_stft_power_and_lips_at_frame_rate(speech, dumped):
+    config = FeatureConfig()
+    wavs, lips = read_table(speech / "wav.scp"), read_table(speech / "lips.scp")
+    with open_features(dumped, config) as handle:
+        assert handle.attrs["kind"] == "speech" and handle.attrs["hop_length"] == 533
+        assert sorted(handle) == sorted(wavs)
+        group = handle["spk1_002"]
+        samples, _ = read_wav(wavs["spk1_002"])
+        expected = stft(samples / np.abs(samples).max(), config.stft).numpy()
+        np.testing.assert_allclose(group["stft"][()], expected, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(group["power"][()], np.abs(expected) ** 2, rtol=1e-4, atol=1e-6)
+        frames, fps = load_lips(lips["spk1_002"])
+        assert group["lips"].shape == (len(expected), 67, 67)
+        # nearest video frame to the centre of STFT frame 10
+        np.testing.assert_array_equal(group["lips"][10], frames[round(10 * 533 / 16000 * fps)])
+        assert group.attrs["num_samples"] == len(samples) and group.attrs["spk"] == "spk1"
+
+
+def test_dump_resumes_after_a_crash_computing_only_what_is_missing(speech, dumped, tmp_path):
+    broken = tmp_path / "data"
+    broken.mkdir()
+    for name in ("utt2spk", "spk2utt", "lips.scp", "wav.scp"):
+        (broken / name).write_text((speech / name).read_text())
+    wavs = read_table(speech / "wav.scp")
+    bad = dict(wavs, spk1_001=str(tmp_path / "missing.wav"))
+    write_table(broken / "wav.scp", bad)
+    output = tmp_path / "feats.h5"
+    with pytest.raises(ValueError, match="missing.wav: audio file does not exist"):
+        dump_features(broken, output, FeatureConfig())
+    assert not output.exists(), "a failed dump must not leave a complete-looking file"
+    write_table(broken / "wav.scp", wavs)
+    computed = dump_features(broken, output, FeatureConfig())
+    assert computed == 9 - 4, "the four utterances before the crash are kept"
+    assert_same_features(output, dumped)
+    assert dump_features(broken, output, FeatureConfig()) == 0
+
+
+def test_dump_survives_being_killed_midway(speech, dumped, tmp_path):
+    config_file = tmp_path / "feats.yaml"
+    config_file.write_text("hop_length: 533\n")
+    command = [sys.executable, "-m", "avvae.bin.dump_features", "--config", str(config_file), str(speech),
+               str(tmp_path / "dump")]
+    partial = tmp_path / "dump" / "split1" / "feats.1.h5.partial"
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not partial.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    final = tmp_path / "dump" / "split1" / "feats.1.h5"
+    if process.returncode == -signal.SIGKILL:
+        assert not final.exists()
+    subprocess.run(command, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
+    assert_same_features(final, dumped)
+
+
+def test_merge_joins_parts_and_rejects_duplicates(speech, dumped, tmp_path):
+    keys = list(read_table(speech / "wav.scp"))
+    parts = [tmp_path / "a.h5", tmp_path / "b.h5"]
+    dump_features(speech, parts[0], FeatureConfig(), keys[:4])
+    dump_features(speech, parts[1], FeatureConfig(), keys[4:])
+    assert merge_feature_files(parts, tmp_path / "feats.h5") == 9
+    assert_same_features(tmp_path / "feats.h5", dumped)
+    with pytest.raises(FeatureFileError, match="a.h5: utterance 'spk0_000' is also in an earlier part"):
+        merge_feature_files([parts[0], parts[0]], tmp_path / "twice.h5")
+    assert not (tmp_path / "twice.h5").exists()
+
+
+def test_feature_file_with_other_stft_settings_is_rejected(dumped):
+    with pytest.raises(FeatureFileError, match="made with hop_length=533, this stage uses 256"):
+        open_features(dumped, FeatureConfig(hop_length=256))
+
+
+def test_kaldi_round_trip_restores_power_and_lips(dumped, tmp_path):
+    scps = export_to_kaldi(dumped, tmp_path / "kaldi")
+    power = import_from_kaldi(scps["power"])
+    lips = import_from_kaldi(scps["lips"], lips_shape=(67, 67))
+    with h5py.File(dumped) as handle:
+        assert sorted(power) == sorted(handle)
+        for key in handle:
+            np.testing.assert_array_equal(power[key], handle[key]["power"][()])
+            np.testing.assert_array_equal(lips[key], handle[key]["lips"][()])
+    count = write_imported_features(scps["power"], scps["lips"], tmp_path / "imported.h5", {"kind": "speech"})
+    assert count == 9
+    with h5py.File(tmp_path / "imported.h5") as imported, h5py.File(dumped) as handle:
+        np.testing.assert_array_equal(imported["spk2_000"]["lips"][()], handle["spk2_000"]["lips"][()])
+
+
+def test_cli_reports_bad_input_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "avvae.bin.validate_data_dir", str(tmp_path / "nowhere")],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 1
+    assert "nowhere: data directory does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what is missing, and nothing that is already there:
+#   1. Debian packages the embedded corpus needs: espeak-ng, MBROLA and its voices (from Debian's contrib and
+#      non-free components, read through a private sources list so the system's apt configuration stays as is);
+#   2. a virtual environment .venv with the pinned requirements (torch is the CPU wheel).
+# Safe to rerun; takes a few seconds when everything is in place.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "${root}"
+
+voices="us1 us2 us3 en1 de1 de2 de5 fr1 fr4 sw1 sw2 nl2 af1"
+python=${PYTHON:-python3}
+
+missing=()
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v mbrola >/dev/null || missing+=(mbrola)
+for voice in ${voices}; do
+  [ -f "/usr/share/mbrola/${voice}/${voice}" ] || missing+=("mbrola-${voice}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "bootstrap: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  lists=$(mktemp -d)
+  mkdir -p "${lists}/partial"
+  echo "deb http://deb.debian.org/debian ${codename} main contrib non-free" > "${lists}/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=${lists}/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+            -o "Dir::State::Lists=${lists}")
+  ${sudo} apt-get "${apt_opts[@]}" update -q >/dev/null
+  ${sudo} env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  ${sudo} rm -rf "${lists}"
+fi
+
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -f "${stamp}" ] || [ "$(cat "${stamp}")" != "${want}" ]; then
+  echo "bootstrap: creating .venv with requirements.txt"
+  [ -x .venv/bin/python ] || "${python}" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements.txt
+  echo "${want}" > "${stamp}"
+fi
+echo "bootstrap: ready (activate with: . path.sh)"
