@@ -1,0 +1,157 @@
+"""RESULTS.md and its plot from per-utterance score TSVs: methods x conditions, SI and SD, mean and 95% interval.
+
+A score TSV (written by the scoring stage) has a header and one row per separated speaker: `key`, `speaker`,
+`condition`, then one column per metric (`sdr`, `sdr_imp`, `pesq`, ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from avvae.atomic import atomic_path, write_text_atomic
+
+METRICS = {
+    "sdr_imp": "SDR improvement (dB)",
+    "sir_imp": "SIR improvement (dB)",
+    "sar_imp": "SAR improvement (dB)",
+    "si_sdr_imp": "SI-SDR improvement (dB)",
+    "pesq": "PESQ (wide-band)",
+    "stoi": "STOI",
+}
+PROTOCOLS = ("SI", "SD")
+
+
+@dataclass(frozen=True)
+class System:
+    """One row of the tables: a method, the protocol(s) it counts for ("SI", "SD" or "both") and its scores."""
+
+    method: str
+    protocol: str
+    scores: Path
+
+
+def read_scores(path: str | Path) -> list[dict]:
+    """Rows of a score TSV, metric columns as floats (NaN where a metric could not be computed)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    if not rows:
+        raise ValueError(f"{path}: no scores")
+    for row in rows:
+        for name in row:
+            if name not in ("key", "speaker", "condition"):
+                row[name] = float(row[name])
+    return rows
+
+
+def mean_interval(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of its 95% Student-t interval, NaNs left out."""
+    finite = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if len(finite) == 0:
+        return math.nan, math.nan
+    if len(finite) == 1:
+        return float(finite[0]), math.nan
+    half = stats.t.ppf(0.975, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite))
+    return float(finite.mean()), float(half)
+
+
+def _conditions(rows_by_system: dict[System, list[dict]]) -> list[str]:
+    found = {row["condition"] for rows in rows_by_system.values() for row in rows}
+    return sorted(found, key=lambda c: (float(c[3:]) if c.startswith("snr") else math.inf, c)) + ["all"]
+
+
+def _cell(rows: list[dict], metric: str, condition: str) -> tuple[float, float]:
+    return mean_interval([r[metric] for r in rows if condition == "all" or r["condition"] == condition])
+
+
+def _condition_label(condition: str) -> str:
+    return f"{condition[3:]} dB" if condition.startswith("snr") else condition
+
+
+def results_markdown(systems: list[System], title: str) -> str:
+    """The RESULTS.md text: a header with date, versions and git hash, then one table per metric."""
+    rows_by_system = {system: read_scores(system.scores) for system in systems}
+    conditions = _conditions(rows_by_system)
+    lines = [f"# {title}", "", *_header_lines(), ""]
+    lines += ["Mean over separated speakers, ± half-width of the 95% confidence interval (Student t). Columns: the",
+              "SNR condition of the test mixtures; SI = speaker-independent models, SD = speaker-dependent ones",
+              "(the mixture and oracle rows do not depend on the protocol).", ""]
+    methods = list(dict.fromkeys(system.method for system in systems))
+    for metric, label in METRICS.items():
+        if not all(metric in rows[0] for rows in rows_by_system.values()):
+            continue
+        lines += [f"## {label}", ""]
+        header = ["Method"] + [f"{p} {_condition_label(c)}" for p in PROTOCOLS for c in conditions]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for method in methods:
+            cells = [method]
+            for protocol in PROTOCOLS:
+                system = next((s for s in systems if s.method == method and s.protocol in (protocol, "both")), None)
+                for condition in conditions:
+                    if system is None:
+                        cells.append("")
+                        continue
+                    mean, half = _cell(rows_by_system[system], metric, condition)
+                    cells.append(f"{mean:.2f} ± {half:.2f}" if math.isfinite(half) else f"{mean:.2f}")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Score files", ""] + [f"- {s.method} ({s.protocol}): `{s.scores}`" for s in systems] + [""]
+    return "\n".join(lines)
+
+
+def _header_lines() -> list[str]:
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return [f"- date: {time.strftime('%Y-%m-%d %H:%M')}", f"- git: {commit}",
+            f"- python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}"]
+
+
+def plot_results(systems: list[System], path: str | Path, metrics: tuple[str, ...] = ("sdr_imp", "pesq", "stoi")) -> None:
+    """One panel per metric: each method's mean (with its 95% interval) against SNR, SI solid, SD dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows_by_system = {system: read_scores(system.scores) for system in systems}
+    conditions = [c for c in _conditions(rows_by_system) if c != "all"]
+    x = np.arange(len(conditions))
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    colours = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(s.method for s in systems))}
+    for axis, metric in zip(axes[0], metrics):
+        for system, rows in rows_by_system.items():
+            if metric not in rows[0]:
+                continue
+            means, halves = zip(*(_cell(rows, metric, c) for c in conditions))
+            label = system.method if system.protocol == "both" else f"{system.method} ({system.protocol})"
+            axis.errorbar(x, means, yerr=np.nan_to_num(halves), capsize=3, marker="o", label=label,
+                          color=colours[system.method], linestyle="--" if system.protocol == "SD" else "-")
+        axis.set_xticks(x, [_condition_label(c) for c in conditions])
+        axis.set_xlabel("input SNR")
+        axis.set_title(METRICS[metric])
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=120, format="png")
+    plt.close(figure)
+
+
+def write_results(systems: list[System], out_dir: str | Path, title: str) -> None:
+    """RESULTS.md and results.png in `out_dir` (the recipe folder)."""
+    out_dir = Path(out_dir)
+    write_text_atomic(out_dir / "RESULTS.md", results_markdown(systems, title) + "\n![results](results.png)\n")
+    plot_results(systems, out_dir / "results.png")
