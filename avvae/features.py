@@ -5,12 +5,13 @@ Layout of dump/<set>/feats.h5 (one group per utterance key, attrs `complete=True
 - speech: `stft` complex64 [N, F] of the peak-normalised waveform, `power` float32 [N, F], `lips` uint8 [N, H, W];
 - noise: `stft`, `power`;
 - mixture: `stft`, `power` of the peak-normalised mixture, `lips1..lipsJ`, and the references scaled alike,
-  `stft_source1..J` and `stft_noise`.
+  `stft_source1..J` and `stft_noise`; attrs `spk1..spkJ` (who speaks) and `condition` (e.g. "snr-5").
 Lips are trimmed with the audio: N STFT frames, each given the lip frame(s) at its centre time.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -86,13 +87,17 @@ def utterance_features(key: str, tables: dict[str, dict[str, str]], config: Feat
             j += 1
         noise, _ = _read_scaled(tables["noise1.scp"][key], config, scale)
         features["stft_noise"] = _spectra(noise, config)[0]
+        entry = tables["manifest"][key]
+        features.update({f"spk{j}": source["spk"] for j, source in enumerate(entry["sources"], start=1)})
+        features["condition"] = entry["condition"]
     elif "lips.scp" in tables:
         features["lips"] = _lips_at_frames(tables["lips.scp"][key], num_frames, config)
     features["num_samples"] = np.int64(len(samples))
     return features
 
 
-def _data_tables(data_dir: Path) -> dict[str, dict[str, str]]:
+def _data_tables(data_dir: Path) -> dict[str, dict]:
+    """The data dir's tables by file name; a mixture dir's manifest lines under "manifest", by mixture id."""
     names = ["wav.scp", "utt2spk"]
     if is_mixture_dir(data_dir):
         count = speaker_count(data_dir)
@@ -100,7 +105,11 @@ def _data_tables(data_dir: Path) -> dict[str, dict[str, str]]:
         names += ["noise1.scp"]
     elif (data_dir / "lips.scp").is_file():
         names.append("lips.scp")
-    return {name: read_table(data_dir / name) for name in names}
+    tables: dict[str, dict] = {name: read_table(data_dir / name) for name in names}
+    if is_mixture_dir(data_dir):
+        lines = (data_dir / "manifest.jsonl").read_text().splitlines()
+        tables["manifest"] = {entry["id"]: entry for entry in map(json.loads, lines)}
+    return tables
 
 
 def data_kind(data_dir: Path) -> str:

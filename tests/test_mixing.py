@@ -79,7 +79,10 @@ def test_mixture_features_hold_references_that_sum_to_the_mixture(mixed, tmp_pat
     dump_features(mixed / "data", output, FeatureConfig())
     with h5py.File(output) as handle:
         assert handle.attrs["kind"] == "mixture" and handle.attrs["num_speakers"] == 2
-        group = handle[sorted(handle)[0]]
+        key = sorted(handle)[0]
+        group = handle[key]
+        assert [group.attrs["spk1"], group.attrs["spk2"]] == key.split("_")[1:3]
+        assert group.attrs["condition"] in ("snr-5", "snr5")
         total = group["stft_source1"][()] + group["stft_source2"][()] + group["stft_noise"][()]
         np.testing.assert_allclose(total, group["stft"][()], atol=1e-3)
         assert group["lips1"].shape == group["lips2"].shape == (len(total), 67, 67)
