@@ -233,3 +233,10 @@ def test_command_lines(tiny, tmp_path):
     result = subprocess.run([sys.executable, "-m", "avvae.corpus.make_corpus", "--config", str(tmp_path / "none.yaml"),
                              str(tmp_path / "c")], capture_output=True, text=True, env=env)
     assert result.returncode == 1 and "config file does not exist" in result.stderr
+
+
+def test_unknown_espeak_voice_is_named(tiny, tmp_path):
+    config, _, _ = tiny
+    wrong = dataclasses.replace(config.speakers[0], voice="mb-zz9")
+    with pytest.raises(SynthesisToolError, match="cannot use voice mb-zz9 .*mbrola-us1"):
+        make_corpus(dataclasses.replace(config, speakers=[wrong] + config.speakers[1:]), tmp_path / "a")

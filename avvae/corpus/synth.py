@@ -52,6 +52,14 @@ def check_tools(speakers: list[SpeakerConfig], mbrola_dir: str | Path) -> None:
             + "; install the Debian package(s) " + " ".join(f"mbrola-{db}" for db in missing)
             + " (Debian non-free)"
         )
+    for speaker in {speaker.voice: speaker for speaker in speakers}.values():
+        probe = subprocess.run(["espeak-ng", "-q", "-v", speaker.voice, "--pho", "a"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            raise SynthesisToolError(
+                f"espeak-ng cannot use voice {speaker.voice} (speaker {speaker.id}): {probe.stderr.strip()}; "
+                f"espeak-ng looks for the database in /usr/share/mbrola/{speaker.db}: install the Debian package "
+                f"mbrola-{speaker.db} (Debian non-free)"
+            )
 
 
 def _run(command: list[str], what: str) -> subprocess.CompletedProcess:
