@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import scipy.io.wavfile
 import soundfile
 
 from avvae.atomic import atomic_path
@@ -31,9 +32,16 @@ def read_wav(path: str | Path, expected_rate: int | None = None) -> tuple[np.nda
 
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
-    """Write mono audio atomically; FLOAT keeps mixtures exact and unclipped, PCM_16 suits clean speech."""
+    """Write mono audio atomically; FLOAT keeps mixtures exact and unclipped, PCM_16 suits clean speech.
+
+    FLOAT goes through scipy: libsndfile stamps float WAVs with the time (PEAK chunk), so the same samples
+    would give different bytes on each run, and the corpus and mixtures must be reproducible byte for byte.
+    """
     with atomic_path(path) as tmp:
-        soundfile.write(str(tmp), np.asarray(samples), rate, subtype=subtype, format="WAV")
+        if subtype == "FLOAT":
+            scipy.io.wavfile.write(tmp, rate, np.asarray(samples, dtype=np.float32))
+        else:
+            soundfile.write(str(tmp), np.asarray(samples), rate, subtype=subtype, format="WAV")
 
 
 def peak_normalise(samples: np.ndarray, peak: float = 1.0) -> np.ndarray:

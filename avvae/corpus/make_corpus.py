@@ -16,26 +16,34 @@ import argparse
 import dataclasses
 import logging
 import multiprocessing
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
-import scipy.io.wavfile
 import yaml
 from tqdm import tqdm
 
-from avvae.atomic import atomic_path, is_done, mark_done, write_text_atomic
+from avvae.atomic import is_done, mark_done, write_text_atomic
 from avvae.audio import peak_normalise, read_wav, write_wav
+from avvae.cli import run_main
 from avvae.config import ConfigError
 from avvae.corpus.config import CorpusConfig, SpeakerConfig, load_corpus_config
 from avvae.corpus.grid import draw_sentence, spoken_text
-from avvae.corpus.noise import average_spectrum, babble, babble_stream, coloured_noise, speech_shaped_noise
+from avvae.corpus.noise import (
+    average_spectrum,
+    babble,
+    babble_stream,
+    coloured_noise,
+    speech_shaped_noise,
+)
 from avvae.corpus.render import draw_appearance, render_mouth
 from avvae.corpus.seeds import rng_for
-from avvae.corpus.synth import SynthesisToolError, check_tools, format_timeline, synthesise
+from avvae.corpus.synth import (
+    check_tools,
+    format_timeline,
+    synthesise,
+)
 from avvae.corpus.visemes import mouth_trajectory
 from avvae.datadir import write_table
 from avvae.lips import save_lips
@@ -142,13 +150,6 @@ def make_noise(config: CorpusConfig, split: str, noise_type: str, speech_spectru
     return peak_normalise(noise, config.peak).astype(np.float32)
 
 
-def write_float_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    """Write float32 WAV atomically and reproducibly: libsndfile (audio.write_wav) stamps FLOAT files with the
-    time in their PEAK chunk, so the same noise would give different bytes on every run."""
-    with atomic_path(path) as tmp:
-        scipy.io.wavfile.write(tmp, rate, np.asarray(samples, dtype=np.float32))
-
-
 def _call(job: tuple[Callable, tuple]):
     function, args = job
     return function(*args)
@@ -210,7 +211,7 @@ def make_corpus(config: CorpusConfig, corpus_dir: str | Path, nj: int = 1) -> No
     streams_of = dict(zip(talkers, streams))
     for split, kind in noises:
         mine = [streams_of[(split, talker)] for talker in range(config.babble_talkers)] if kind == "babble" else None
-        write_float_wav(noise_file(corpus_dir, split, kind), make_noise(config, split, kind, spectrum, mine),
+        write_wav(noise_file(corpus_dir, split, kind), make_noise(config, split, kind, spectrum, mine),
                         config.sample_rate)
     mark_done(corpus_dir)
     log.info("corpus complete in %s", corpus_dir)
@@ -231,19 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    log.info("%s", " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]))
-    start = time.time()
-    try:
-        make_corpus(load_corpus_config(args.config), args.corpus_dir, args.nj)
-    except (ValueError, SynthesisToolError) as error:
-        log.error("%s", error)
-        sys.exit(1)
-    log.info("elapsed time %.1f s", time.time() - start)
+def main(args: argparse.Namespace) -> None:
+    make_corpus(load_corpus_config(args.config), args.corpus_dir, args.nj)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(build_parser, main)

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-import time
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 
 from avvae.atomic import is_done
-from avvae.datadir import read_table, spk2utt_from_utt2spk, validate_data_dir, write_speech_dir, write_table
+from avvae.cli import run_main
+from avvae.datadir import (
+    read_table,
+    spk2utt_from_utt2spk,
+    validate_data_dir,
+    write_speech_dir,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    log.info("%s", " ".join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)]))
-    start = time.time()
-    try:
-        counts = prepare_data(args.corpus_dir, args.data_dir)
-    except ValueError as error:
-        log.error("%s", error)
-        sys.exit(1)
-    for name, count in counts.items():
+def main(args: argparse.Namespace) -> None:
+    for name, count in prepare_data(args.corpus_dir, args.data_dir).items():
         log.info("%s/%s: %d entries", args.data_dir, name, count)
-    log.info("elapsed time %.1f s", time.time() - start)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(build_parser, main)

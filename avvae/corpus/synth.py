@@ -22,7 +22,7 @@ from avvae.corpus.config import SpeakerConfig
 SAMPLE_RATE = 16000
 
 
-class SynthesisToolError(RuntimeError):
+class SynthesisToolError(ValueError):
     """espeak-ng, mbrola or an MBROLA voice is missing or failed; the message says what to install."""
 
 
