@@ -22,7 +22,6 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from avvae.atomic import atomic_path
 from avvae.audio import read_wav
 from avvae.datadir import is_mixture_dir, read_table, speaker_count
 from avvae.lips import load_lips, resample_lips
@@ -46,10 +45,6 @@ class FeatureConfig:
     @property
     def stft(self) -> StftConfig:
         return StftConfig(self.sample_rate, self.n_fft, self.hop_length, self.window)
-
-
-class FeatureFileError(ValueError):
-    """A feature file is missing, incomplete, or was made with other STFT settings."""
 
 
 def _lips_at_frames(path: str, num_frames: int, config: FeatureConfig) -> np.ndarray:
@@ -172,38 +167,3 @@ def dump_features(
     os.replace(partial, output)
     log.info("%s: %d utterances computed, %d already there", output, computed, len(keys) - computed)
     return computed
-
-
-def merge_feature_files(parts: list[Path], output: str | Path) -> int:
-    """Merge job outputs into one feats.h5 (atomically); fails if a key appears twice. Returns the count."""
-    count = 0
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as merged:
-        for part in parts:
-            with h5py.File(part, "r") as handle:
-                for name, value in handle.attrs.items():
-                    merged.attrs[name] = value
-                for key in handle:
-                    if key in merged:
-                        raise FeatureFileError(f"{part}: utterance {key!r} is also in an earlier part")
-                    handle.copy(handle[key], merged, name=key)
-                    count += 1
-    return count
-
-
-def open_features(path: str | Path, config: FeatureConfig | None = None) -> h5py.File:
-    """Open a feats.h5 for reading; checks the STFT settings against `config` when given."""
-    path = Path(path)
-    if not path.is_file():
-        raise FeatureFileError(f"{path}: feature file does not exist (run the dump stage)")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as error:
-        raise FeatureFileError(f"{path}: not a readable HDF5 file ({error})") from error
-    if config is not None:
-        for name in ("sample_rate", "n_fft", "hop_length", "window"):
-            made_with = handle.attrs.get(name)
-            made_with = made_with.item() if hasattr(made_with, "item") else made_with
-            if made_with != getattr(config, name):
-                handle.close()
-                raise FeatureFileError(f"{path}: made with {name}={made_with!r}, this stage uses {getattr(config, name)!r}")
-    return handle

@@ -14,7 +14,7 @@ import kaldiio
 import numpy as np
 
 from avvae.atomic import atomic_path, write_text_atomic
-from avvae.features import open_features
+from avvae.feature_files import open_features
 
 EXPORTABLE = ("power", "lips")
 

@@ -119,7 +119,9 @@ def _header_lines() -> list[str]:
             f"- python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}"]
 
 
-def plot_results(systems: list[System], path: str | Path, metrics: tuple[str, ...] = ("sdr_imp", "pesq", "stoi")) -> None:
+def plot_results(
+    systems: list[System], path: str | Path, metrics: tuple[str, ...] = ("sdr_imp", "pesq", "stoi")
+) -> None:
     """One panel per metric: each method's mean (with its 95% interval) against SNR, SI solid, SD dashed."""
     import matplotlib
 

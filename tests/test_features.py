@@ -13,7 +13,8 @@ import pytest
 
 from avvae.audio import read_wav
 from avvae.datadir import read_table, write_table
-from avvae.features import FeatureConfig, FeatureFileError, dump_features, merge_feature_files, open_features
+from avvae.feature_files import FeatureFileError, merge_feature_files, open_features
+from avvae.features import FeatureConfig, dump_features
 from avvae.kaldi_interop import export_to_kaldi, import_from_kaldi, write_imported_features
 from avvae.lips import load_lips
 from avvae.stft import stft
