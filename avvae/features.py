@@ -6,7 +6,8 @@ Layout of dump/<set>/feats.h5 (one group per utterance key, attrs `complete=True
 - noise: `stft`, `power`;
 - mixture: `stft`, `power` of the peak-normalised mixture, `lips1..lipsJ`, and the references scaled alike,
   `stft_source1..J` and `stft_noise`; attrs `spk1..spkJ` (who speaks) and `condition` (e.g. "snr-5").
-Lips are trimmed with the audio: N STFT frames, each given the lip frame(s) at its centre time.
+Lips are trimmed with the audio: N STFT frames, each given the lip frame(s) at its centre time. Every group has
+attrs `num_samples` and `scale`, the factor applied to the waveform (divide by it to get back to the wav's level).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def utterance_features(key: str, tables: dict[str, dict[str, str]], config: Feat
     elif "lips.scp" in tables:
         features["lips"] = _lips_at_frames(tables["lips.scp"][key], num_frames, config)
     features["num_samples"] = np.int64(len(samples))
+    features["scale"] = np.float64(scale)
     return features
 
 

@@ -59,6 +59,7 @@ def test_dump_holds_peak_normalised_stft_power_and_lips_at_frame_rate(speech, du
         # nearest video frame to the centre of STFT frame 10
         np.testing.assert_array_equal(group["lips"][10], frames[round(10 * 533 / 16000 * fps)])
         assert group.attrs["num_samples"] == len(samples) and group.attrs["spk"] == "spk1"
+        assert group.attrs["scale"] == pytest.approx(1 / np.abs(samples).max())
 
 
 def test_dump_resumes_after_a_crash_computing_only_what_is_missing(speech, dumped, tmp_path):
