@@ -26,9 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
   lists=$(mktemp -d)
-  mkdir -p "${lists}/partial"
-  echo "deb http://deb.debian.org/debian ${codename} main contrib non-free" > "${lists}/sources.list"
-  apt_opts=(-o "Dir::Etc::SourceList=${lists}/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+  chmod 755 "${lists}"   # apt downloads as the _apt user, which must reach the list folder
+  mkdir -p "${lists}/partial" "${lists}/sources"
+  echo "deb http://deb.debian.org/debian ${codename} main contrib non-free" > "${lists}/sources/avvae.list"
+  apt_opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=${lists}/sources"
             -o "Dir::State::Lists=${lists}")
   ${sudo} apt-get "${apt_opts[@]}" update -q >/dev/null
   ${sudo} env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q --no-install-recommends \
