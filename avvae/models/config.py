@@ -1,0 +1,40 @@
+"""Model configuration (the `model:` section of conf/train_*.yaml): which VAE, and its layer sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = ("avae", "avvae", "cvae")
+
+
+@dataclass
+class ModelConfig:
+    """Sizes default to the published ones (DESIGN.md): L = 32, hidden 128 tanh, lips 4489 -> 512 -> 128.
+
+    kind: "avae" (audio-only, prior N(0, I)), "avvae" (encoder on mixture + lips, visual prior) or "cvae"
+    (Sadeghi et al. 2020: encoder on clean speech + lips, visual prior, decoder conditioned on the lips).
+    lip_context: lip frames on each side of an STFT frame that its lip embedding sees.
+    """
+
+    kind: str = "avvae"
+    num_freqs: int = 513
+    latent_dim: int = 32
+    hidden_dim: int = 128
+    lip_size: int = 67
+    lip_hidden: int = 512
+    lip_embedding: int = 128
+    lip_context: int = 2
+    log_floor: float = 1.0e-8
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"model kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    @property
+    def uses_lips(self) -> bool:
+        return self.kind != "avae"
+
+    @property
+    def encoder_input(self) -> str:
+        """What the encoder sees in training: the mixture (A-VAE, AV-VAE) or the clean target (CVAE)."""
+        return "clean" if self.kind == "cvae" else "mixture"

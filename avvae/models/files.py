@@ -1,0 +1,72 @@
+"""Model and checkpoint files: torch.save'd dicts of tensors and plain values, read back with weights_only=True,
+so a file is never unpickled as code; a truncated, corrupt or foreign file is an error that names it."""
+
+from __future__ import annotations
+
+import dataclasses
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from avvae.atomic import atomic_path
+from avvae.config import from_dict
+from avvae.models.config import ModelConfig
+from avvae.models.vae import SpeechVAE
+
+MODEL_FORMAT = "avvae-model-1"
+CHECKPOINT_FORMAT = "avvae-checkpoint-1"
+
+
+class ModelFileError(ValueError):
+    """A model or checkpoint file cannot be used: missing, truncated, corrupt, or of another format."""
+
+
+def save_file(payload: dict[str, Any], path: str | Path) -> None:
+    """torch.save atomically: a kill mid-write leaves the previous file intact."""
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_file(path: str | Path, expected_format: str, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a file written by `save_file` and check its format tag."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model or checkpoint file")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, Exception) as error:
+        raise ModelFileError(f"{path}: corrupt or truncated file ({type(error).__name__}: {error})") from error
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ModelFileError(f"{path}: expected a {expected_format} file, found {found!r}")
+    return payload
+
+
+def model_payload(model: SpeechVAE) -> dict[str, Any]:
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    return {"format": MODEL_FORMAT, "config": dataclasses.asdict(model.config), "state_dict": state}
+
+
+def build_model(payload: dict[str, Any], path: str | Path) -> SpeechVAE:
+    """The model described by a model payload (config + state dict)."""
+    config = from_dict(ModelConfig, payload["config"], f"{path}: model config")
+    model = SpeechVAE(config)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise ModelFileError(f"{path}: parameters do not fit the model config ({error})") from error
+    return model
+
+
+def save_model(model: SpeechVAE, path: str | Path) -> None:
+    """Write the model file that decoding reads (config + parameters, no optimiser state)."""
+    save_file(model_payload(model), path)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> SpeechVAE:
+    """A trained model in eval mode, with gradients off, on `device`."""
+    model = build_model(load_file(path, MODEL_FORMAT, device), path).to(device).eval()
+    model.requires_grad_(False)
+    return model
