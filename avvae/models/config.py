@@ -14,6 +14,8 @@ class ModelConfig:
     kind: "avae" (audio-only, prior N(0, I)), "avvae" (encoder on mixture + lips, visual prior) or "cvae"
     (Sadeghi et al. 2020: encoder on clean speech + lips, visual prior, decoder conditioned on the lips).
     lip_context: lip frames on each side of an STFT frame that its lip embedding sees.
+    log_floor: added to powers before logs and IS ratios (features are peak-normalised, so this is about -60 dB
+    re full scale per bin): the model is not asked to fit digital silence, which real recordings never have.
     """
 
     kind: str = "avvae"
@@ -24,7 +26,7 @@ class ModelConfig:
     lip_hidden: int = 512
     lip_embedding: int = 128
     lip_context: int = 2
-    log_floor: float = 1.0e-8
+    log_floor: float = 1.0e-4
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

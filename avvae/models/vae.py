@@ -53,6 +53,12 @@ class SpeechVAE(nn.Module):
         self.input_mean.copy_(log_power.mean(0))
         self.input_std.copy_(log_power.std(0).clamp_min(1e-3))
 
+    def set_output_bias(self, log_mean_power: torch.Tensor) -> None:
+        """Start the decoder at the log of the training speech's mean power per bin (the best constant variance
+        under the IS divergence) rather than at 0 dB, so that no epochs are spent learning the overall scale."""
+        with torch.no_grad():
+            self.decoder[-1].bias.copy_(log_mean_power)
+
     def log_power(self, power: torch.Tensor) -> torch.Tensor:
         return torch.log(power + self.config.log_floor)
 

@@ -1,0 +1,82 @@
+"""From feature files to a ready training run: the samplers of the SI and SD protocols and the initial model."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from avvae.models import SpeechVAE, load_model
+from avvae.training.config import TrainConfig
+from avvae.training.data import MixtureSampler, Utterance, load_utterances
+from avvae.training.trainer import Schedule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingRun:
+    model: SpeechVAE
+    train: MixtureSampler
+    dev: MixtureSampler
+    schedule: Schedule
+
+
+def _sampler(config: TrainConfig, targets: list[Utterance], interferers: list[Utterance],
+             noises: list[Utterance], repeats: int) -> MixtureSampler:
+    return MixtureSampler(targets, interferers, noises, config.mixing, config.segment_frames, repeats)
+
+
+def _fresh_model(config: TrainConfig, sampler: MixtureSampler) -> SpeechVAE:
+    """A new model whose encoder input statistics and decoder output bias come from the first epoch's data."""
+    torch.manual_seed(config.seed)
+    model = SpeechVAE(config.model)
+    batches = sampler.batches(config.seed, 0, config.batch_size)
+    source = "clean" if config.model.encoder_input == "clean" else "mixture"
+    model.set_input_statistics(model.log_power(torch.cat([getattr(batch, source)[batch.mask] for batch in batches])))
+    model.set_output_bias(model.log_power(torch.cat([batch.clean[batch.mask] for batch in batches]).mean(0)))
+    return model
+
+
+def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path) -> TrainingRun:
+    """SI: targets and interferers from all training speakers; dev mixtures from the dev speakers."""
+    lips = config.model.uses_lips
+    targets, dev_targets = load_utterances(train, lips=lips), load_utterances(dev, lips=lips)
+    noises = load_utterances(noise, lips=False)
+    sampler = _sampler(config, targets, targets, noises, config.segments_per_utterance)
+    dev_sampler = _sampler(config, dev_targets, dev_targets + targets, noises, 1)
+    speakers = len({u.speaker for u in targets})
+    log.info("SI training: %d utterances of %d speakers, %d dev utterances", len(targets), speakers, len(dev_targets))
+    return TrainingRun(_fresh_model(config, sampler), sampler, dev_sampler,
+                       Schedule(config.epochs, config.learning_rate, f"{config.model.kind} SI"))
+
+
+def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferers: Path, noise: Path,
+                      init: Path | None) -> TrainingRun:
+    """SD: one speaker's utterances (the last `sd.dev_fraction` of them held out for early stopping),
+    interferers from the SI training speakers; fine-tuned from the SI model when `sd.init` is "si"."""
+    lips = config.model.uses_lips
+    own = load_utterances(train, speakers={speaker}, lips=lips)
+    held_out = max(1, round(config.sd.dev_fraction * len(own)))
+    if len(own) <= held_out:
+        raise ValueError(f"{train}: speaker {speaker} has {len(own)} utterance(s), too few to hold out a dev part")
+    targets, dev_targets = own[:-held_out], own[-held_out:]
+    others = load_utterances(interferers, lips=False)
+    noises = load_utterances(noise, lips=False)
+    repeats = config.segments_per_utterance
+    sampler = _sampler(config, targets, others, noises, repeats)
+    dev_sampler = _sampler(config, dev_targets, others, noises, repeats)
+    if config.sd.init == "si":
+        if init is None:
+            raise ValueError("sd.init is 'si': give the SI model with --init")
+        model = load_model(init).train().requires_grad_(True)
+        if model.config != config.model:
+            raise ValueError(f"{init}: its model config differs from the training config's model section")
+    else:
+        model = _fresh_model(config, sampler)
+    log.info("SD training of %s: %d utterances, %d held out for dev, init %s", speaker, len(targets),
+             len(dev_targets), init if config.sd.init == "si" else "scratch")
+    title = f"{config.model.kind} SD {speaker}"
+    return TrainingRun(model, sampler, dev_sampler, Schedule(config.sd.epochs, config.sd.learning_rate, title))

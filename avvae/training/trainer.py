@@ -1,0 +1,202 @@
+"""The training loop: Adam, early stopping on the dev loss, an atomic checkpoint every epoch, exact resume.
+
+exp_dir holds config.yaml (the config used), checkpoint.pt (the last epoch: model, optimiser, history), model.pt
+(the best dev epoch's model, what decoding reads), history.tsv and loss.png, and `.done` when training ended.
+Every epoch's batches and reparameterisation noise are drawn from (seed, epoch), so a run resumed from the last
+checkpoint after a kill ends with the same parameters as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from avvae.atomic import is_done, mark_done, write_text_atomic
+from avvae.config import save_config
+from avvae.models.files import CHECKPOINT_FORMAT, build_model, load_file, model_payload, save_file, save_model
+from avvae.models.vae import SpeechVAE
+from avvae.training.config import TrainConfig
+from avvae.training.data import Batch, MixtureSampler
+from avvae.training.distributed import Placement
+from avvae.training.objective import VaeObjective
+from avvae.training.plot import plot_losses
+
+log = logging.getLogger(__name__)
+DEV_SEED = 2**31 - 1
+
+
+class TrainingDivergedError(ValueError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class Schedule:
+    """What differs between SI and SD training: epochs, learning rate, and a title for logs and plots."""
+
+    epochs: int
+    learning_rate: float
+    title: str
+
+
+@dataclass
+class TrainingState:
+    model: SpeechVAE
+    optimizer: torch.optim.Optimizer
+    epoch: int = 0
+    best_dev: float = math.inf
+    bad_epochs: int = 0
+    history: list[dict] = dataclasses.field(default_factory=list)
+
+
+def _checkpoint_payload(state: TrainingState, config: TrainConfig) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model": model_payload(state.model),
+        "optimizer": state.optimizer.state_dict(),
+        "epoch": state.epoch,
+        "best_dev": state.best_dev,
+        "bad_epochs": state.bad_epochs,
+        "history": state.history,
+        "config": dataclasses.asdict(config),
+    }
+
+
+def _restore(path: Path, config: TrainConfig, learning_rate: float, device: torch.device) -> TrainingState:
+    payload = load_file(path, CHECKPOINT_FORMAT, device)
+    if payload["config"] != dataclasses.asdict(config):
+        raise ValueError(f"{path}: was written with another config than the one given; resume with the same config "
+                         f"(its copy is {path.parent / 'config.yaml'}) or train into a new exp dir")
+    model = build_model(payload["model"], path).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    optimizer.load_state_dict(payload["optimizer"])
+    return TrainingState(model, optimizer, payload["epoch"], payload["best_dev"], payload["bad_epochs"],
+                         payload["history"])
+
+
+def _beta(config: TrainConfig, epoch: int) -> float:
+    """KL weight: linear warm-up from 0 to 1 over `kl_warmup_epochs` (KL annealing), then 1."""
+    return 1.0 if config.kl_warmup_epochs <= 0 else min(1.0, epoch / config.kl_warmup_epochs)
+
+
+def _generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+
+
+def _mean_terms(terms: list[dict[str, float]]) -> dict[str, float]:
+    return {name: sum(t[name] for t in terms) / len(terms) for name in terms[0]}
+
+
+class Trainer:
+    """Trains one model into `exp_dir` from a training and a dev sampler."""
+
+    def __init__(self, config: TrainConfig, schedule: Schedule, exp_dir: str | Path, placement: Placement):
+        self.config, self.schedule, self.exp_dir, self.placement = config, schedule, Path(exp_dir), placement
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.exp_dir / "checkpoint.pt"
+
+    def _start(self, model: SpeechVAE, resume: bool) -> TrainingState:
+        device = self.placement.device
+        if self.checkpoint.exists():
+            if not resume:
+                raise ValueError(f"{self.checkpoint} exists: pass --resume to continue it, or remove {self.exp_dir}")
+            state = _restore(self.checkpoint, self.config, self.schedule.learning_rate, device)
+            log.info("resuming %s after epoch %d", self.exp_dir, state.epoch)
+            return state
+        if self.placement.is_main:
+            save_config(self.config, self.exp_dir / "config.yaml")
+        model = model.to(device)
+        return TrainingState(model, torch.optim.Adam(model.parameters(), lr=self.schedule.learning_rate))
+
+    def _run_epoch(self, objective: torch.nn.Module, state: TrainingState, batches: list[Batch]) -> dict[str, float]:
+        epoch = state.epoch + 1
+        beta = _beta(self.config, epoch)
+        generator = _generator(self.config.seed, epoch, self.placement.device)
+        objective.train()
+        terms = []
+        progress = tqdm(batches, desc=f"epoch {epoch}", unit="batch", mininterval=2.0,
+                        disable=not self.placement.is_main, leave=False)
+        for index, batch in enumerate(progress):
+            result = objective(batch.to(self.placement.device), beta, generator)
+            if not torch.isfinite(result["loss"]):
+                raise TrainingDivergedError(
+                    f"{self.exp_dir}: loss is {result['loss'].item()} (reconstruction {result['recon'].item()}, "
+                    f"KL {result['kl'].item()}) at epoch {epoch}, batch {index} (utterances {', '.join(batch.keys)}); "
+                    f"the last good checkpoint is kept: {self.checkpoint} (epoch {state.epoch})")
+            state.optimizer.zero_grad()
+            result["loss"].backward()
+            if self.config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(state.model.parameters(), self.config.grad_clip)
+            state.optimizer.step()
+            terms.append({name: value.item() for name, value in result.items()})
+            progress.set_postfix(loss=f"{terms[-1]['loss']:.2f}")
+        return _mean_terms(terms)
+
+    @torch.no_grad()
+    def evaluate(self, model: SpeechVAE, batches: list[Batch]) -> dict[str, float]:
+        """Dev terms with beta = 1 and fixed noise, so epochs compare."""
+        objective = VaeObjective(model).eval()
+        generator = _generator(DEV_SEED, 0, self.placement.device)
+        return _mean_terms([
+            {name: value.item() for name, value in objective(batch.to(self.placement.device), 1.0, generator).items()}
+            for batch in batches
+        ])
+
+    def _shard(self, batches: list[Batch]) -> list[Batch]:
+        """This process's batches: every world_size-th, the same count in every process (DDP steps together)."""
+        world = self.placement.world_size
+        usable = len(batches) // world * world
+        if usable == 0:
+            raise ValueError(f"{len(batches)} batches per epoch cannot be shared by {world} processes")
+        return batches[: usable][self.placement.rank::world]
+
+    def _write_epoch(self, state: TrainingState, improved: bool) -> None:
+        if not self.placement.is_main:
+            return
+        if improved:
+            save_model(state.model, self.exp_dir / "model.pt")
+        save_file(_checkpoint_payload(state, self.config), self.checkpoint)
+        names = list(state.history[0])
+        rows = ["\t".join(names)] + ["\t".join(f"{row[n]:.6g}" for n in names) for row in state.history]
+        write_text_atomic(self.exp_dir / "history.tsv", "\n".join(rows) + "\n")
+        plot_losses(state.history, self.exp_dir / "loss.png", self.schedule.title)
+
+    def fit(self, model: SpeechVAE, train: MixtureSampler, dev: MixtureSampler, resume: bool = False) -> Path:
+        """Train until the epochs are spent or the dev loss stops improving; returns the model file."""
+        if is_done(self.exp_dir):
+            log.info("%s is complete, nothing to do", self.exp_dir)
+            return self.exp_dir / "model.pt"
+        state = self._start(model, resume)
+        objective: torch.nn.Module = VaeObjective(state.model)
+        if self.placement.world_size > 1:
+            objective = DistributedDataParallel(objective)
+        dev_batches = dev.batches(DEV_SEED, 0, self.config.batch_size)
+        while state.epoch < self.schedule.epochs and state.bad_epochs < self.config.patience:
+            started = time.time()
+            batches = self._shard(train.batches(self.config.seed, state.epoch + 1, self.config.batch_size))
+            train_terms = self._run_epoch(objective, state, batches)
+            dev_terms = self.evaluate(state.model, dev_batches)
+            state.epoch += 1
+            improved = dev_terms["loss"] < state.best_dev
+            state.best_dev = min(state.best_dev, dev_terms["loss"])
+            state.bad_epochs = 0 if improved else state.bad_epochs + 1
+            state.history.append({"epoch": state.epoch, **{f"train_{k}": v for k, v in train_terms.items()},
+                                  **{f"dev_{k}": v for k, v in dev_terms.items()}, "seconds": time.time() - started})
+            self._write_epoch(state, improved)
+            log.info("epoch %d: train %.3f (IS %.3f, KL %.3f), dev %.3f (IS %.3f, KL %.3f)%s, %.1f s", state.epoch,
+                     train_terms["loss"], train_terms["recon"], train_terms["kl"], dev_terms["loss"],
+                     dev_terms["recon"], dev_terms["kl"], " *best*" if improved else "", time.time() - started)
+        if state.bad_epochs >= self.config.patience:
+            log.info("early stop: no dev improvement for %d epochs", state.bad_epochs)
+        if self.placement.is_main:
+            mark_done(self.exp_dir)
+        return self.exp_dir / "model.pt"

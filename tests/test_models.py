@@ -1,0 +1,76 @@
+"""The speech VAEs: shapes of the interface MCEM uses, a finite loss with gradients, and their files."""
+
+import pytest
+import torch
+
+from avvae.config import ConfigError, load_config
+from avvae.models import ModelConfig, ModelFileError, SpeechVAE, load_model, save_model
+from avvae.training.config import TrainConfig
+from avvae.training.data import MixtureSampler, load_utterances
+from avvae.training.objective import VaeObjective
+from tests.training_data import small_config
+
+KINDS = ("avae", "avvae", "cvae")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_interface_shapes_and_a_finite_loss_with_gradients(kind, training_feats):
+    config = small_config(kind)
+    uses_lips = config.model.uses_lips
+    targets = load_utterances(training_feats.train, lips=uses_lips)
+    noises = load_utterances(training_feats.noise, lips=False)
+    batch = MixtureSampler(targets, targets, noises, config.mixing, 32).batches(0, 1, 4)[0]
+    model = SpeechVAE(config.model)
+
+    context = model.visual_context(batch.lips)
+    mu, logvar = model.encode(batch.mixture, context)
+    prior_mu, prior_logvar = model.prior(context)
+    variance = model.decode(torch.randn(5, *mu.shape), context)
+
+    assert (context is None) == (kind == "avae")
+    assert mu.shape == logvar.shape == (4, 32, 8)
+    assert torch.broadcast_shapes(prior_mu.shape, mu.shape) == mu.shape
+    assert variance.shape == (5, 4, 32, 513) and bool((variance > 0).all())
+    terms = VaeObjective(model)(batch, 1.0, torch.Generator().manual_seed(0))
+    assert all(torch.isfinite(value) for value in terms.values())
+    terms["loss"].backward()
+    gradients = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in gradients)
+    assert sum(float(g.abs().sum()) for g in gradients) > 0
+
+
+def test_a_model_file_round_trips(tmp_path):
+    model = SpeechVAE(ModelConfig(kind="cvae", hidden_dim=16, lip_hidden=8, lip_embedding=4))
+    save_model(model, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    assert loaded.config == model.config
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.state_dict()[name])
+
+
+def test_a_truncated_model_file_is_rejected_naming_it(tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(SpeechVAE(ModelConfig(kind="avae")), path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ModelFileError, match=f"{path}: corrupt or truncated"):
+        load_model(path)
+
+
+def test_a_checkpoint_is_not_taken_for_a_model(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"format": "something-else"}, path)
+    with pytest.raises(ModelFileError, match="expected a avvae-model-1 file, found 'something-else'"):
+        load_model(path)
+
+
+def test_unknown_config_keys_are_rejected_naming_the_file(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("epochs: 3\nlearnin_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=f"{path}: unknown key.*learnin_rate"):
+        load_config(path, TrainConfig)
+    path.write_text("model:\n  kind: avvae\n  latent: 16\n")
+    with pytest.raises(ConfigError, match=r"train.yaml.model: unknown key.*latent"):
+        load_config(path, TrainConfig)
+    path.write_text("model:\n  kind: vae\n")
+    with pytest.raises(ValueError, match="model kind 'vae' is not one of avae, avvae, cvae"):
+        load_config(path, TrainConfig)

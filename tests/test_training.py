@@ -1,0 +1,146 @@
+"""Training: the reconstruction improves, the lips make an informative prior, a killed run resumes to the same
+parameters, a diverging run stops with a clear message and keeps its checkpoint, SD fine-tuning from SI."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avvae.config import save_config
+from avvae.models import SpeechVAE, load_model
+from avvae.models.files import CHECKPOINT_FORMAT, load_file
+from avvae.training.data import Batch, MixtureSampler, load_utterances
+from avvae.training.distributed import Placement
+from avvae.training.objective import gaussian_kl
+from avvae.training.setup import speaker_dependent, speaker_independent
+from avvae.training.trainer import Trainer, TrainingDivergedError
+from tests.training_data import small_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU = Placement(0, 1, torch.device("cpu"))
+
+
+def train(config, feats, exp_dir):
+    run = speaker_independent(config, feats.train, feats.dev, feats.noise)
+    initial = SpeechVAE(config.model)
+    initial.load_state_dict(run.model.state_dict())
+    trainer = Trainer(config, run.schedule, exp_dir, CPU)
+    return trainer, run, initial, load_model(trainer.fit(run.model, run.train, run.dev))
+
+
+def test_reconstruction_improves_and_the_loss_curve_is_written(training_feats, tmp_path):
+    trainer, run, initial, trained = train(small_config("avae", epochs=5), training_feats, tmp_path / "exp")
+    dev = run.dev.batches(1, 0, 8)
+    before, after = trainer.evaluate(initial, dev), trainer.evaluate(trained, dev)
+    assert after["recon"] < 0.9 * before["recon"]
+    history = (tmp_path / "exp" / "history.tsv").read_text().splitlines()
+    assert len(history) == 6 and history[0].startswith("epoch\ttrain_loss")
+    assert (tmp_path / "exp" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "exp" / ".done").is_file() and (tmp_path / "exp" / "config.yaml").is_file()
+
+
+def _posteriors_and_priors(model: SpeechVAE, batches: list[Batch], shuffle_lips: bool = False):
+    mus, logvars, prior_mus, prior_logvars = [], [], [], []
+    with torch.no_grad():
+        for batch in batches:
+            context = model.visual_context(batch.lips)
+            mu, logvar = model.encode(batch.mixture, context)
+            lips = batch.lips.roll(1, dims=0) if shuffle_lips else batch.lips
+            prior_mu, prior_logvar = model.prior(model.visual_context(lips))
+            for kept, value in zip((mus, logvars, prior_mus, prior_logvars), (mu, logvar, prior_mu, prior_logvar)):
+                kept.append(value[batch.mask])
+    return [torch.cat(values) for values in (mus, logvars, prior_mus, prior_logvars)]
+
+
+def test_the_visual_prior_beats_any_lip_free_gaussian_on_held_out_speakers(training_feats, tmp_path):
+    config = small_config("avvae", epochs=8)
+    _, run, _, model = train(config, training_feats, tmp_path / "exp")
+    mu, logvar, _, _ = _posteriors_and_priors(model, run.train.batches(0, 1, 8))
+    # The best lips-free Gaussian prior for these posteriors: moment-matched to their mixture.
+    fixed_mu = mu.mean(0)
+    fixed_logvar = torch.log((logvar.exp() + (mu - fixed_mu).square()).mean(0))
+    held_out = load_utterances(training_feats.test)
+    noises = load_utterances(training_feats.noise, lips=False)
+    test = MixtureSampler(held_out, held_out, noises, config.mixing, config.segment_frames).batches(5, 0, 4)
+    mu, logvar, prior_mu, prior_logvar = _posteriors_and_priors(model, test)
+    visual = gaussian_kl(mu, logvar, prior_mu, prior_logvar).mean()
+    lips_free = gaussian_kl(mu, logvar, fixed_mu, fixed_logvar).mean()
+    standard = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(mu)).mean()
+    _, _, wrong_mu, wrong_logvar = _posteriors_and_priors(model, test, shuffle_lips=True)
+    wrong_lips = gaussian_kl(mu, logvar, wrong_mu, wrong_logvar).mean()
+    assert visual < 0.8 * lips_free and visual < 0.8 * standard
+    assert visual < 0.8 * wrong_lips
+
+
+def _train_command(config_path: Path, feats, exp_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "avvae.bin.train", "--config", str(config_path), "--train", str(feats.train),
+            "--dev", str(feats.dev), "--noise", str(feats.noise), *extra, str(exp_dir)]
+
+
+def _checkpoint_epoch(exp_dir: Path) -> int:
+    history = exp_dir / "history.tsv"
+    return len(history.read_text().splitlines()) - 1 if history.exists() else 0
+
+
+def test_a_killed_run_resumes_to_the_same_parameters(training_feats, tmp_path):
+    config_path = tmp_path / "train.yaml"
+    save_config(small_config("avvae", epochs=5, kl_warmup_epochs=2), config_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(_train_command(config_path, training_feats, tmp_path / "straight"), check=True, env=env,
+                   capture_output=True)
+
+    killed = subprocess.Popen(_train_command(config_path, training_feats, tmp_path / "killed"), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while _checkpoint_epoch(tmp_path / "killed") < 2 and killed.poll() is None:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert 2 <= _checkpoint_epoch(tmp_path / "killed") < 5, "the run was not killed midway"
+    rerun = subprocess.run(_train_command(config_path, training_feats, tmp_path / "killed"), env=env,
+                           capture_output=True, text=True)
+    assert rerun.returncode == 1 and "pass --resume" in rerun.stderr
+    subprocess.run(_train_command(config_path, training_feats, tmp_path / "killed", "--resume"), check=True, env=env,
+                   capture_output=True)
+
+    straight = load_file(tmp_path / "straight" / "checkpoint.pt", CHECKPOINT_FORMAT)
+    resumed = load_file(tmp_path / "killed" / "checkpoint.pt", CHECKPOINT_FORMAT)
+    assert resumed["epoch"] == straight["epoch"] == 5
+    for name, tensor in straight["model"]["state_dict"].items():
+        assert torch.equal(tensor, resumed["model"]["state_dict"][name]), name
+    assert straight["history"][-1]["dev_loss"] == resumed["history"][-1]["dev_loss"]
+
+
+def test_a_non_finite_loss_stops_naming_the_batch_and_keeps_the_checkpoint(training_feats, tmp_path):
+    config = small_config("avae", epochs=1)
+    run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise)
+    Trainer(config, run.schedule, tmp_path, CPU).fit(run.model, run.train, run.dev)
+    (tmp_path / ".done").unlink()
+    broken = run.train.targets[3]
+    broken.stft = broken.stft.copy()
+    broken.stft[5] = np.nan
+    longer = type(run.schedule)(3, config.learning_rate, "longer")
+    with pytest.raises(TrainingDivergedError, match=rf"at epoch 2, batch \d+ \(utterances .*{broken.key}.*epoch 1\)"):
+        Trainer(config, longer, tmp_path, CPU).fit(run.model, run.train, run.dev, resume=True)
+    assert load_file(tmp_path / "checkpoint.pt", CHECKPOINT_FORMAT)["epoch"] == 1
+
+
+def test_speaker_dependent_training_fine_tunes_the_si_model(training_feats, tmp_path):
+    config = small_config("avvae", epochs=2)
+    _, _, _, _ = train(config, training_feats, tmp_path / "si")
+    speaker = load_utterances(training_feats.train, lips=False)[0].speaker
+    run = speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise,
+                            tmp_path / "si" / "model.pt")
+    assert {u.speaker for u in run.train.targets} == {speaker} and len(run.dev.targets) == 1
+    assert len(run.train.interferers) == len(load_utterances(training_feats.dev, lips=False))
+    si = load_model(tmp_path / "si" / "model.pt")
+    assert all(torch.equal(a, b) for a, b in zip(si.state_dict().values(), run.model.state_dict().values()))
+    model = load_model(Trainer(config, run.schedule, tmp_path / "sd", CPU).fit(run.model, run.train, run.dev))
+    assert not torch.equal(model.decoder[-1].weight, si.decoder[-1].weight)
+    with pytest.raises(ValueError, match="give the SI model with --init"):
+        speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise, None)
