@@ -1,0 +1,58 @@
+"""Separate one job's share of the mixtures of a feats.h5 with a chosen method, writing <out_dir>/wav/*.wav.
+
+Methods come from METHODS: a name -> a factory that builds the method (Mixture -> Separation) from the parsed
+arguments, so a new method adds its options to `build_parser` and one entry here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable
+
+from avvae.cli import run_main, split_keys
+from avvae.config import load_config
+from avvae.decode import Method, decode_mixtures, unprocessed_mixture
+from avvae.feature_files import open_features
+from avvae.nmf import NmfConfig, NmfMethod, load_dictionaries
+from avvae.oracle import ideal_ratio_mask
+
+
+def nmf_method(args: argparse.Namespace) -> Method:
+    """NMF with the dictionaries of --nmf-dir (SD or SI, as trained), its config copy unless --config is given."""
+    if args.nmf_dir is None:
+        raise ValueError("--method nmf needs --nmf-dir (the train_nmf output, e.g. exp/nmf_sd)")
+    nmf_dir = Path(args.nmf_dir)
+    config = load_config(args.config or nmf_dir / "nmf.yaml", NmfConfig)
+    path = nmf_dir / "dictionaries.npz"
+    return NmfMethod(load_dictionaries(path), config, str(path))
+
+
+METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
+    "mixture": lambda args: unprocessed_mixture,
+    "oracle": lambda args: ideal_ratio_mask,
+    "nmf": nmf_method,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("feats", help="mixture features, e.g. dump/test_mix/feats.h5")
+    parser.add_argument("out_dir", help="decode dir, e.g. exp/nmf_sd/decode_test")
+    parser.add_argument("--method", required=True, choices=sorted(METHODS), help="separation method")
+    parser.add_argument("--config", help="method config (nmf: default <nmf-dir>/nmf.yaml)")
+    parser.add_argument("--nmf-dir", help="nmf: folder with dictionaries.npz and nmf.yaml (from train_nmf)")
+    parser.add_argument("--nj", "--num-jobs", dest="nj", type=int, default=1, help="number of decoding jobs")
+    parser.add_argument("--job", type=int, default=1, help="which job this is, 1..nj")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    method = METHODS[args.method](args)
+    with open_features(args.feats) as handle:
+        keys = sorted(handle)
+    decode_mixtures(args.feats, args.out_dir, method, split_keys(keys, args.nj, args.job))
+
+
+if __name__ == "__main__":
+    run_main(build_parser, main)

@@ -1,0 +1,180 @@
+"""Scoring of a decode dir against the references of its mixture data dir, into `<decode_dir>/scores.tsv`.
+
+The estimates are `<decode_dir>/wav/<key>_s<j>.wav` and `<key>_noise.wav` (avvae.decode.output_paths), at the
+level of the mixture wav; the references are the mixture dir's spk<j>.scp and noise1.scp, the mixture its
+wav.scp, the condition its utt2cond, and the speaker ids its manifest.jsonl (utt2spk of a mixture dir maps each
+mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.metrics. Jobs score a share of
+the keys into `<decode_dir>/split<nj>/scores.<job>.tsv`; the merge checks that every mixture is there and
+writes scores.tsv sorted by key (speakers in order within a key). Every file is written atomically, and a
+finished part or scores.tsv is not computed again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from avvae.atomic import write_text_atomic
+from avvae.audio import read_wav
+from avvae.datadir import DataDirError, read_table, speaker_count
+from avvae.decode import output_paths
+from avvae.metrics import METRICS, separation_scores, si_sdr
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("key", "speaker", "condition", *METRICS, *(f"{name}_imp" for name in METRICS))
+
+
+@dataclass
+class MixtureDir:
+    """The tables of a mixture data dir that scoring needs, by key."""
+
+    path: Path
+    mixtures: dict[str, str]
+    sources: list[dict[str, str]]
+    noise: dict[str, str]
+    conditions: dict[str, str]
+    speakers: dict[str, list[str]]
+
+    @classmethod
+    def read(cls, path: str | Path) -> MixtureDir:
+        path = Path(path)
+        count = speaker_count(path)
+        if count == 0:
+            raise DataDirError(f"{path}: not a mixture data dir (no spk1.scp)")
+        manifest = path / "manifest.jsonl"
+        if not manifest.is_file():
+            raise DataDirError(f"{manifest}: file does not exist (it names each mixture's speakers)")
+        speakers = {}
+        for number, line in enumerate(manifest.read_text().splitlines(), start=1):
+            entry = json.loads(line)
+            speakers[entry["id"]] = [source["spk"] for source in entry["sources"]]
+            if len(speakers[entry["id"]]) != count:
+                raise DataDirError(f"{manifest}:{number}: {len(speakers[entry['id']])} sources, expected {count}")
+        return cls(path, read_table(path / "wav.scp"), [read_table(path / f"spk{j}.scp") for j in range(1, count + 1)],
+                   read_table(path / "noise1.scp"), read_table(path / "utt2cond"), speakers)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.mixtures)
+
+    def entry(self, key: str, table: dict[str, str], name: str) -> str:
+        if key not in table:
+            raise DataDirError(f"{self.path / name}: no entry for mixture {key!r}")
+        return table[key]
+
+
+def _read_same_length(path: str | Path, length: int | None, what: str) -> tuple[np.ndarray, int]:
+    samples, rate = read_wav(path)
+    if length is not None and len(samples) != length:
+        raise ValueError(f"{path}: {what} has {len(samples)} samples, the mixture {length}")
+    return samples, rate
+
+
+def best_permutation(references: np.ndarray, estimates: np.ndarray) -> list[int]:
+    """The order of the J speaker estimates that maximises their total SI-SDR against the J references."""
+    count = len(references)
+    table = np.array([[si_sdr(references[i], estimates[j]) for j in range(count)] for i in range(count)])
+    return list(max(itertools.permutations(range(count)), key=lambda p: sum(table[i, p[i]] for i in range(count))))
+
+
+def score_mixture(
+    mixtures: MixtureDir, decode_dir: str | Path, key: str, permutation_invariant: bool = False
+) -> list[dict]:
+    """The score rows of mixture `key`: one per speaker, the noise estimate taking part in BSS Eval."""
+    mixture, rate = _read_same_length(mixtures.entry(key, mixtures.mixtures, "wav.scp"), None, "mixture")
+    references = [
+        _read_same_length(mixtures.entry(key, table, f"spk{j}.scp"), len(mixture), "reference")[0]
+        for j, table in enumerate(mixtures.sources, start=1)
+    ]
+    references.append(_read_same_length(mixtures.entry(key, mixtures.noise, "noise1.scp"), len(mixture), "noise")[0])
+    estimates = []
+    for path in output_paths(Path(decode_dir), key, len(mixtures.sources)):
+        if not path.is_file():
+            raise ValueError(f"{path}: estimate of mixture {key} does not exist (decode it first)")
+        estimates.append(_read_same_length(path, len(mixture), "estimate")[0])
+    references, estimates = np.stack(references), np.stack(estimates)
+    if permutation_invariant:
+        order = best_permutation(references[:-1], estimates[:-1])
+        estimates = estimates[order + [len(order)]]
+    scores = separation_scores(references, estimates, mixture, rate)
+    speakers = mixtures.speakers.get(key)
+    if speakers is None:
+        raise DataDirError(f"{mixtures.path / 'manifest.jsonl'}: no entry for mixture {key!r}")
+    condition = mixtures.entry(key, mixtures.conditions, "utt2cond")
+    return [{"key": key, "speaker": speaker, "condition": condition, **score}
+            for speaker, score in zip(speakers, scores)]
+
+
+def format_scores(rows: list[dict]) -> str:
+    """The TSV text of score rows (header COLUMNS; metrics with 4 decimals, "nan" where undefined)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([row[name] if isinstance(row[name], str) else _number(row[name]) for name in COLUMNS])
+    return out.getvalue()
+
+
+def _number(value: float) -> str:
+    return str(value) if math.isinf(value) or math.isnan(value) else f"{value:.4f}"
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f"{path}: header {reader.fieldnames} is not {list(COLUMNS)}")
+        return list(reader)
+
+
+def part_path(decode_dir: str | Path, nj: int, job: int) -> Path:
+    return Path(decode_dir) / f"split{nj}" / f"scores.{job}.tsv"
+
+
+def score_job(
+    mix_dir: str | Path, decode_dir: str | Path, keys: list[str], output: str | Path,
+    permutation_invariant: bool = False,
+) -> bool:
+    """Score the mixtures `keys` into `output` (a part); False when it was already there."""
+    output = Path(output)
+    if output.is_file():
+        log.info("%s exists, nothing to do", output)
+        return False
+    mixtures = MixtureDir.read(mix_dir)
+    rows = []
+    for key in tqdm(keys, desc=f"score {Path(decode_dir).name}", unit="mix", mininterval=2.0):
+        rows += score_mixture(mixtures, decode_dir, key, permutation_invariant)
+    write_text_atomic(output, format_scores(rows))
+    return True
+
+
+def merge_scores(mix_dir: str | Path, decode_dir: str | Path, nj: int) -> Path:
+    """Join the parts of `nj` jobs into `<decode_dir>/scores.tsv`, sorted by key; every mixture must be scored."""
+    output = Path(decode_dir) / "scores.tsv"
+    if output.is_file():
+        log.info("%s exists, nothing to do", output)
+        return output
+    rows = []
+    for job in range(1, nj + 1):
+        part = part_path(decode_dir, nj, job)
+        if not part.is_file():
+            raise ValueError(f"{part}: scores of job {job} of {nj} do not exist (run that job)")
+        rows += read_rows(part)
+    expected = MixtureDir.read(mix_dir).keys
+    missing = sorted(set(expected) - {row["key"] for row in rows})
+    if missing:
+        raise ValueError(f"{decode_dir}: {len(missing)} mixture(s) of {mix_dir} not scored, e.g. {missing[:3]}")
+    rows.sort(key=lambda row: row["key"])
+    write_text_atomic(output, format_scores(rows))
+    log.info("%s: %d rows of %d mixtures", output, len(rows), len(expected))
+    return output
