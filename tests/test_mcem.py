@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from avvae.decode import Mixture
-from avvae.mcem import McemConfig, mcem_method, run_mcem, separate
+from avvae.mcem import McemConfig, mcem_method, run_mcem, run_mcem_batch, separate
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
 from avvae.mcem.synthetic import fit_encoders, sample_mixture, speaker_model
 from avvae.stft import StftConfig, stft
@@ -168,3 +168,17 @@ def test_config_rejects_inconsistent_values():
         McemConfig(draws=10, burn_in=10)
     with pytest.raises(ValueError, match="scan"):
         McemConfig(scan="random")
+
+
+def test_a_padded_batch_reproduces_each_single_run(speakers):
+    generator = torch.Generator().manual_seed(4)
+    stfts = [sample_mixture(speakers, frames, 0.1, generator).stft for frames in (30, 45, 17)]
+    config = dataclasses.replace(FAST, iterations=4, draws=6, burn_in=3, final_draws=6, final_burn_in=3)
+    batched = run_mcem_batch(stfts, [[None, None]] * 3, [speakers] * 3, config)
+    for x, result in zip(stfts, batched):
+        single = run_mcem(x, None, speakers, config)
+        assert result.separation.sources.shape == single.separation.sources.shape
+        assert torch.allclose(result.separation.sources, single.separation.sources, rtol=1e-4, atol=1e-6)
+        assert torch.allclose(result.separation.noise, single.separation.noise, rtol=1e-4, atol=1e-6)
+        assert torch.allclose(result.H, single.H, rtol=1e-4) and torch.allclose(result.g, single.g, rtol=1e-4)
+        assert [e.acceptance for e in result.history] == [e.acceptance for e in single.history]
