@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCANS = ("in_turn", "joint")
+SAMPLERS = ("mh", "mala", "variational")
 
 
 @dataclass
@@ -21,6 +22,9 @@ class McemConfig:
     utterance gives the same result alone or in a batch. device: where the models and tensors live. threads: torch
     intra-op threads (0: leave torch's setting; small decoders on shared CPUs run fastest with 1 per job).
     log_every: iterations between INFO log lines.
+    sampler: the E-step, "mh" (published random-walk Metropolis-Hastings), "mala" (Langevin proposals with step
+    proposal_std, all speakers jointly) or "variational" (a Gaussian q per frame fitted by `variational_steps` Adam
+    steps of rate `variational_lr`, then draws - burn_in draws from it, decoded in one call).
     """
 
     iterations: int = 100
@@ -37,8 +41,13 @@ class McemConfig:
     device: str = "cpu"
     threads: int = 0
     log_every: int = 10
+    sampler: str = "mh"
+    variational_steps: int = 5
+    variational_lr: float = 0.05
 
     def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"mcem sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}")
         if self.scan not in SCANS:
             raise ValueError(f"mcem scan {self.scan!r} is not one of {', '.join(SCANS)}")
         for name, draws, burn_in in (("", self.draws, self.burn_in), ("final_", self.final_draws, self.final_burn_in)):

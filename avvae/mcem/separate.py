@@ -17,6 +17,7 @@ from avvae.mcem.config import McemConfig
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
 from avvae.mcem.problem import Problem
 from avvae.mcem.sampler import ChainState, run_chain
+from avvae.mcem.variational import VariationalPosterior
 from avvae.mcem.wiener import WienerAverage
 from avvae.models import SpeechVAE
 
@@ -66,7 +67,31 @@ class _Samples:
         self.items.append(variance)
 
 
-@torch.inference_mode()
+class _Estep:
+    """The configured E-step: `run(params, draws, burn_in, keep)` -> acceptance [J, B] (NaN for variational)."""
+
+    def __init__(self, problem: Problem, generators: list[torch.Generator], config: McemConfig):
+        self.problem, self.generators, self.config = problem, generators, config
+        z = problem.encoder_mean()
+        self.state = ChainState(z, problem.decode(z, config.floor))
+        self.posterior = VariationalPosterior(z, config.proposal_std) if config.sampler == "variational" else None
+
+    def run(self, params: Params, draws: int, burn_in: int, keep) -> torch.Tensor:
+        config, problem = self.config, self.problem
+        if self.posterior is not None:
+            self.posterior.fit(problem, params, config.variational_steps, config.variational_lr, self.generators,
+                               config.floor)
+            for variance in self.posterior.sample_variances(problem, draws - burn_in, self.generators, config.floor):
+                keep(variance)
+            return torch.full(problem.shape[:2], float("nan"))
+        self.state, acceptance = run_chain(
+            problem, params, self.state, draws, burn_in, self.generators, config.proposal_std, config.scan,
+            config.floor, keep, config.sampler,
+        )
+        return acceptance
+
+
+@torch.no_grad()
 def run_mcem_batch(
     stfts: list[torch.Tensor],
     lips: list[list[torch.Tensor | None]],
@@ -80,14 +105,11 @@ def run_mcem_batch(
     problem = Problem(stfts, lips, models, device)
     generators = [torch.Generator(device=device).manual_seed(config.seed) for _ in stfts]
     params = initial_params(problem, generators, config)
-    z = problem.encoder_mean()
-    state = ChainState(z, problem.decode(z, config.floor))
+    e_step = _Estep(problem, generators, config)
     histories: list[list[IterationLog]] = [[] for _ in stfts]
-    chain = dict(generators=generators, proposal_std=config.proposal_std, scan=config.scan, floor=config.floor)
     for iteration in range(1, config.iterations + 1):
         samples = _Samples()
-        state, acceptance = run_chain(problem, params, state, config.draws, config.burn_in, keep=samples.keep,
-                                      **chain)
+        acceptance = e_step.run(params, config.draws, config.burn_in, samples.keep)
         stacked = torch.stack(samples.items)
         likelihood = log_likelihood(mixture_variance(stacked, params, config.floor), problem.power, problem.mask)
         for b, history in enumerate(histories):
@@ -98,7 +120,7 @@ def run_mcem_batch(
                      " ".join(f"{value:.2f}" for value in acceptance.mean(1).tolist()))
         params = m_step(stacked, params, problem.power, problem.mask, config.power, config.floor)
     wiener = WienerAverage(params, config.floor)
-    run_chain(problem, params, state, config.final_draws, config.final_burn_in, keep=wiener.keep, **chain)
+    e_step.run(params, config.final_draws, config.final_burn_in, wiener.keep)
     sources, noise = wiener.apply(problem.stft)
     results = []
     for b, (length, history) in enumerate(zip(problem.lengths, histories)):
