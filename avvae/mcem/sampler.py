@@ -94,7 +94,10 @@ def run_chain(
     target = _Target(problem, params, floor)
     step_function = _mala_step if sampler == "mala" else _mh_joint_step if scan == "joint" else _mh_in_turn_step
     z, variance = state.z, state.variance
-    extra = target.with_gradient(z)[1:] if sampler == "mala" else (problem.log_prior(z),)
+    if sampler == "mala":
+        extra = target.with_gradient(z)[1:]
+    else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
+        extra = (problem.log_prior(z), target.likelihood(target.gain * variance, target.noise))
     accepted = torch.zeros(problem.shape[:2], device=z.device)
     for draw in range(draws):
         step, log_uniform = random_numbers(problem, generators, z.shape[-1])
@@ -107,20 +110,19 @@ def run_chain(
 
 
 def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
-    (log_prior,) = extra
+    log_prior, current = extra
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
-    current = target.likelihood(target.gain * variance, target.noise)
     proposed = target.likelihood(target.gain * proposed_variance, target.noise)
-    log_ratio = proposed - current + (proposed_prior - log_prior).sum(0)
-    accept = (log_uniform[0] < log_ratio).expand_as(log_prior)
-    return _update(accept, (z, proposal), (variance, proposed_variance)) + ((_where(accept, proposed_prior,
-                                                                                      log_prior),), accept)
+    accept = log_uniform[0] < proposed - current + (proposed_prior - log_prior).sum(0)
+    extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept, proposed, current))
+    accept = accept.expand_as(log_prior)
+    return _update(accept, (z, proposal), (variance, proposed_variance)) + (extra, accept)
 
 
 def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
-    (log_prior,) = extra
+    log_prior, current = extra
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
@@ -130,12 +132,12 @@ def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, pro
         # Summed afresh, not as total - speech_j, which cancels badly when one speaker dominates.
         others = sum((speech[k] for k in range(len(speech)) if k != j), target.noise)
         proposed_speech = target.gain[j] * proposed_variance[j]
-        log_ratio = (target.likelihood(proposed_speech[None], others) - target.likelihood(speech[j : j + 1], others)
-                     + proposed_prior[j] - log_prior[j])
-        accept[j] = log_uniform[j] < log_ratio
+        proposed = target.likelihood(proposed_speech[None], others)
+        accept[j] = log_uniform[j] < proposed - current + proposed_prior[j] - log_prior[j]
         speech[j] = torch.where(accept[j, ..., None], proposed_speech, speech[j])
-    return _update(accept, (z, proposal), (variance, proposed_variance)) + ((_where(accept, proposed_prior,
-                                                                                      log_prior),), accept)
+        current = torch.where(accept[j], proposed, current)
+    extra = (_where(accept, proposed_prior, log_prior), current)
+    return _update(accept, (z, proposal), (variance, proposed_variance)) + (extra, accept)
 
 
 def _mala_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):

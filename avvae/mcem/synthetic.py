@@ -33,8 +33,9 @@ def speaker_model(seed: int, num_freqs: int = 64, latent_dim: int = 4, hidden_di
         for parameter in model.parameters():
             parameter.copy_(0.3 * torch.randn(parameter.shape, generator=generator))
         hidden, out = model.decoder[0], model.decoder[2]
-        hidden.weight.copy_(1.5 * torch.randn(hidden.weight.shape, generator=generator))
-        out.weight.copy_(2.0 * torch.randn(out.weight.shape, generator=generator))
+        # Scaled with the layer widths so that published sizes keep the patterns of the small test models.
+        hidden.weight.copy_(1.5 * (4 / latent_dim) ** 0.5 * torch.randn(hidden.weight.shape, generator=generator))
+        out.weight.copy_(2.0 * (32 / hidden_dim) ** 0.5 * torch.randn(out.weight.shape, generator=generator))
         bins = torch.linspace(0.0, 1.0, num_freqs)
         centre = (seed * 0.618034) % 1.0
         out.bias.copy_(-8.0 * (bins - centre).abs())
