@@ -1,0 +1,7 @@
+"""Monte Carlo EM separation with per-speaker VAEs and an NMF noise model (DESIGN.md, Mixture model)."""
+
+from avvae.mcem.config import McemConfig
+from avvae.mcem.method import mcem_method
+from avvae.mcem.separate import IterationLog, McemResult, run_mcem, run_mcem_batch, separate
+
+__all__ = ["IterationLog", "McemConfig", "McemResult", "mcem_method", "run_mcem", "run_mcem_batch", "separate"]

@@ -1,0 +1,62 @@
+"""MCEM settings (conf/mcem.yaml): every key defaults to the published value (DESIGN.md, Mixture model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCANS = ("in_turn", "joint")
+SAMPLERS = ("mh", "mala", "variational")
+
+
+@dataclass
+class McemConfig:
+    """Monte Carlo EM for x = sum_j sqrt(g_j) s_j + b, b ~ N_c(0, WH).
+
+    iterations: EM iterations. draws / burn_in: Metropolis-Hastings draws per E-step and how many are discarded
+    (the chain is warm-started from the previous iteration). proposal_std: random-walk step eps (eps^2 = 0.01).
+    noise_rank: K of the noise NMF. final_draws / final_burn_in: the fresh chain whose average gives the Wiener
+    filters. sqrt_updates: raise each multiplicative ratio to the power 1/2 (the published code's safer step).
+    floor: lower bound of W, H, g and of the mixture variance V. scan: "in_turn" accepts each speaker's proposal
+    in turn given the others' current state (Metropolis-within-Gibbs; all proposals still share one decoder pass),
+    "joint" accepts all speakers' proposals together per frame. seed: seeds each utterance's own generator, so an
+    utterance gives the same result alone or in a batch. device: where the models and tensors live. threads: torch
+    intra-op threads (0: leave torch's setting; small decoders on shared CPUs run fastest with 1 per job).
+    log_every: iterations between INFO log lines.
+    sampler: the E-step, "mh" (published random-walk Metropolis-Hastings), "mala" (Langevin proposals with step
+    proposal_std, all speakers jointly) or "variational" (a Gaussian q per frame fitted by `variational_steps` Adam
+    steps of rate `variational_lr`, then draws - burn_in draws from it, decoded in one call).
+    """
+
+    iterations: int = 100
+    draws: int = 40
+    burn_in: int = 30
+    proposal_std: float = 0.1
+    noise_rank: int = 10
+    final_draws: int = 100
+    final_burn_in: int = 75
+    sqrt_updates: bool = True
+    floor: float = 1.0e-10
+    scan: str = "in_turn"
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0
+    log_every: int = 10
+    sampler: str = "mh"
+    variational_steps: int = 5
+    variational_lr: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"mcem sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}")
+        if self.scan not in SCANS:
+            raise ValueError(f"mcem scan {self.scan!r} is not one of {', '.join(SCANS)}")
+        for name, draws, burn_in in (("", self.draws, self.burn_in), ("final_", self.final_draws, self.final_burn_in)):
+            if not 0 <= burn_in < draws:
+                raise ValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")
+        if self.iterations < 0 or self.noise_rank < 1 or self.proposal_std <= 0 or self.floor <= 0:
+            raise ValueError("mcem iterations must be >= 0, noise_rank >= 1, proposal_std and floor > 0")
+
+    @property
+    def power(self) -> float:
+        """Exponent of the multiplicative updates."""
+        return 0.5 if self.sqrt_updates else 1.0

@@ -1,0 +1,66 @@
+"""The M-step: multiplicative (IS-NMF) updates of the noise NMF W, H and the gains g, given the decoded speech
+variances of the kept draws (DESIGN.md step 3), and the likelihood they increase.
+
+Shapes: samples [R, J, B, N, F], power [B, N, F], mask [B, N], W [B, F, K], H [B, K, N], g [J, B, N].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Params:
+    """The mixture model's parameters for a batch of B mixtures."""
+
+    W: torch.Tensor
+    H: torch.Tensor
+    g: torch.Tensor
+
+    def noise_variance(self) -> torch.Tensor:
+        """(WH)^T: [B, N, F]."""
+        return torch.bmm(self.W, self.H).transpose(1, 2)
+
+
+def mixture_variance(samples: torch.Tensor, params: Params, floor: float) -> torch.Tensor:
+    """V = sum_j g_j sigma2_j + WH, [..., B, N, F]."""
+    return ((params.g[..., None] * samples).sum(-4) + params.noise_variance()).clamp_min(floor)
+
+
+def log_likelihood(variance: torch.Tensor, power: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sum_fn [-log V - |x|^2 / V] over each mixture's real frames, averaged over leading draws: [B]."""
+    per_frame = -(torch.log(variance) + power / variance).sum(-1) * mask
+    return per_frame.sum(-1).reshape(-1, mask.shape[0]).mean(0)
+
+
+def _ratio(numerator: torch.Tensor, denominator: torch.Tensor, power: float) -> torch.Tensor:
+    ratio = numerator / denominator.clamp_min(torch.finfo(denominator.dtype).tiny)
+    return ratio.sqrt() if power == 0.5 else ratio.pow(power)
+
+
+def _statistics(samples, params, power, mask, floor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """1/V, mean_r 1/V and mean_r |x|^2/V^2 (masked), with |x|^2/V^2 formed as (|x|^2/V)/V so it cannot overflow."""
+    inverse = 1.0 / mixture_variance(samples, params, floor)
+    s1 = inverse.mean(0) * mask[..., None]
+    s2 = ((power * inverse) * inverse).mean(0) * mask[..., None]
+    return inverse, s1, s2
+
+
+def m_step(samples: torch.Tensor, params: Params, power: torch.Tensor, mask: torch.Tensor, exponent: float,
+           floor: float) -> Params:
+    """One pass of W, H then g updates (V recomputed after each); W's columns renormalised into H."""
+    W, H, g = params.W, params.H, params.g
+    _, s1, s2 = _statistics(samples, params, power, mask, floor)
+    W = (W * _ratio(torch.bmm(H, s2).transpose(1, 2), torch.bmm(H, s1).transpose(1, 2), exponent)).clamp_min(floor)
+    _, s1, s2 = _statistics(samples, Params(W, H, g), power, mask, floor)
+    Wt = W.transpose(1, 2)
+    H = (H * _ratio(torch.bmm(Wt, s2.transpose(1, 2)), torch.bmm(Wt, s1.transpose(1, 2)), exponent)).clamp_min(floor)
+    scale = W.sum(1, keepdim=True)
+    W, H = (W / scale).clamp_min(floor), (H * scale.transpose(1, 2)).clamp_min(floor)
+    inverse, _, _ = _statistics(samples, Params(W, H, g), power, mask, floor)
+    share = samples * inverse[:, None]
+    numerator = (share * (power * inverse)[:, None]).sum(-1).mean(0)
+    g = (g * _ratio(numerator, share.sum(-1).mean(0), exponent)).clamp_min(floor)
+    return Params(W, H, g)

@@ -1,0 +1,25 @@
+"""MCEM as a decoding method (avvae.decode.Method): models chosen by the mixture's speaker ids."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from avvae.decode import Method, Mixture, Separation
+from avvae.mcem.config import McemConfig
+from avvae.mcem.separate import separate
+from avvae.models import SpeechVAE
+
+
+def mcem_method(models_for_speakers: Callable[[list[str]], list[SpeechVAE]], config: McemConfig) -> Method:
+    """A Method separating each mixture with the models `models_for_speakers(mixture.speakers)` returns: one
+    speaker-dependent model per speaker, or the same speaker-independent model for all. Outputs are on the CPU."""
+
+    def method(mixture: Mixture) -> Separation:
+        models = models_for_speakers(mixture.speakers)
+        if len(models) != len(mixture.speakers):
+            raise ValueError(f"{mixture.key}: {len(models)} models for {len(mixture.speakers)} speakers")
+        lips = [lips if model.config.uses_lips else None for lips, model in zip(mixture.lips, models)]
+        separation = separate(mixture.stft, lips, models, config)
+        return Separation(separation.sources.cpu(), separation.noise.cpu())
+
+    return method

@@ -1,0 +1,165 @@
+"""The E-step samplers: Gaussian random-walk Metropolis-Hastings (published) or MALA on every speaker's latents,
+one accept/reject per frame (frames are independent given the parameters), warm-started from the previous state.
+
+MH: a draw proposes z'_j = z_j + eps * n for every speaker and decodes all proposals in one decoder pass (one call
+per distinct model); the decoded variances of accepted proposals become the chain's state, so nothing accepted is
+decoded twice. With scan "in_turn", speaker j's proposal is accepted or rejected given the other speakers' current
+state (speakers before it in this draw already updated): a valid Metropolis-within-Gibbs sweep, since z_j's
+proposal depends only on z_j, which nothing before its turn changes. With "joint", one decision per frame for all.
+
+MALA: z' = z + eps^2/2 grad log p(z | x) + eps * n for all speakers jointly, accepted per frame with the
+Metropolis-Hastings correction; a draw costs one decoder pass with its backward pass.
+
+Random numbers come from one generator per utterance, drawn on the utterance's own frames, so a batch reproduces
+each utterance's single run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from avvae.mcem.m_step import Params
+from avvae.mcem.problem import Problem, pad_frames
+
+
+@dataclass
+class ChainState:
+    """Current latents [J, B, N, L] and their decoded variances [J, B, N, F]."""
+
+    z: torch.Tensor
+    variance: torch.Tensor
+
+
+def frame_log_likelihood(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, floor: float) -> torch.Tensor:
+    """-sum_f [log V + |x|^2 / V] per frame, V = sum_j speech_j + noise: [B, N]."""
+    variance = (speech.sum(0) + noise).clamp_min(floor)
+    return -(torch.log(variance) + power / variance).sum(-1)
+
+
+def random_numbers(problem: Problem, generators: list[torch.Generator], latent: int,
+                   leading: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian steps [(R,) J, B, N, L] and log-uniforms [J, B, N], each utterance from its own generator."""
+    num_speakers, _, frames, _ = problem.shape
+    steps, uniforms = [], []
+    device = problem.power.device
+    shape = (leading,) if leading else ()
+    for length, generator in zip(problem.lengths, generators):
+        steps.append(torch.randn(length, *shape, num_speakers, latent, generator=generator, device=device))
+        uniforms.append(torch.rand(length, num_speakers, generator=generator, device=device))
+    step = pad_frames(steps, frames)
+    step = step.permute(2, 3, 0, 1, 4) if leading else step.permute(2, 0, 1, 3)
+    return step, torch.log(pad_frames(uniforms, frames).permute(2, 0, 1))
+
+
+class _Target:
+    """log p(x | z) + log p(z | v) per frame [B, N] for fixed parameters, and its gradient for MALA."""
+
+    def __init__(self, problem: Problem, params: Params, floor: float):
+        self.problem, self.floor = problem, floor
+        self.noise, self.gain = params.noise_variance(), params.g[..., None]
+
+    def likelihood(self, speech: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
+        return frame_log_likelihood(speech, others, self.problem.power, self.floor)
+
+    def with_gradient(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Variances, log target [B, N] and its gradient w.r.t. z, from one decoder pass and its backward."""
+        with torch.enable_grad():
+            z = z.detach().requires_grad_()
+            variance = self.problem.decode(z, self.floor)
+            target = self.likelihood(self.gain * variance, self.noise) + self.problem.log_prior(z).sum(0)
+            (gradient,) = torch.autograd.grad(target.sum(), z)
+        return variance.detach(), target.detach(), gradient
+
+
+def run_chain(
+    problem: Problem,
+    params: Params,
+    state: ChainState,
+    draws: int,
+    burn_in: int,
+    generators: list[torch.Generator],
+    proposal_std: float,
+    scan: str,
+    floor: float,
+    keep: Callable[[torch.Tensor], None],
+    sampler: str = "mh",
+) -> tuple[ChainState, torch.Tensor]:
+    """Run `draws` steps from `state`; pass the variances of each draw after `burn_in` to `keep`.
+
+    Returns the final state and the acceptance rate of each speaker in each mixture [J, B] over all draws.
+    """
+    target = _Target(problem, params, floor)
+    step_function = _mala_step if sampler == "mala" else _mh_joint_step if scan == "joint" else _mh_in_turn_step
+    z, variance = state.z, state.variance
+    if sampler == "mala":
+        extra = target.with_gradient(z)[1:]
+    else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
+        extra = (problem.log_prior(z), target.likelihood(target.gain * variance, target.noise))
+    accepted = torch.zeros(problem.shape[:2], device=z.device)
+    for draw in range(draws):
+        step, log_uniform = random_numbers(problem, generators, z.shape[-1])
+        z, variance, extra, accept = step_function(target, z, variance, extra, step, log_uniform, proposal_std)
+        accepted += (accept * problem.mask).sum(-1)
+        if draw >= burn_in:
+            keep(variance)
+    frames = problem.mask.sum(-1).clamp_min(1.0)
+    return ChainState(z, variance), accepted / (frames * max(draws, 1))
+
+
+def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
+    log_prior, current = extra
+    proposal = z + proposal_std * step
+    proposed_variance = target.problem.decode(proposal, target.floor)
+    proposed_prior = target.problem.log_prior(proposal)
+    proposed = target.likelihood(target.gain * proposed_variance, target.noise)
+    accept = log_uniform[0] < proposed - current + (proposed_prior - log_prior).sum(0)
+    extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept, proposed, current))
+    accept = accept.expand_as(log_prior)
+    return _update(accept, (z, proposal), (variance, proposed_variance)) + (extra, accept)
+
+
+def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
+    log_prior, current = extra
+    proposal = z + proposal_std * step
+    proposed_variance = target.problem.decode(proposal, target.floor)
+    proposed_prior = target.problem.log_prior(proposal)
+    speech = target.gain * variance
+    accept = torch.zeros_like(log_prior, dtype=torch.bool)
+    for j in range(len(speech)):
+        # Summed afresh, not as total - speech_j, which cancels badly when one speaker dominates.
+        others = sum((speech[k] for k in range(len(speech)) if k != j), target.noise)
+        proposed_speech = target.gain[j] * proposed_variance[j]
+        proposed = target.likelihood(proposed_speech[None], others)
+        accept[j] = log_uniform[j] < proposed - current + proposed_prior[j] - log_prior[j]
+        speech[j] = torch.where(accept[j, ..., None], proposed_speech, speech[j])
+        current = torch.where(accept[j], proposed, current)
+    extra = (_where(accept, proposed_prior, log_prior), current)
+    return _update(accept, (z, proposal), (variance, proposed_variance)) + (extra, accept)
+
+
+def _mala_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
+    log_target, gradient = extra
+    half = proposal_std**2 / 2
+    proposal = z + half * gradient + proposal_std * step
+    proposed_variance, proposed_target, proposed_gradient = target.with_gradient(proposal)
+    forward = -0.5 * step.square().sum((0, -1))
+    backward = -(z - proposal - half * proposed_gradient).square().sum((0, -1)) / (2 * proposal_std**2)
+    log_ratio = proposed_target - log_target + backward - forward
+    accept = (log_uniform[0] < log_ratio).expand(z.shape[:-1])
+    z, variance = _update(accept, (z, proposal), (variance, proposed_variance))
+    extra = (torch.where(accept[0], proposed_target, log_target), _where(accept, proposed_gradient, gradient))
+    return z, variance, extra, accept
+
+
+def _where(accept: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """Per-frame choice; `accept` [J, B, N] broadcast over any trailing dimension of new/old."""
+    while accept.ndim < new.ndim:
+        accept = accept[..., None]
+    return torch.where(accept, new, old)
+
+
+def _update(accept, latents, variances) -> tuple[torch.Tensor, torch.Tensor]:
+    return _where(accept, latents[1], latents[0]), _where(accept, variances[1], variances[0])

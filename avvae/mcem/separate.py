@@ -1,0 +1,156 @@
+"""Monte Carlo EM separation (DESIGN.md, Mixture model at separation time) of one mixture or a padded batch.
+
+1. z_j <- encoder mean from (|x|^2, v_j); W, H seeded uniform (floored); g = 1.
+2-4. `iterations` times: E-step (MH chain, `draws` draws, `burn_in` discarded), M-step on the kept variances.
+5. A fresh chain (`final_draws`, `final_burn_in`) from the last state; Wiener filters averaged over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from avvae.decode import Separation
+from avvae.mcem.config import McemConfig
+from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
+from avvae.mcem.problem import Problem
+from avvae.mcem.sampler import ChainState, run_chain
+from avvae.mcem.variational import VariationalPosterior
+from avvae.mcem.wiener import WienerAverage
+from avvae.models import SpeechVAE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IterationLog:
+    """One EM iteration: acceptance rate per speaker [J], the log-likelihood averaged over the kept draws, and its
+    wall-clock seconds (E- and M-step, shared by the mixtures of a batch)."""
+
+    iteration: int
+    acceptance: list[float]
+    log_likelihood: float
+    seconds: float
+
+
+@dataclass
+class McemResult:
+    """A mixture's estimates, its fitted parameters (W [F, K], H [K, N], g [J, N]) and the per-iteration log."""
+
+    separation: Separation
+    W: torch.Tensor
+    H: torch.Tensor
+    g: torch.Tensor
+    history: list[IterationLog] = field(default_factory=list)
+
+
+def initial_params(problem: Problem, generators: list[torch.Generator], config: McemConfig) -> Params:
+    """W, H uniform in [0, 1) floored, from each utterance's generator; g = 1 (H and g zero past the end)."""
+    num_speakers, batch, frames, freqs = problem.shape
+    device = problem.power.device
+    W = torch.empty(batch, freqs, config.noise_rank, device=device)
+    H = torch.full((batch, config.noise_rank, frames), config.floor, device=device)
+    for b, (length, generator) in enumerate(zip(problem.lengths, generators)):
+        W[b] = torch.rand(freqs, config.noise_rank, generator=generator, device=device)
+        H[b, :, :length] = torch.rand(config.noise_rank, length, generator=generator, device=device)
+    g = torch.ones(num_speakers, batch, frames, device=device)
+    return Params(W.clamp_min(config.floor), H.clamp_min(config.floor), g)
+
+
+class _Samples:
+    """Collects the variances of the kept draws of one E-step."""
+
+    def __init__(self) -> None:
+        self.items: list[torch.Tensor] = []
+
+    def keep(self, variance: torch.Tensor) -> None:
+        self.items.append(variance)
+
+
+class _Estep:
+    """The configured E-step: `run(params, draws, burn_in, keep)` -> acceptance [J, B] (NaN for variational)."""
+
+    def __init__(self, problem: Problem, generators: list[torch.Generator], config: McemConfig):
+        self.problem, self.generators, self.config = problem, generators, config
+        z = problem.encoder_mean()
+        self.state = ChainState(z, problem.decode(z, config.floor))
+        self.posterior = VariationalPosterior(z, config.proposal_std) if config.sampler == "variational" else None
+
+    def run(self, params: Params, draws: int, burn_in: int, keep) -> torch.Tensor:
+        config, problem = self.config, self.problem
+        if self.posterior is not None:
+            self.posterior.fit(problem, params, config.variational_steps, config.variational_lr, self.generators,
+                               config.floor)
+            for variance in self.posterior.sample_variances(problem, draws - burn_in, self.generators, config.floor):
+                keep(variance)
+            return torch.full(problem.shape[:2], float("nan"))
+        self.state, acceptance = run_chain(
+            problem, params, self.state, draws, burn_in, self.generators, config.proposal_std, config.scan,
+            config.floor, keep, config.sampler,
+        )
+        return acceptance
+
+
+@torch.no_grad()
+def run_mcem_batch(
+    stfts: list[torch.Tensor],
+    lips: list[list[torch.Tensor | None]],
+    models: list[list[SpeechVAE]],
+    config: McemConfig,
+) -> list[McemResult]:
+    """Separate B mixtures together (padded, masked); each result equals that mixture's `run_mcem`."""
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device)
+    problem = Problem(stfts, lips, models, device)
+    generators = [torch.Generator(device=device).manual_seed(config.seed) for _ in stfts]
+    params = initial_params(problem, generators, config)
+    e_step = _Estep(problem, generators, config)
+    histories: list[list[IterationLog]] = [[] for _ in stfts]
+    for iteration in range(1, config.iterations + 1):
+        start = time.perf_counter()
+        samples = _Samples()
+        acceptance = e_step.run(params, config.draws, config.burn_in, samples.keep)
+        stacked = torch.stack(samples.items)
+        likelihood = log_likelihood(mixture_variance(stacked, params, config.floor), problem.power, problem.mask)
+        params = m_step(stacked, params, problem.power, problem.mask, config.power, config.floor)
+        seconds = time.perf_counter() - start
+        for b, history in enumerate(histories):
+            history.append(IterationLog(iteration, acceptance[:, b].tolist(), float(likelihood[b]), seconds))
+        if iteration % config.log_every == 0 or iteration == config.iterations:
+            log.info("MCEM iteration %d/%d: log-likelihood %s, acceptance %s (%.3f s)", iteration, config.iterations,
+                     " ".join(f"{value:.4g}" for value in likelihood.tolist()),
+                     " ".join(f"{value:.2f}" for value in acceptance.mean(1).tolist()), seconds)
+    wiener = WienerAverage(params, config.floor)
+    e_step.run(params, config.final_draws, config.final_burn_in, wiener.keep)
+    sources, noise = wiener.apply(problem.stft)
+    results = []
+    for b, (length, history) in enumerate(zip(problem.lengths, histories)):
+        separation = Separation(sources[:, b, :length].clone(), noise[b, :length].clone())
+        results.append(McemResult(separation, params.W[b].clone(), params.H[b, :, :length].clone(),
+                                  params.g[:, b, :length].clone(), history))
+    return results
+
+
+def run_mcem(
+    x_stft: torch.Tensor, lips: list[torch.Tensor | None] | None, models: list[SpeechVAE], config: McemConfig
+) -> McemResult:
+    """Separate one mixture STFT [N, F] into len(models) speakers (lips: one [N, H, W] or None per speaker)."""
+    if x_stft.ndim != 2:
+        raise ValueError(f"expected a mixture STFT [frames, bins], got shape {tuple(x_stft.shape)}")
+    if not models:
+        raise ValueError("MCEM needs at least one speaker model")
+    lips = [None] * len(models) if lips is None else list(lips)
+    if len(lips) != len(models):
+        raise ValueError(f"{len(lips)} lip streams for {len(models)} speaker models")
+    return run_mcem_batch([x_stft], [lips], [models], config)[0]
+
+
+def separate(
+    x_stft: torch.Tensor, lips: list[torch.Tensor | None] | None, models: list[SpeechVAE], config: McemConfig
+) -> Separation:
+    """MCEM estimates of each speaker [J, N, F] and of the noise [N, F] (complex64, on config.device)."""
+    return run_mcem(x_stft, lips, models, config).separation
