@@ -34,6 +34,7 @@ class MixConfig:
     peak: float = 0.9
     sample_rate: int = 16000
     seed: int = 0
+    condition_prefix: str = ""
 
 
 def _power(samples: np.ndarray) -> float:
@@ -92,7 +93,7 @@ def _plan_entry(key: str, draw: dict, tables: dict[str, dict[str, str]], config:
         "sample_rate": config.sample_rate,
         "snr_db": draw["snr_db"],
         "sir_db": draw["sir_db"],
-        "condition": f"snr{draw['snr_db']:g}",
+        "condition": f"{config.condition_prefix}snr{draw['snr_db']:g}",
         "sources": [
             {"utt": utt, "spk": spk, "wav": tables["wav.scp"][utt], "lips": tables["lips.scp"][utt], "gain": g * scale}
             for utt, spk, g in zip(draw["utts"], draw["speakers"], gains)

@@ -22,7 +22,7 @@ from avvae.atomic import atomic_path, write_text_atomic
 METRICS = {
     "sdr_imp": "SDR improvement (dB)",
     "sir_imp": "SIR improvement (dB)",
-    "sar_imp": "SAR improvement (dB)",
+    "sar": "SAR (dB)",
     "si_sdr_imp": "SI-SDR improvement (dB)",
     "pesq": "PESQ (wide-band)",
     "stoi": "STOI",
@@ -32,11 +32,15 @@ PROTOCOLS = ("SI", "SD")
 
 @dataclass(frozen=True)
 class System:
-    """One row of the tables: a method, the protocol(s) it counts for ("SI", "SD" or "both") and its scores."""
+    """One row of the tables: a method, the protocol(s) it counts for ("SI", "SD" or "both") and its score
+    file(s), one per test mixture set (e.g. seen and unseen noise)."""
 
     method: str
     protocol: str
-    scores: Path
+    scores: tuple[Path, ...]
+
+    def rows(self) -> list[dict]:
+        return [row for path in self.scores for row in read_scores(path)]
 
 
 def read_scores(path: str | Path) -> list[dict]:
@@ -63,9 +67,19 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
     return float(finite.mean()), float(half)
 
 
+def _split_condition(condition: str) -> tuple[str, float]:
+    """("unseen-babble-", -10.0) for "unseen-babble-snr-10"; ("", 5.0) for "snr5"; (condition, inf) otherwise."""
+    prefix, _, snr = condition.rpartition("snr")
+    try:
+        return prefix, float(snr)
+    except ValueError:
+        return condition, math.inf
+
+
 def _conditions(rows_by_system: dict[System, list[dict]]) -> list[str]:
+    """The conditions found, the plain SNR ones first by SNR, then the prefixed ones (e.g. unseen noise)."""
     found = {row["condition"] for rows in rows_by_system.values() for row in rows}
-    return sorted(found, key=lambda c: (float(c[3:]) if c.startswith("snr") else math.inf, c)) + ["all"]
+    return sorted(found, key=lambda c: (_split_condition(c)[0] != "", _split_condition(c), c)) + ["all"]
 
 
 def _cell(rows: list[dict], metric: str, condition: str) -> tuple[float, float]:
@@ -73,12 +87,15 @@ def _cell(rows: list[dict], metric: str, condition: str) -> tuple[float, float]:
 
 
 def _condition_label(condition: str) -> str:
-    return f"{condition[3:]} dB" if condition.startswith("snr") else condition
+    prefix, snr = _split_condition(condition)
+    if not math.isfinite(snr):
+        return condition
+    return f"{prefix.replace('-', ' ')}{snr:g} dB"
 
 
 def results_markdown(systems: list[System], title: str) -> str:
     """The RESULTS.md text: a header with date, versions and git hash, then one table per metric."""
-    rows_by_system = {system: read_scores(system.scores) for system in systems}
+    rows_by_system = {system: system.rows() for system in systems}
     conditions = _conditions(rows_by_system)
     lines = [f"# {title}", "", *_header_lines(), ""]
     lines += ["Mean over separated speakers, ± half-width of the 95% confidence interval (Student t). Columns: the",
@@ -103,7 +120,9 @@ def results_markdown(systems: list[System], title: str) -> str:
                     cells.append(f"{mean:.2f} ± {half:.2f}" if math.isfinite(half) else f"{mean:.2f}")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Score files", ""] + [f"- {s.method} ({s.protocol}): `{s.scores}`" for s in systems] + [""]
+    lines += ["## Score files", ""]
+    lines += [f"- {s.method} ({s.protocol}): " + ", ".join(f"`{path}`" for path in s.scores) for s in systems]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -128,7 +147,7 @@ def plot_results(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows_by_system = {system: read_scores(system.scores) for system in systems}
+    rows_by_system = {system: system.rows() for system in systems}
     conditions = [c for c in _conditions(rows_by_system) if c != "all"]
     x = np.arange(len(conditions))
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from avvae.results import System, mean_interval, write_results
+from avvae.results import System, mean_interval, results_markdown, write_results
 
 
 def write_tsv(path, rows):
@@ -34,9 +34,9 @@ def test_mean_interval_matches_student_t():
 def test_results_table_has_every_method_protocol_and_condition(tmp_path):
     rng = np.random.default_rng(0)
     systems = [
-        System("Mixture", "both", write_tsv(tmp_path / "mix.tsv", scores(rng, 0.0))),
-        System("AV-VAE", "SI", write_tsv(tmp_path / "si.tsv", scores(rng, 5.0))),
-        System("AV-VAE", "SD", write_tsv(tmp_path / "sd.tsv", scores(rng, 7.0))),
+        System("Mixture", "both", (write_tsv(tmp_path / "mix.tsv", scores(rng, 0.0)),)),
+        System("AV-VAE", "SI", (write_tsv(tmp_path / "si.tsv", scores(rng, 5.0)),)),
+        System("AV-VAE", "SD", (write_tsv(tmp_path / "sd.tsv", scores(rng, 7.0)),)),
     ]
     write_results(systems, tmp_path, "mini_av")
     text = (tmp_path / "RESULTS.md").read_text()
@@ -48,3 +48,17 @@ def test_results_table_has_every_method_protocol_and_condition(tmp_path):
     assert f"{si_all[0]:.2f} ± {si_all[1]:.2f}" == av_row.split(" | ")[4]
     assert "## PESQ (wide-band)" in text and "## STOI" in text and "SIR improvement" not in text
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_second_score_file_adds_its_conditions_after_the_plain_snrs(tmp_path):
+    rng = np.random.default_rng(1)
+    seen = scores(rng, 2.0)
+    unseen = [dict(row, condition="unseen-babble-snr-10") for row in scores(rng, 1.0)]
+    files = (write_tsv(tmp_path / "seen.tsv", seen), write_tsv(tmp_path / "unseen.tsv", unseen))
+    systems = [System("NMF", "SI", files)]
+    text = results_markdown(systems, "mini_av")
+    assert "| Method | SI -5 dB | SI 0 dB | SI 5 dB | SI unseen babble -10 dB | SI all |" in text
+    sdr_table = text.split("## SDR improvement (dB)")[1].split("##")[0]
+    cells = next(line for line in sdr_table.splitlines() if line.startswith("| NMF")).split(" | ")
+    assert cells[4].startswith(f"{mean_interval([r['sdr_imp'] for r in unseen])[0]:.2f} ±")
+    assert cells[5].startswith(f"{mean_interval([r['sdr_imp'] for r in seen + unseen])[0]:.2f} ±")

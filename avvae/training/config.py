@@ -11,12 +11,14 @@ from avvae.models.config import ModelConfig
 @dataclass
 class MixingConfig:
     """Training mixtures drawn on the fly: target + interfering speaker at an SIR drawn uniformly from `sir_db`
-    (a [low, high] range), + noise at an SNR (below the sum of the speech) drawn from `snr_db`."""
+    (a [low, high] range), + noise at an SNR (below the sum of the speech) drawn from `snr_db`. Noise types in
+    `exclude_noise_types` are never used, so that test mixtures can measure robustness to an unseen noise."""
 
     sir_db: list[float] = field(default_factory=lambda: [-5.0, 5.0])
     snr_db: list[float] = field(default_factory=lambda: [-5.0, 10.0])
     interferer_probability: float = 1.0
     noise_probability: float = 1.0
+    exclude_noise_types: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -40,11 +40,20 @@ def _fresh_model(config: TrainConfig, sampler: MixtureSampler) -> SpeechVAE:
     return model
 
 
+def training_noises(config: TrainConfig, noise: Path) -> list[Utterance]:
+    """The noise recordings training may use: those whose type (utt2spk of the noise dir) is not excluded."""
+    excluded = set(config.mixing.exclude_noise_types)
+    noises = [u for u in load_utterances(noise, lips=False) if u.speaker not in excluded]
+    if not noises:
+        raise ValueError(f"{noise}: every noise type is in mixing.exclude_noise_types ({', '.join(sorted(excluded))})")
+    return noises
+
+
 def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path) -> TrainingRun:
     """SI: targets and interferers from all training speakers; dev mixtures from the dev speakers."""
     lips = config.model.uses_lips
     targets, dev_targets = load_utterances(train, lips=lips), load_utterances(dev, lips=lips)
-    noises = load_utterances(noise, lips=False)
+    noises = training_noises(config, noise)
     sampler = _sampler(config, targets, targets, noises, config.segments_per_utterance)
     dev_sampler = _sampler(config, dev_targets, dev_targets + targets, noises, 1)
     speakers = len({u.speaker for u in targets})
@@ -64,7 +73,7 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
         raise ValueError(f"{train}: speaker {speaker} has {len(own)} utterance(s), too few to hold out a dev part")
     targets, dev_targets = own[:-held_out], own[-held_out:]
     others = load_utterances(interferers, lips=False)
-    noises = load_utterances(noise, lips=False)
+    noises = training_noises(config, noise)
     repeats = config.segments_per_utterance
     sampler = _sampler(config, targets, others, noises, repeats)
     dev_sampler = _sampler(config, dev_targets, others, noises, repeats)
