@@ -4,6 +4,12 @@
 #   1. corpus data preparation (the corpus's local/data.sh) into Kaldi-style data dirs
 #   2. test mixtures (two speakers + noise), with a manifest that rebuilds them
 #   3. feature dump to HDF5 (STFT, power spectrogram, lips at the STFT frame rate)
+#   4. speaker-independent (SI) training of the VAEs: exp/<model>_si
+#   5. speaker-dependent (SD) training for each test speaker: exp/<model>_sd/<speaker>
+#   6. NMF dictionaries of the baseline: exp/nmf_sd (per speaker), exp/nmf_si
+#   7. separation of the test mixtures (nj jobs): exp/<system>/decode_<set>/wav
+#   8. scoring: exp/<system>/decode_<set>/scores.tsv
+#   9. RESULTS.md and results.png from the score files
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 
@@ -19,7 +25,14 @@ noise_train=noise_train # noise used for training mixtures
 noise_test=noise_test   # noise used for test mixtures
 feats_config=conf/feats.yaml   # STFT and lips settings
 mix_config=conf/mix.yaml       # test mixtures: speakers, SNRs, SIRs, noise types
+unseen_mix_config=conf/mix_unseen.yaml  # test mixtures in a noise and SNR no training saw ("": none)
 local_data_opts=""      # options passed to the corpus's local/data.sh
+si_models="avae avvae cvae"    # VAEs trained SI (conf/train_<model>.yaml)
+sd_models="avae avvae cvae"    # VAEs trained SD for each test speaker
+mcem_config=conf/mcem.yaml     # MCEM separation settings
+nmf_config=conf/nmf.yaml       # NMF baseline settings
+ngpu=0                  # training: 0 CPU, 1 GPU, > 1 DDP over GPUs (torchrun)
+title=""                # RESULTS.md title (default: the corpus folder's name)
 
 help_message="Usage: $0 [options]
 Runs the avvae recipe of the current corpus folder (egs/<corpus>), stage by stage.
@@ -35,7 +48,14 @@ Options:
   --noise_test <name>      # test noise set (default: ${noise_test})
   --feats_config <yaml>    # (default: ${feats_config})
   --mix_config <yaml>      # (default: ${mix_config})
-  --local_data_opts <str>  # options for local/data.sh (default: '${local_data_opts}')"
+  --unseen_mix_config <yaml>  # (default: ${unseen_mix_config})
+  --local_data_opts <str>  # options for local/data.sh (default: '${local_data_opts}')
+  --si_models <list>       # (default: '${si_models}')
+  --sd_models <list>       # (default: '${sd_models}')
+  --mcem_config <yaml>     # (default: ${mcem_config})
+  --nmf_config <yaml>      # (default: ${nmf_config})
+  --ngpu <n>               # (default: ${ngpu})
+  --title <str>            # (default: the corpus folder's name)"
 
 log "$0 $*"
 . ./utils/parse_options.sh
@@ -43,6 +63,9 @@ log "$0 $*"
 . ./path.sh
 . ./cmd.sh
 start=$SECONDS
+test_sets="${test_set}_mix"
+[ -z "${unseen_mix_config}" ] || test_sets="${test_sets} ${test_set}_unseen_mix"
+train_launcher=$([ "${ngpu}" -gt 0 ] && echo "${cuda_cmd}" || echo "${train_cmd}")
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
@@ -57,14 +80,18 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
-  log "Stage 2: test mixtures data/${test_set}_mix"
+  log "Stage 2: test mixtures data/${test_set}_mix (and data/${test_set}_unseen_mix)"
   steps/make_mixtures.sh --mix-config "${mix_config}" \
     "data/${test_set}" "data/${noise_test}" "data/${test_set}_mix"
+  if [ -n "${unseen_mix_config}" ]; then
+    steps/make_mixtures.sh --mix-config "${unseen_mix_config}" \
+      "data/${test_set}" "data/${noise_test}" "data/${test_set}_unseen_mix"
+  fi
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: feature dump to dump/<set>/feats.h5"
-  for set in "${train_set}" "${dev_set}" "${sd_set}" "${test_set}" "${test_set}_mix"; do
+  for set in "${train_set}" "${dev_set}" "${sd_set}" "${test_set}" ${test_sets}; do
     steps/dump_features.sh --nj "${nj}" --cmd "${decode_cmd}" --feats-config "${feats_config}" \
       "data/${set}" "dump/${set}"
   done
@@ -72,6 +99,82 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     steps/dump_features.sh --nj "${nj}" --cmd "${decode_cmd}" --feats-config "${feats_config}" --no-lips true \
       "data/${set}" "dump/${set}"
   done
+fi
+
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  log "Stage 4: SI training of ${si_models}"
+  for model in ${si_models}; do
+    steps/train_vae.sh --cmd "${train_launcher}" --ngpu "${ngpu}" --train-opts "--dev dump/${dev_set}/feats.h5" \
+      "conf/train_${model}.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_si"
+  done
+fi
+
+speakers=$([ -f "data/${sd_set}/spk2utt" ] && cut -d' ' -f1 "data/${sd_set}/spk2utt" | tr '\n' ' ' || true)
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  log "Stage 5: SD training of ${sd_models} for ${speakers}"
+  for model in ${sd_models}; do
+    for spk in ${speakers}; do
+      steps/train_vae.sh --cmd "${train_launcher}" --ngpu "${ngpu}" \
+        --train-opts "--speaker ${spk} --interferers dump/${train_set}/feats.h5 --init exp/${model}_si/model.pt" \
+        "conf/train_${model}.yaml" "dump/${sd_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_sd/${spk}"
+    done
+  done
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+  log "Stage 6: NMF dictionaries"
+  for protocol in sd si; do
+    dir=exp/nmf_${protocol}
+    [ ! -f "${dir}/.done" ] || { log "${dir} is complete, skipping"; continue; }
+    feats=$([ "${protocol}" = sd ] && echo "dump/${sd_set}/feats.h5" || echo "dump/${train_set}/feats.h5")
+    si_flag=$([ "${protocol}" = si ] && echo --speaker-independent || true)
+    ${train_cmd} "${dir}/log/train_nmf.log" \
+      python -m avvae.bin.train_nmf --config "${nmf_config}" ${si_flag} "${feats}" "${dir}"
+    date > "${dir}/.done"
+  done
+fi
+
+# The rows of the results: exp/<system>, and the decoding options of each.
+systems="mixture oracle nmf_sd nmf_si"
+for model in ${si_models}; do systems="${systems} ${model}_si"; done
+for model in ${sd_models}; do systems="${systems} ${model}_sd"; done
+decode_options() {
+  case $1 in
+    mixture|oracle) echo "--method $1" ;;
+    nmf_*) echo "--method nmf --nmf-dir exp/$1" ;;
+    *_si) echo "--method mcem --config ${mcem_config} --model-dir exp/$1" ;;
+    *_sd) echo "--method mcem --config ${mcem_config} --model-dir exp/$1 --speaker-dependent" ;;
+  esac
+}
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+  log "Stage 7: separation of ${test_sets} by ${systems}"
+  for system in ${systems}; do
+    for set in ${test_sets}; do
+      steps/decode.sh --cmd "${decode_cmd}" --nj "${nj}" --decode-opts "$(decode_options "${system}")" \
+        "data/${set}" "dump/${set}/feats.h5" "exp/${system}/decode_${set}"
+    done
+  done
+fi
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+  log "Stage 8: scoring"
+  for system in ${systems}; do
+    for set in ${test_sets}; do
+      # an SI dictionary cannot tell the speakers apart: its estimates are scored in their best order
+      score_opts=$([ "${system}" = nmf_si ] && echo --permutation-invariant || true)
+      steps/score.sh --cmd "${decode_cmd}" --nj "${nj}" --score-opts "${score_opts}" \
+        "data/${set}" "exp/${system}/decode_${set}"
+    done
+  done
+fi
+
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+  log "Stage 9: RESULTS.md"
+  # shellcheck disable=SC2086
+  python -m avvae.bin.make_results --title "${title:-$(basename "$(pwd)")}" --test-sets ${test_sets} \
+    --systems ${systems} .
+  log "see RESULTS.md and results.png"
 fi
 
 log "Successfully finished in $((SECONDS - start)) s"

@@ -1,0 +1,65 @@
+"""Regenerate the recipe's RESULTS.md and results.png from the score TSVs of every decode dir.
+
+A system is exp/<name>/decode_<set>/scores.tsv; its row label and protocol come from <name>: a suffix _si or _sd
+gives the protocol (none: the row counts for both, e.g. the mixture and the oracle), the stem the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from avvae.cli import run_main
+from avvae.results import System, write_results
+
+LABELS = {
+    "mixture": "Mixture (unprocessed)",
+    "oracle": "Oracle IRM",
+    "nmf": "NMF",
+    "avae": "A-VAE + MCEM",
+    "avvae": "AV-VAE + MCEM",
+    "cvae": "CVAE + MCEM",
+    "supervised": "Supervised AV",
+}
+PROTOCOLS = {"si": "SI", "sd": "SD"}
+
+
+def system_of(name: str, scores: tuple[Path, ...]) -> System:
+    """The results row of exp/<name>: e.g. avvae_sd -> ("AV-VAE + MCEM", "SD")."""
+    stem, _, suffix = name.rpartition("_")
+    if suffix in PROTOCOLS:
+        return System(LABELS.get(stem, stem), PROTOCOLS[suffix], scores)
+    return System(LABELS.get(name, name), "both", scores)
+
+
+def find_systems(exp_dir: Path, test_sets: list[str], names: list[str]) -> list[System]:
+    """One system per name, with the scores of each test set; a missing score file is an error naming it."""
+    systems = []
+    for name in names:
+        scores = tuple(exp_dir / name / f"decode_{test_set}" / "scores.tsv" for test_set in test_sets)
+        missing = [str(path) for path in scores if not path.is_file()]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: no scores (run the decode and scoring stages for {name})")
+        systems.append(system_of(name, scores))
+    return systems
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--exp-dir", default="exp", help="experiment folder (default: exp)")
+    parser.add_argument("--test-sets", nargs="+", required=True, help="mixture sets, e.g. test_mix test_unseen_mix")
+    parser.add_argument("--systems", nargs="+", required=True, help="exp/<name> folders in table order")
+    parser.add_argument("--title", required=True, help="title of RESULTS.md, e.g. the corpus name")
+    parser.add_argument("out_dir", help="where RESULTS.md and results.png go (the recipe folder)")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    systems = find_systems(Path(args.exp_dir), args.test_sets, args.systems)
+    write_results(systems, args.out_dir, args.title)
+    logging.info("%s/RESULTS.md: %d systems", args.out_dir, len(systems))
+
+
+if __name__ == "__main__":
+    run_main(build_parser, main)

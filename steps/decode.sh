@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Separate every mixture of a mixture feats.h5 in nj jobs (steps/score.sh scores them).
+# Each job skips the mixtures already written, so a rerun after a kill only does what is missing.
+set -euo pipefail
+. "$(dirname "$0")/../utils/log.sh"
+
+# Options (--name value):
+cmd=run.pl          # launcher (decode_cmd from cmd.sh)
+nj=4                # parallel jobs
+decode_opts=""      # method options for avvae.bin.decode (--method ..., --model-dir ..., --config ...)
+
+help_message="Usage: $0 [options] <mix-data-dir> <mix-feats> <decode-dir>
+e.g.: $0 --nj 4 --decode-opts '--method mcem --model-dir exp/avvae_si --config conf/mcem.yaml' \\
+        data/test_mix dump/test_mix/feats.h5 exp/avvae_si/decode_test_mix
+Options:
+  --cmd <launcher>      # (default: ${cmd})
+  --nj <n>              # (default: ${nj})
+  --decode-opts <str>   # (default: '${decode_opts}')"
+
+log "$0 $*"
+. "$(dirname "$0")/../utils/parse_options.sh"
+if [ $# -ne 3 ]; then echo "${help_message}" >&2; exit 1; fi
+data=$1
+feats=$2
+dir=$3
+
+for f in "${data}/wav.scp" "${feats}"; do
+  [ -f "$f" ] || { echo "$0: missing input $f" >&2; exit 1; }
+done
+num_mix=$(wc -l < "${data}/wav.scp")
+[ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
+mkdir -p "${dir}/log"
+# one BLAS/OpenMP thread per job: the jobs themselves use the cores
+threads="env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"
+start=$SECONDS
+if [ -f "${dir}/.done.decode" ]; then log "${dir} is separated, skipping"; exit 0; fi
+# shellcheck disable=SC2086
+${cmd} JOB=1:${nj} "${dir}/log/decode.JOB.log" \
+  ${threads} python -m avvae.bin.decode --nj "${nj}" --job JOB ${decode_opts} "${feats}" "${dir}"
+written=$(find "${dir}/wav" -name '*_noise.wav' | wc -l)
+[ "${written}" -eq "${num_mix}" ] || { echo "$0: ${written} of ${num_mix} mixtures in ${dir}/wav" >&2; exit 1; }
+date > "${dir}/.done.decode"
+log "separated ${num_mix} mixtures into ${dir} in $((SECONDS - start)) s"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Train one VAE into an exp dir (SI, or SD with --speaker), resuming a killed run; skipped when complete.
+set -euo pipefail
+. "$(dirname "$0")/../utils/log.sh"
+
+# Options (--name value):
+cmd=run.pl        # launcher (train_cmd or cuda_cmd from cmd.sh)
+ngpu=0            # 0: CPU; 1: one GPU; > 1: DDP over that many GPUs with torchrun
+train_opts=""     # options passed on to avvae.bin.train (--speaker, --interferers, --init, --dev, ...)
+
+help_message="Usage: $0 [options] <config> <train-feats> <noise-feats> <exp-dir>
+e.g.: $0 --train-opts '--dev dump/dev_si/feats.h5' conf/train_avvae.yaml dump/train_si/feats.h5 \\
+        dump/noise_train/feats.h5 exp/avvae_si
+Options:
+  --cmd <launcher>      # (default: ${cmd})
+  --ngpu <n>            # (default: ${ngpu})
+  --train-opts <str>    # options for avvae.bin.train (default: '${train_opts}')"
+
+log "$0 $*"
+. "$(dirname "$0")/../utils/parse_options.sh"
+if [ $# -ne 4 ]; then echo "${help_message}" >&2; exit 1; fi
+config=$1
+train=$2
+noise=$3
+exp=$4
+
+if [ -f "${exp}/.done" ]; then log "${exp} is complete, skipping"; exit 0; fi
+for f in "${config}" "${train}" "${noise}"; do
+  [ -f "$f" ] || { echo "$0: missing input $f" >&2; exit 1; }
+done
+if [ "${ngpu}" -gt 1 ]; then
+  launcher="torchrun --standalone --nproc_per_node ${ngpu} -m avvae.bin.train --device cuda"
+elif [ "${ngpu}" -eq 1 ]; then
+  launcher="python -m avvae.bin.train --device cuda"
+else
+  launcher="python -m avvae.bin.train --device cpu"
+fi
+mkdir -p "${exp}/log"
+start=$SECONDS
+# shellcheck disable=SC2086
+${cmd} "${exp}/log/train.log" ${launcher} --config "${config}" --train "${train}" --noise "${noise}" --resume \
+  ${train_opts} "${exp}"
+log "trained ${exp} in $((SECONDS - start)) s (loss curves: ${exp}/loss.png)"
