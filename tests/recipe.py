@@ -1,4 +1,4 @@
-"""A private copy of the mini_av recipe folder, so tests run its stages without touching egs/mini_av."""
+"""A private copy of a recipe folder (egs/<corpus>), so tests run its stages without touching egs/."""
 
 from __future__ import annotations
 
@@ -21,7 +21,12 @@ def copy_recipe(destination: Path, corpus: str = "mini_av") -> Path:
 
 def run_recipe(recipe: Path, *options: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the recipe's run.sh with the tiny corpus and the given options; stdout+stderr in .stdout."""
-    command = ["./run.sh", "--local_data_opts", "--size tiny", *options]
+    return run_script(recipe, "--local_data_opts", "--size tiny", *options, check=check)
+
+
+def run_script(recipe: Path, *options: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the recipe's run.sh with exactly these options, jobs on this machine; stdout+stderr in .stdout."""
+    command = ["./run.sh", *options]
     result = subprocess.run(command, cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "AVVAE_CMD_BACKEND": "local"})
     if check and result.returncode != 0:
