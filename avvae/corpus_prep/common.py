@@ -201,14 +201,15 @@ def write_noise_set(directory: Path, recordings: dict[str, tuple[Path, str]], ra
 
 
 def noise_folder_recordings(noise_root: Path, split: str, corpus_dir: Path, rate: int) -> dict[str, tuple[Path, str]]:
-    """Noise recordings of a folder laid out `<noise_root>/<split>/<type>/<name>.wav` (any rate; resampled)."""
+    """Noise recordings of a folder `<noise_root>/<split>/<type>/<name>.wav` (other rates resampled into
+    CORPUS_DIR/noise_resampled)."""
     folder = require(noise_root / split, f"{split} noise folder (<noise_root>/{split}/<type>/<name>.wav)")
     recordings = {}
     for kind_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         for wav in sorted(kind_dir.glob("*.wav")):
             key = f"{kind_dir.name}_{split}_{wav.stem}"
-            recordings[key] = (audio_at_rate(wav, corpus_dir / "noise" / split / kind_dir.name / wav.name, rate),
-                               kind_dir.name)
+            resampled = corpus_dir / "noise_resampled" / split / kind_dir.name / wav.name
+            recordings[key] = (audio_at_rate(wav, resampled, rate), kind_dir.name)
     if not recordings:
         raise CorpusLayoutError(f"{folder}: no <type>/<name>.wav noise recordings")
     return recordings

@@ -41,6 +41,8 @@ from avvae.corpus_prep.common import (
 from avvae.lips import save_lips
 
 log = logging.getLogger(__name__)
+# imageio-ffmpeg warns on every video that the frames read (the 67x67 crop) differ from the encoded size: we ask it to
+logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
 SILENCES = ("sil", "sp")
 
