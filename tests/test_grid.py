@@ -97,7 +97,9 @@ def grid(tmp_path_factory):
     noise = make_noise(tmp_path_factory.mktemp("noise"))
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "grid")
     tiny_config(recipe)
-    run_script(recipe, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "3", "--nj", "2")
+    # two jobs for the lips and the resampling (the job split is tested), one per dump (each job imports torch)
+    run_script(recipe, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "3", "--nj", "1",
+               "--local_data_opts", "--nj 2")
     return recipe, release, openings
 
 
