@@ -9,11 +9,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from avvae.audio import write_wav
+from avvae.audio import read_wav, write_wav
 from avvae.config import load_config
-from avvae.corpus_prep.common import CorpusLayoutError
+from avvae.corpus_prep.common import CorpusLayoutError, crossfade_concatenate
 from avvae.corpus_prep.ntcd_timit import NtcdConfig, prepare_ntcd_timit
 from avvae.datadir import read_table, validate_data_dir
+from avvae.lips import load_lips
 from tests.datadirs import RATE, lips_for, voiced_utterance
 from tests.recipe import copy_recipe, run_script
 
@@ -23,9 +24,11 @@ NOISES = ("car", "white")
 SPEECH_SETS = ("train_si", "dev_si", "train_sd", "test")
 
 
-def make_release(root: Path, seed: int = 0) -> Path:
-    """Clean audio, PNG lip frames and -5 dB noisy versions of 4 volunteers and a lipspeaker, 3 sentences each."""
+def make_release(root: Path, seed: int = 0) -> tuple[Path, dict[str, np.ndarray]]:
+    """Clean audio, PNG lip frames and -5 dB noisy versions of 4 volunteers and a lipspeaker, 3 sentences each;
+    returns the root and the lip frames written, by utterance key."""
     rng = np.random.default_rng(seed)
+    lips = {}
     speakers = [("volunteers", spk) for spk in VOLUNTEERS] + [("lipspeakers", "Lipspkr1")]
     for index, (group, spk) in enumerate(speakers):
         for utt in UTTS:
@@ -33,13 +36,14 @@ def make_release(root: Path, seed: int = 0) -> Path:
             write_wav(root / "Clean" / group / spk / "straightcam" / f"{utt}.wav", clean, RATE, subtype="PCM_16")
             frames = root / "lips_roi" / group / spk / "straightcam" / utt
             frames.mkdir(parents=True)
-            for number, frame in enumerate(lips_for(clean), start=1):
+            lips[f"{spk}_{utt}"] = lips_for(clean)
+            for number, frame in enumerate(lips[f"{spk}_{utt}"], start=1):
                 Image.fromarray(frame).save(frames / f"{number}.png")
             for noise in NOISES:
                 noisy = clean + 0.3 * rng.standard_normal(len(clean)).astype(np.float32)
                 write_wav(root / noise / "-5" / group / spk / "straightcam" / f"{utt}.wav",
                           np.clip(noisy, -1, 1), RATE, subtype="PCM_16")
-    return root
+    return root, lips
 
 
 def tiny_config(recipe: Path) -> None:
@@ -57,14 +61,15 @@ def tiny_config(recipe: Path) -> None:
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory):
-    release = make_release(tmp_path_factory.mktemp("NTCD-TIMIT"))
+    release, lips = make_release(tmp_path_factory.mktemp("NTCD-TIMIT"))
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "ntcd_timit")
     tiny_config(recipe)
     run_script(recipe, "--db_root", str(release), "--stop_stage", "3", "--nj", "1")
-    return recipe
+    return recipe, lips
 
 
 def test_data_dirs_hold_the_splits(recipe):
+    recipe, _ = recipe
     speakers = {name: set(read_table(recipe / "data" / name / "spk2utt")) for name in SPEECH_SETS}
     assert speakers == {"train_si": {"01M", "Lipspkr1"}, "dev_si": {"13F"}, "train_sd": {"30F", "31F"},
                         "test": {"30F", "31F"}}
@@ -80,7 +85,16 @@ def test_data_dirs_hold_the_splits(recipe):
         validate_data_dir(recipe / "data" / name, require_lips=False)
 
 
+def test_lips_are_the_png_frames_in_order(recipe):
+    recipe, written = recipe
+    for key, path in read_table(recipe / "data" / "train_si" / "lips.scp").items():
+        frames, fps = load_lips(path)
+        assert fps == 30.0 and len(written[key]) > 10, "frames 1.png ... 10.png and more: natural order matters"
+        np.testing.assert_array_equal(frames, written[key])
+
+
 def test_features_have_the_published_frame_rate(recipe):
+    recipe, _ = recipe
     keys = read_table(recipe / "data" / "test" / "wav.scp")
     with h5py.File(recipe / "dump" / "test" / "feats.h5") as handle:
         assert sorted(handle) == sorted(keys)
@@ -98,7 +112,7 @@ def test_features_have_the_published_frame_rate(recipe):
 
 def test_noise_is_noisy_minus_clean(recipe):
     """The derived noise has the level of the added noise (0.3 standard deviation), not of the speech."""
-    from avvae.audio import read_wav
+    recipe, _ = recipe
     noise, _ = read_wav(read_table(recipe / "data" / "noise_test" / "wav.scp")["white_test_ntcd"])
     assert len(noise) >= 2 * RATE
     assert np.std(noise) == pytest.approx(0.3, rel=0.05)
@@ -115,7 +129,7 @@ def test_missing_root_is_named(tmp_path):
 @pytest.fixture
 def small_release(tmp_path, monkeypatch):
     """A release and a config of it for direct calls, from inside a copy of the recipe (speaker lists in conf/)."""
-    release = make_release(tmp_path / "release")
+    release, _ = make_release(tmp_path / "release")
     recipe = copy_recipe(tmp_path, "ntcd_timit")
     tiny_config(recipe)
     monkeypatch.chdir(recipe)
@@ -137,3 +151,12 @@ def test_noisy_of_another_length_is_named(small_release, tmp_path):
     config.test_utts_per_speaker = 2  # both non-SA sentences of 30F are tested, so their noise is read
     with pytest.raises(CorpusLayoutError, match=f"{noisy}: 8000 samples at 16000 Hz, but the clean"):
         prepare_ntcd_timit(release, config, tmp_path / "corpus", tmp_path / "data")
+
+
+def test_crossfade_keeps_the_power_of_joined_noise():
+    rng = np.random.default_rng(0)
+    segments = [rng.standard_normal(n).astype(np.float32) for n in (3000, 2000, 4000)]
+    joined = crossfade_concatenate(segments, 160)
+    assert len(joined) == 9000 - 2 * 160
+    assert np.std(joined) == pytest.approx(1.0, abs=0.03)
+    np.testing.assert_array_equal(joined[:2840], segments[0][:2840])

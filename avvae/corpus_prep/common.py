@@ -7,7 +7,6 @@ A layout template is a path relative to the corpus root with `{spk}`, `{utt}` (a
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import re
 from dataclasses import dataclass
@@ -24,9 +23,6 @@ from tqdm import tqdm
 from avvae.audio import read_wav, write_wav
 from avvae.datadir import spk2utt_from_utt2spk, validate_data_dir, write_speech_dir, write_table
 
-log = logging.getLogger(__name__)
-
-SPEECH_SETS = ("train_si", "dev_si", "train_sd", "test")
 NOISE_SPLITS = {"noise_train": "train", "noise_test": "test"}
 
 

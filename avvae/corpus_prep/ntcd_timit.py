@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile
 from PIL import Image, UnidentifiedImageError
 
 from avvae.audio import read_wav, write_wav
@@ -110,8 +111,9 @@ def _convert_lips(job: tuple[Path, Path, Path, NtcdConfig]) -> None:
                 frames.append(gray_frame(image, config.lips_size))
         except (OSError, UnidentifiedImageError) as error:
             raise CorpusLayoutError(f"{file}: cannot read lip frame ({error})") from error
-    samples, rate = read_wav(wav)
-    fitted = fit_lips_to_audio(np.stack(frames), config.lips_fps, len(samples), rate, config.lips_tolerance, folder)
+    audio = soundfile.info(str(wav))
+    fitted = fit_lips_to_audio(np.stack(frames), config.lips_fps, audio.frames, audio.samplerate,
+                               config.lips_tolerance, folder)
     save_lips(target, fitted, config.lips_fps)
 
 
