@@ -130,6 +130,9 @@ def _noise_only(root: Path, source: _Source, kind: str, config: NtcdConfig) -> t
             f"{noisy_path}: {len(noisy)} samples at {noisy_rate} Hz, but the clean {clean_path} has {len(clean)} at "
             f"{rate} Hz: noisy - clean needs both the same"
         )
+    clipped = int(np.sum(np.abs(noisy) >= 0.999))
+    if clipped > 0.001 * len(noisy):
+        log.warning("%s: %d clipped samples: noisy - clean is not the noise there", noisy_path, clipped)
     return noisy - clean, rate
 
 
@@ -154,11 +157,8 @@ def _write_noise(root: Path, sources: list[_Source], split: str, seconds: float,
         log.info("%s: %.1f s of %s noise from %d utterances", target, len(joined) / rate, kind, len(segments))
 
 
-def prepare_ntcd_timit(db_root: str | Path, config: NtcdConfig, corpus_dir: str | Path, data_dir: str | Path,
-                       nj: int = 1) -> dict[str, int]:
-    """Write the speech and noise data dirs of NTCD-TIMIT (see module docstring); returns each set's size."""
-    root, corpus_dir, data_dir = Path(db_root), Path(corpus_dir).resolve(), Path(data_dir)
-    require(root, "NTCD-TIMIT root")
+def _split_sources(root: Path, config: NtcdConfig) -> dict[str, list[_Source]]:
+    """The release's utterances of each speech set (speakers from the lists, test utterances drawn per speaker)."""
     speakers = _speakers(root, config)
     groups = {spk: config.volunteers_group for split in speakers.values() for spk in split}
     groups.update({spk: config.lipspeakers_group for spk in config.lipspeakers})
@@ -167,22 +167,33 @@ def prepare_ntcd_timit(db_root: str | Path, config: NtcdConfig, corpus_dir: str 
         if not names:
             raise CorpusLayoutError(f"{release_path(root, config.clean_audio, group=groups[spk], spk=spk, utt='*')}: "
                                     f"no clean utterances of speaker {spk}")
-    test_utts = {spk: split_test_utterances(utts[spk], config.test_utts_per_speaker, config.seed, spk,
-                                            config.test_exclude) for spk in speakers["test"]}
-    sets: dict[str, list[_Source]] = {
-        "train_si": [_Source(spk, groups[spk], u) for spk in speakers["train"] + config.lipspeakers for u in utts[spk]],
-        "dev_si": [_Source(spk, groups[spk], u) for spk in speakers["dev"] for u in utts[spk]],
-        "train_sd": [_Source(spk, groups[spk], u) for spk in speakers["test"] for u in utts[spk]
-                     if u not in test_utts[spk]],
-        "test": [_Source(spk, groups[spk], u) for spk in speakers["test"] for u in utts[spk] if u in test_utts[spk]],
+    tested = {spk: split_test_utterances(utts[spk], config.test_utts_per_speaker, config.seed, spk,
+                                         config.test_exclude) for spk in speakers["test"]}
+
+    def sources(names: list[str], keep=lambda spk, utt: True) -> list[_Source]:
+        return [_Source(spk, groups[spk], utt) for spk in names for utt in utts[spk] if keep(spk, utt)]
+
+    return {
+        "train_si": sources(speakers["train"] + config.lipspeakers),
+        "dev_si": sources(speakers["dev"]),
+        "train_sd": sources(speakers["test"], lambda spk, utt: utt not in tested[spk]),
+        "test": sources(speakers["test"], lambda spk, utt: utt in tested[spk]),
     }
 
-    def wav_of(s: _Source) -> Path:
-        clean = release_path(root, config.clean_audio, group=s.group, spk=s.spk, utt=s.utt)
-        return audio_at_rate(clean, corpus_dir / "wav" / s.spk / f"{s.utt}.wav", config.sample_rate)
 
-    utterances = {name: [Utterance(f"{s.spk}_{s.utt}", s.spk, wav_of(s), corpus_dir / "lips" / s.spk / f"{s.utt}.npz")
-                         for s in sources] for name, sources in sets.items()}
+def prepare_ntcd_timit(db_root: str | Path, config: NtcdConfig, corpus_dir: str | Path, data_dir: str | Path,
+                       nj: int = 1) -> dict[str, int]:
+    """Write the speech and noise data dirs of NTCD-TIMIT (see module docstring); returns each set's size."""
+    root, corpus_dir, data_dir = Path(db_root), Path(corpus_dir).resolve(), Path(data_dir)
+    require(root, "NTCD-TIMIT root")
+    sets = _split_sources(root, config)
+
+    def utterance(s: _Source) -> Utterance:
+        clean = release_path(root, config.clean_audio, group=s.group, spk=s.spk, utt=s.utt)
+        wav = audio_at_rate(clean, corpus_dir / "wav" / s.spk / f"{s.utt}.wav", config.sample_rate)
+        return Utterance(f"{s.spk}_{s.utt}", s.spk, wav, corpus_dir / "lips" / s.spk / f"{s.utt}.npz")
+
+    utterances = {name: [utterance(s) for s in sources] for name, sources in sets.items()}
     jobs = [(release_path(root, config.lips, group=s.group, spk=s.spk, utt=s.utt), u.wav, u.lips, config)
             for name in sets for s, u in zip(sets[name], utterances[name])]
     run_parallel(_convert_lips, jobs, nj, "lips")
@@ -196,4 +207,3 @@ def prepare_ntcd_timit(db_root: str | Path, config: NtcdConfig, corpus_dir: str 
         recordings = noise_folder_recordings(corpus_dir / "noise", split, corpus_dir, config.sample_rate)
         counts[name] = write_noise_set(data_dir / name, recordings, config.sample_rate)
     return counts
-
