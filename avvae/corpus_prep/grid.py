@@ -169,12 +169,27 @@ def _resample_job(job: tuple[Path, Path, int]) -> None:
     audio_at_rate(*job)
 
 
+def _split_pairs(pairs: list[tuple[str, str]], config: GridConfig) -> dict[str, list[tuple[str, str]]]:
+    """The (speaker, utterance) pairs of each speech set: speakers from the lists, test utterances drawn per speaker."""
+    speakers = _speakers(config)
+    by_speaker: dict[str, list[str]] = {}
+    for spk, utt in pairs:
+        by_speaker.setdefault(spk, []).append(utt)
+    tested = {spk: split_test_utterances(by_speaker.get(spk, []), config.test_utts_per_speaker, config.seed, spk, [])
+              for spk in speakers["test"]}
+    return {
+        "train_si": [(spk, u) for spk in speakers["train"] for u in by_speaker.get(spk, [])],
+        "dev_si": [(spk, u) for spk in speakers["dev"] for u in by_speaker.get(spk, [])],
+        "train_sd": [(spk, u) for spk in speakers["test"] for u in by_speaker[spk] if u not in tested[spk]],
+        "test": [(spk, u) for spk in speakers["test"] for u in by_speaker[spk] if u in tested[spk]],
+    }
+
+
 def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path, corpus_dir: str | Path,
                  data_dir: str | Path, nj: int = 1) -> dict[str, int]:
     """Write the speech and noise data dirs of GRID (lips from `extract_lips` first); returns each set's size."""
     root, corpus_dir, data_dir = Path(db_root), Path(corpus_dir).resolve(), Path(data_dir)
     require(root, "GRID root")
-    speakers = _speakers(config)
     pairs = _all_utterances(root, config)
     lips = {pair: corpus_dir / "lips" / pair[0] / f"{pair[1]}.npz" for pair in pairs}
     missing = [path for path in lips.values() if not path.is_file()]
@@ -183,28 +198,17 @@ def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path
     if missing:
         log.warning("%d utterances have no lips (no video) and are left out, e.g. %s", len(missing), missing[0])
     pairs = [pair for pair in pairs if lips[pair].is_file()]
-    wavs = {(spk, utt): corpus_dir / "wav" / spk / f"{utt}.wav" for spk, utt in pairs}
-    run_parallel(_resample_job, [(release_path(root, config.audio, spk=spk, utt=utt), wavs[spk, utt],
-                                  config.sample_rate) for spk, utt in pairs], nj, "audio")
+    audio = {(spk, utt): (release_path(root, config.audio, spk=spk, utt=utt), corpus_dir / "wav" / spk / f"{utt}.wav")
+             for spk, utt in pairs}
+    run_parallel(_resample_job, [(*audio[pair], config.sample_rate) for pair in pairs], nj, "audio")
 
     def utterance(spk: str, utt: str) -> Utterance:
         text = None if config.alignment is None else read_words(release_path(root, config.alignment, spk=spk, utt=utt))
-        wav = audio_at_rate(release_path(root, config.audio, spk=spk, utt=utt), wavs[spk, utt], config.sample_rate)
+        wav = audio_at_rate(*audio[spk, utt], config.sample_rate)
         return Utterance(f"{spk}_{utt}", spk, wav, lips[spk, utt], text)
 
-    by_speaker: dict[str, list[str]] = {}
-    for spk, utt in pairs:
-        by_speaker.setdefault(spk, []).append(utt)
-    test_utts = {spk: split_test_utterances(by_speaker.get(spk, []), config.test_utts_per_speaker, config.seed, spk,
-                                            []) for spk in speakers["test"]}
-    sets = {
-        "train_si": [(spk, u) for spk in speakers["train"] for u in by_speaker.get(spk, [])],
-        "dev_si": [(spk, u) for spk in speakers["dev"] for u in by_speaker.get(spk, [])],
-        "train_sd": [(spk, u) for spk in speakers["test"] for u in by_speaker[spk] if u not in test_utts[spk]],
-        "test": [(spk, u) for spk in speakers["test"] for u in by_speaker[spk] if u in test_utts[spk]],
-    }
     counts = {name: write_speech_set(data_dir / name, [utterance(*pair) for pair in members], config.sample_rate)
-              for name, members in sets.items()}
+              for name, members in _split_pairs(pairs, config).items()}
     for name, split in NOISE_SPLITS.items():
         recordings = noise_folder_recordings(Path(noise_root), split, corpus_dir, config.sample_rate)
         counts[name] = write_noise_set(data_dir / name, recordings, config.sample_rate)
