@@ -160,3 +160,11 @@ def test_crossfade_keeps_the_power_of_joined_noise():
     assert len(joined) == 9000 - 2 * 160
     assert np.std(joined) == pytest.approx(1.0, abs=0.03)
     np.testing.assert_array_equal(joined[:2840], segments[0][:2840])
+
+
+def test_listed_speaker_missing_from_the_release_is_named(small_release, tmp_path):
+    release, config = small_release
+    Path(config.test_speakers).write_text("30F\n31G\n")
+    folder = release / "Clean" / "volunteers" / "31G" / "straightcam"
+    with pytest.raises(CorpusLayoutError, match=f"{folder}: speaker folder does not exist"):
+        prepare_ntcd_timit(release, config, tmp_path / "corpus", tmp_path / "data")
