@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# GRID data preparation, in two stages:
+#   1. lips: every video cropped to its speaker's mouth box (conf/crops.yaml), 67x67 grayscale, in --nj jobs
+#   2. audio resampled to 16 kHz, words from the alignments, noise from the noise folder, and the data dirs
+#      data/{train_si,dev_si,train_sd,test,noise_train,noise_test}
+# The release's root: GRID, the noise folder: GRID_NOISE, from the environment (run.sh --db_root / --noise_root
+# set them) or else from db.sh.
+set -euo pipefail
+. ./utils/log.sh
+
+# Options (--name value):
+stage=1                   # first stage of this script
+stop_stage=2              # last stage of this script
+nj=4                      # parallel jobs (lips) and processes (resampling)
+config=conf/corpus.yaml   # the release's layout, the speaker lists
+crops=conf/crops.yaml     # mouth box per speaker
+corpus_dir=corpus         # where the lips and the 16 kHz audio go
+
+help_message="Usage: $0 [--stage N] [--stop_stage N] [--nj N] [--config conf/corpus.yaml] [--crops conf/crops.yaml]
+  [--corpus_dir DIR]
+The GRID root comes from GRID and the noise folder from GRID_NOISE (run.sh --db_root / --noise_root, or db.sh)."
+. ./utils/parse_options.sh
+. ./path.sh
+. ./cmd.sh
+
+grid=${GRID:-}
+noise=${GRID_NOISE:-}
+if [ -f db.sh ]; then . ./db.sh; fi
+GRID=${grid:-${GRID:-}}
+GRID_NOISE=${noise:-${GRID_NOISE:-}}
+if [ -z "${GRID}" ]; then
+  echo "$0: no GRID root: pass --db_root /path to run.sh, or write GRID=/path in $(pwd)/db.sh" >&2; exit 1
+fi
+[ -d "${GRID}" ] || { echo "$0: GRID root ${GRID} does not exist" >&2; exit 1; }
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  if [ -f "${corpus_dir}/lips/.done" ]; then
+    log "lips are complete (${corpus_dir}/lips/.done), skipping"
+  else
+    log "lips: mouth crops of the videos of ${GRID} to ${corpus_dir}/lips, ${nj} jobs"
+    mkdir -p "${corpus_dir}/lips/log"
+    ${decode_cmd} JOB=1:"${nj}" "${corpus_dir}/lips/log/extract.JOB.log" \
+      python -m avvae.bin.extract_grid_lips --config "${config}" --crops "${crops}" --nj "${nj}" --job JOB \
+        "${GRID}" "${corpus_dir}/lips"
+    cp "${crops}" "${corpus_dir}/lips/crops.yaml"
+    date > "${corpus_dir}/lips/.done"
+  fi
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  if [ -z "${GRID_NOISE}" ]; then
+    echo "$0: no noise folder: pass --noise_root /path to run.sh, or write GRID_NOISE=/path in $(pwd)/db.sh" \
+      "(<path>/{train,test}/<type>/<name>.wav, e.g. egs/ntcd_timit/corpus/noise)" >&2; exit 1
+  fi
+  [ -d "${GRID_NOISE}" ] || { echo "$0: noise folder ${GRID_NOISE} does not exist" >&2; exit 1; }
+  if [ -f data/.done.prepare ]; then
+    log "data dirs are complete (data/.done.prepare), skipping; delete data/ to prepare them again"
+  else
+    mkdir -p "${corpus_dir}/log"
+    python -m avvae.bin.prepare_grid --config "${config}" --noise-root "${GRID_NOISE}" --nj "${nj}" \
+      "${GRID}" "${corpus_dir}" data 2> >(tee "${corpus_dir}/log/prepare.log" >&2)
+    date > data/.done.prepare
+  fi
+fi

@@ -1,0 +1,2 @@
+# Activates the project's environment; see ../../path.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/../../path.sh"
