@@ -19,7 +19,7 @@ def test_interface_shapes_and_a_finite_loss_with_gradients(kind, training_feats)
     uses_lips = config.model.uses_lips
     targets = load_utterances(training_feats.train, lips=uses_lips)
     noises = load_utterances(training_feats.noise, lips=False)
-    batch = MixtureSampler(targets, targets, noises, config.mixing, 32).batches(0, 1, 4)[0]
+    batch = next(MixtureSampler(targets, targets, noises, config.mixing, 32).batches(0, 1, 4)).to(torch.device("cpu"))
     model = SpeechVAE(config.model)
 
     context = model.visual_context(batch.lips)

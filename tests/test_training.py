@@ -36,7 +36,7 @@ def train(config, feats, exp_dir):
 
 def test_reconstruction_improves_and_the_loss_curve_is_written(training_feats, tmp_path):
     trainer, run, initial, trained = train(small_config("avae", epochs=5), training_feats, tmp_path / "exp")
-    dev = run.dev.batches(1, 0, 8)
+    dev = list(run.dev.batches(1, 0, 8))
     before, after = trainer.evaluate(initial, dev), trainer.evaluate(trained, dev)
     assert after["recon"] < 0.9 * before["recon"]
     history = (tmp_path / "exp" / "history.tsv").read_text().splitlines()
@@ -49,6 +49,7 @@ def _posteriors_and_priors(model: SpeechVAE, batches: list[Batch], shuffle_lips:
     mus, logvars, prior_mus, prior_logvars = [], [], [], []
     with torch.no_grad():
         for batch in batches:
+            batch = batch.to(torch.device("cpu"))
             context = model.visual_context(batch.lips)
             mu, logvar = model.encode(batch.mixture, context)
             lips = batch.lips.roll(1, dims=0) if shuffle_lips else batch.lips
@@ -67,7 +68,7 @@ def test_the_visual_prior_beats_any_lip_free_gaussian_on_held_out_speakers(train
     fixed_logvar = torch.log((logvar.exp() + (mu - fixed_mu).square()).mean(0))
     held_out = load_utterances(training_feats.test)
     noises = load_utterances(training_feats.noise, lips=False)
-    test = MixtureSampler(held_out, held_out, noises, config.mixing, config.segment_frames).batches(5, 0, 4)
+    test = list(MixtureSampler(held_out, held_out, noises, config.mixing, config.segment_frames).batches(5, 0, 4))
     mu, logvar, prior_mu, prior_logvar = _posteriors_and_priors(model, test)
     visual = gaussian_kl(mu, logvar, prior_mu, prior_logvar).mean()
     lips_free = gaussian_kl(mu, logvar, fixed_mu, fixed_logvar).mean()

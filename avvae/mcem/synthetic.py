@@ -72,8 +72,9 @@ def fit_encoders(models: list[SpeechVAE], steps: int, generator: torch.Generator
     """Train each model's encoder mean to predict its speaker's z from the mixture's power (Adam, MSE), so MCEM
     starts where a trained encoder would put it. Input statistics are set from the mixtures first."""
     mixture = sample_mixture(models, 4 * frames, noise_level, generator)
+    log_power = models[0].log_power(mixture.stft.abs().square())
     for model in dict.fromkeys(models):
-        model.set_input_statistics(model.log_power(mixture.stft.abs().square()))
+        model.set_input_statistics(log_power.mean(0), log_power.std(0))
     optimisers = {id(model): torch.optim.Adam(model.encoder.parameters(), lr=1e-2) for model in models}
     for _ in range(steps):
         mixture = sample_mixture(models, frames, noise_level, generator)

@@ -48,10 +48,10 @@ class SpeechVAE(nn.Module):
         self.register_buffer("input_mean", torch.zeros(config.num_freqs))
         self.register_buffer("input_std", torch.ones(config.num_freqs))
 
-    def set_input_statistics(self, log_power: torch.Tensor) -> None:
-        """Per-bin statistics of training log-powers [frames, F], kept in the state dict."""
-        self.input_mean.copy_(log_power.mean(0))
-        self.input_std.copy_(log_power.std(0).clamp_min(1e-3))
+    def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-bin mean and deviation of the training encoder inputs' log-powers, kept in the state dict."""
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(std.clamp_min(1e-3))
 
     def set_output_bias(self, log_mean_power: torch.Tensor) -> None:
         """Start the decoder at the log of the training speech's mean power per bin (the best constant variance

@@ -30,13 +30,20 @@ def _sampler(config: TrainConfig, targets: list[Utterance], interferers: list[Ut
 
 
 def _fresh_model(config: TrainConfig, sampler: MixtureSampler) -> SpeechVAE:
-    """A new model whose encoder input statistics and decoder output bias come from the first epoch's data."""
+    """A new model whose encoder input statistics and decoder output bias come from the first epoch's data
+    (accumulated batch by batch, so a large corpus is never held in memory at once)."""
     torch.manual_seed(config.seed)
     model = SpeechVAE(config.model)
-    batches = sampler.batches(config.seed, 0, config.batch_size)
     source = "clean" if config.model.encoder_input == "clean" else "mixture"
-    model.set_input_statistics(model.log_power(torch.cat([getattr(batch, source)[batch.mask] for batch in batches])))
-    model.set_output_bias(model.log_power(torch.cat([batch.clean[batch.mask] for batch in batches]).mean(0)))
+    count, total, squares, clean_power = 0, 0.0, 0.0, 0.0
+    for batch in sampler.batches(config.seed, 0, config.batch_size):
+        log_power = model.log_power(getattr(batch, source)[batch.mask]).double()
+        count += len(log_power)
+        total, squares = total + log_power.sum(0), squares + log_power.square().sum(0)
+        clean_power = clean_power + batch.clean[batch.mask].double().sum(0)
+    mean = total / count
+    model.set_input_statistics(mean.float(), (squares / count - mean.square()).clamp_min(0).sqrt().float())
+    model.set_output_bias(model.log_power((clean_power / count).float()))
     return model
 
 

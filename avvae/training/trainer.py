@@ -9,11 +9,13 @@ checkpoint after a kill ends with the same parameters as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -117,13 +119,14 @@ class Trainer:
         model = model.to(device)
         return TrainingState(model, torch.optim.Adam(model.parameters(), lr=self.schedule.learning_rate))
 
-    def _run_epoch(self, objective: torch.nn.Module, state: TrainingState, batches: list[Batch]) -> dict[str, float]:
+    def _run_epoch(self, objective: torch.nn.Module, state: TrainingState, batches: Iterable[Batch],
+                   total: int) -> dict[str, float]:
         epoch = state.epoch + 1
         beta = _beta(self.config, epoch)
         generator = _generator(self.config.seed, epoch, self.placement.device)
         objective.train()
         terms = []
-        progress = tqdm(batches, desc=f"epoch {epoch}", unit="batch", mininterval=2.0,
+        progress = tqdm(batches, desc=f"epoch {epoch}", total=total, unit="batch", mininterval=2.0,
                         disable=not self.placement.is_main, leave=False)
         for index, batch in enumerate(progress):
             result = objective(batch.to(self.placement.device), beta, generator)
@@ -142,7 +145,7 @@ class Trainer:
         return _mean_terms(terms)
 
     @torch.no_grad()
-    def evaluate(self, model: SpeechVAE, batches: list[Batch]) -> dict[str, float]:
+    def evaluate(self, model: SpeechVAE, batches: Iterable[Batch]) -> dict[str, float]:
         """Dev terms with beta = 1 and fixed noise, so epochs compare."""
         objective = VaeObjective(model).eval()
         generator = _generator(DEV_SEED, 0, self.placement.device)
@@ -151,13 +154,16 @@ class Trainer:
             for batch in batches
         ])
 
-    def _shard(self, batches: list[Batch]) -> list[Batch]:
-        """This process's batches: every world_size-th, the same count in every process (DDP steps together)."""
+    def _shard(self, sampler: MixtureSampler, epoch: int) -> Iterator[Batch]:
+        """This process's batches of the epoch: every world_size-th, the same count in every process (DDP steps
+        together). Every process draws all batches, so that the random draws stay the same whatever the world."""
         world = self.placement.world_size
-        usable = len(batches) // world * world
+        usable = sampler.num_batches(self.config.batch_size) // world * world
         if usable == 0:
-            raise ValueError(f"{len(batches)} batches per epoch cannot be shared by {world} processes")
-        return batches[: usable][self.placement.rank::world]
+            raise ValueError(f"{sampler.num_batches(self.config.batch_size)} batches per epoch cannot be shared by "
+                             f"{world} processes")
+        batches = sampler.batches(self.config.seed, epoch, self.config.batch_size)
+        return itertools.islice(batches, self.placement.rank, usable, world)
 
     def _write_epoch(self, state: TrainingState, improved: bool) -> None:
         if not self.placement.is_main:
@@ -179,12 +185,11 @@ class Trainer:
         objective: torch.nn.Module = VaeObjective(state.model)
         if self.placement.world_size > 1:
             objective = DistributedDataParallel(objective)
-        dev_batches = dev.batches(DEV_SEED, 0, self.config.batch_size)
         while state.epoch < self.schedule.epochs and state.bad_epochs < self.config.patience:
             started = time.time()
-            batches = self._shard(train.batches(self.config.seed, state.epoch + 1, self.config.batch_size))
-            train_terms = self._run_epoch(objective, state, batches)
-            dev_terms = self.evaluate(state.model, dev_batches)
+            total = train.num_batches(self.config.batch_size) // self.placement.world_size
+            train_terms = self._run_epoch(objective, state, self._shard(train, state.epoch + 1), total)
+            dev_terms = self.evaluate(state.model, dev.batches(DEV_SEED, 0, self.config.batch_size))
             state.epoch += 1
             improved = dev_terms["loss"] < state.best_dev
             state.best_dev = min(state.best_dev, dev_terms["loss"])
