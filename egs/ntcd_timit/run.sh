@@ -21,5 +21,5 @@ done
 ./steps/avvae.sh \
   --train_set train_si --dev_set dev_si --sd_set train_sd --test_set test \
   --noise_train noise_train --noise_test noise_test \
-  --feats_config conf/feats.yaml --mix_config conf/mix.yaml \
+  --feats_config conf/feats.yaml --mix_config conf/mix.yaml --unseen_mix_config "" \
   "${args[@]}"
