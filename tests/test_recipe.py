@@ -1,0 +1,148 @@
+"""The mini_av recipe on the tiny corpus with one-epoch configs, stage by stage: outputs, reruns that do no work,
+resume after a kill, and RESULTS.md at the end."""
+
+import os
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from avvae.datadir import validate_data_dir
+from tests.recipe import copy_recipe, run_recipe
+
+SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
+TINY = {  # config -> {key: value}: a minute for the whole recipe instead of a quarter of an hour
+    **{f"train_{model}.yaml": {"epochs": 2, "segments_per_utterance": 1, "sd": {"epochs": 1}}
+       for model in ("avae", "avvae", "cvae")},
+    "mix.yaml": {"num_mixtures": 3},
+    "mix_unseen.yaml": {"num_mixtures": 2},
+    "mcem.yaml": {"iterations": 3, "draws": 4, "burn_in": 2, "final_draws": 4, "final_burn_in": 2},
+    "nmf.yaml": {"train_iterations": 20, "separate_iterations": 10},
+}
+MODELS = ("--si_models", "avae avvae", "--sd_models", "avvae")  # CVAE trains and decodes like these two
+SYSTEMS = ("mixture", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd")
+
+
+def shrink_configs(recipe):
+    for name, changes in TINY.items():
+        path = recipe / "conf" / name
+        values = yaml.safe_load(path.read_text())
+        for key, value in changes.items():
+            values[key] = {**values[key], **value} if isinstance(value, dict) else value
+        path.write_text(yaml.safe_dump(values))
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    recipe = copy_recipe(tmp_path_factory.mktemp("egs"))
+    shrink_configs(recipe)
+    run_recipe(recipe, "--stop_stage", "3", "--nj", "2")
+    return recipe
+
+
+def snapshot(recipe):
+    """Modification times of every output file (logs aside: each run appends to them)."""
+    return {path: path.stat().st_mtime_ns for folder in ("corpus", "data", "dump")
+            for path in (recipe / folder).rglob("*") if path.is_file() and "log" not in path.parts}
+
+
+def test_stages_write_valid_data_dirs_and_features(recipe):
+    for name in SETS:
+        validate_data_dir(recipe / "data" / name, require_lips=not name.startswith("noise"))
+        with h5py.File(recipe / "dump" / name / "feats.h5") as handle:
+            keys = (recipe / "data" / name / "wav.scp").read_text().split("\n")
+            assert sorted(handle) == sorted(line.split()[0] for line in keys if line)
+            assert all(handle[key].attrs["complete"] for key in handle)
+        assert (recipe / "dump" / name / ".done").is_file()
+    assert (recipe / "dump" / "test_mix" / "log" / "dump.1.log").read_text().splitlines()[-1].startswith(
+        "# Ended (code 0)")
+
+
+def test_rerun_does_no_work(recipe):
+    before = snapshot(recipe)
+    log = run_recipe(recipe, "--stop_stage", "3", "--nj", "2").stdout
+    assert snapshot(recipe) == before
+    assert log.count("is complete, skipping") == len(SETS) + 2, "every dump and both mixture sets"
+    assert "nothing to do" in log and "data dirs are up to date" in log
+
+
+def test_killed_dump_stage_resumes_to_the_same_features(recipe, tmp_path):
+    target = recipe / "dump" / "test_mix"
+    reference = tmp_path / "reference.h5"
+    (target / "feats.h5").rename(reference)
+    (target / ".done").unlink()
+    process = subprocess.Popen(["./run.sh", "--local_data_opts", "--size tiny", "--stage", "3", "--stop_stage", "3",
+                                "--nj", "1"], cwd=recipe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    partial = target / "split1" / "feats.1.h5.partial"
+    deadline = time.time() + 120
+    while process.poll() is None and time.time() < deadline:
+        try:
+            with h5py.File(partial, "r", locking=False) as handle:
+                if sum(bool(group.attrs.get("complete")) for group in handle.values()) >= 2:
+                    break
+        except OSError:  # not there yet, or caught mid-write
+            pass
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (target / "feats.h5").exists() and not (target / ".done").exists()
+
+    log = run_recipe(recipe, "--stage", "3", "--stop_stage", "3", "--nj", "1").stdout
+    assert "already there" in (target / "log" / "dump.1.log").read_text()
+    with h5py.File(target / "feats.h5") as resumed, h5py.File(reference) as original:
+        assert sorted(resumed) == sorted(original)
+        for key in original:
+            for name in original[key]:
+                np.testing.assert_array_equal(resumed[key][name][()], original[key][name][()])
+    assert "Successfully finished" in log
+
+
+def exp_snapshot(recipe):
+    return {path: path.stat().st_mtime_ns for path in (recipe / "exp").rglob("*")
+            if path.is_file() and "log" not in path.parts}
+
+
+def test_training_separation_and_scoring_end_in_results(recipe):
+    log = run_recipe(recipe, "--stage", "4", "--nj", "1", *MODELS).stdout
+    speakers = [line.split()[0] for line in (recipe / "data" / "train_sd" / "spk2utt").read_text().splitlines()]
+    for model in ("avae", "avvae"):
+        assert (recipe / "exp" / f"{model}_si" / "model.pt").is_file()
+        assert (recipe / "exp" / f"{model}_si" / "loss.png").is_file()
+    assert all((recipe / "exp" / "avvae_sd" / spk / "model.pt").is_file() for spk in speakers)
+    for system in SYSTEMS:
+        for mix_set, count in (("test_mix", 3), ("test_unseen_mix", 2)):
+            decode = recipe / "exp" / system / f"decode_{mix_set}"
+            assert len(list((decode / "wav").glob("*.wav"))) == 3 * count
+            assert len((decode / "scores.tsv").read_text().splitlines()) == 1 + 2 * count
+    results = (recipe / "RESULTS.md").read_text()
+    for label in ("Mixture (unprocessed)", "Oracle IRM", "NMF", "A-VAE + MCEM", "AV-VAE + MCEM"):
+        assert f"| {label} |" in results
+    assert "unseen babble -10 dB" in results
+    assert (recipe / "results.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Successfully finished" in log
+
+
+def test_rerun_of_training_and_decoding_does_no_work(recipe):
+    before = exp_snapshot(recipe)
+    log = run_recipe(recipe, "--stage", "4", "--stop_stage", "8", "--nj", "1", *MODELS).stdout
+    assert exp_snapshot(recipe) == before
+    assert log.count("is complete, skipping") == 2 + 3 + 2, "SI and SD models, NMF dictionaries"
+    assert log.count("is separated, skipping") == log.count("scores.tsv exists, skipping") == 2 * len(SYSTEMS)
+
+
+def test_a_killed_decoding_resumes_with_only_the_missing_mixtures(recipe):
+    decode = recipe / "exp" / "avvae_sd" / "decode_test_mix"
+    kept = {path: path.read_bytes() for path in (decode / "wav").glob("*.wav")}
+    removed = sorted(decode.glob("wav/*_s1.wav"))[0]
+    removed.unlink()
+    (decode / ".done.decode").unlink()
+    (decode / "scores.tsv").unlink()
+    run_recipe(recipe, "--stage", "7", "--stop_stage", "8", "--nj", "1", *MODELS)
+    assert "1 mixtures separated, 2 already there" in (decode / "log" / "decode.1.log").read_text()
+    assert {path: path.read_bytes() for path in (decode / "wav").glob("*.wav")} == kept
+    assert len((decode / "scores.tsv").read_text().splitlines()) == 1 + 2 * 3
