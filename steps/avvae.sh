@@ -173,7 +173,7 @@ if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
   log "Stage 9: RESULTS.md"
   # shellcheck disable=SC2086
   python -m avvae.bin.make_results --title "${title:-$(basename "$(pwd)")}" --test-sets ${test_sets} \
-    --systems ${systems} .
+    --systems ${systems}
   log "see RESULTS.md and results.png"
 fi
 

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-sets", nargs="+", required=True, help="mixture sets, e.g. test_mix test_unseen_mix")
     parser.add_argument("--systems", nargs="+", required=True, help="exp/<name> folders in table order")
     parser.add_argument("--title", required=True, help="title of RESULTS.md, e.g. the corpus name")
-    parser.add_argument("out_dir", help="where RESULTS.md and results.png go (the recipe folder)")
+    parser.add_argument("--out-dir", default=".", help="where RESULTS.md and results.png go (default: .)")
     return parser
 
 
