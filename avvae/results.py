@@ -171,8 +171,32 @@ def plot_results(
     plt.close(figure)
 
 
-def write_results(systems: list[System], out_dir: str | Path, title: str) -> None:
-    """RESULTS.md and results.png in `out_dir` (the recipe folder)."""
+def comparison_markdown(systems: list[System], method: str, metric: str = "sdr_imp") -> str:
+    """How far `method` is above (or below) every other method in `metric`, per protocol, over all conditions:
+    the headline claim of the table, stated with its sign rather than left to the reader."""
+    label = METRICS.get(metric, metric)
+    lines = [f"## {method} against the other methods", "",
+             f"Difference of the mean {label} over all conditions (positive: {method} is better).", ""]
+    for protocol in PROTOCOLS:
+        ours = next((s for s in systems if s.method == method and s.protocol in (protocol, "both")), None)
+        if ours is None:
+            continue
+        mean = mean_interval([row[metric] for row in ours.rows()])[0]
+        for other in systems:
+            if other.method == method or other.protocol not in (protocol, "both"):
+                continue
+            theirs = mean_interval([row[metric] for row in other.rows()])[0]
+            verdict = "better" if mean > theirs else "worse"
+            lines.append(f"- {protocol}: {method} {mean:.2f} vs {other.method} {theirs:.2f}: "
+                         f"{mean - theirs:+.2f} dB ({verdict})")
+    return "\n".join(lines + [""])
+
+
+def write_results(systems: list[System], out_dir: str | Path, title: str, compare: str | None = None) -> None:
+    """RESULTS.md (with the comparison of method `compare` when given) and results.png in `out_dir`."""
     out_dir = Path(out_dir)
-    write_text_atomic(out_dir / "RESULTS.md", results_markdown(systems, title) + "\n![results](results.png)\n")
+    text = results_markdown(systems, title)
+    if compare is not None:
+        text += "\n" + comparison_markdown(systems, compare)
+    write_text_atomic(out_dir / "RESULTS.md", text + "\n![results](results.png)\n")
     plot_results(systems, out_dir / "results.png")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from avvae.results import System, mean_interval, results_markdown, write_results
+from avvae.results import System, comparison_markdown, mean_interval, results_markdown, write_results
 
 
 def write_tsv(path, rows):
@@ -62,3 +62,13 @@ def test_a_second_score_file_adds_its_conditions_after_the_plain_snrs(tmp_path):
     cells = next(line for line in sdr_table.splitlines() if line.startswith("| NMF")).split(" | ")
     assert cells[4].startswith(f"{mean_interval([r['sdr_imp'] for r in unseen])[0]:.2f} ±")
     assert cells[5].startswith(f"{mean_interval([r['sdr_imp'] for r in seen + unseen])[0]:.2f} ±")
+
+
+def test_the_comparison_states_the_difference_with_its_sign(tmp_path):
+    rng = np.random.default_rng(2)
+    systems = [System("AV-VAE", "SI", (write_tsv(tmp_path / "av.tsv", scores(rng, 5.0)),)),
+               System("NMF", "SI", (write_tsv(tmp_path / "nmf.tsv", scores(rng, 7.0)),))]
+    text = comparison_markdown(systems, "AV-VAE")
+    av = mean_interval([row["sdr_imp"] for row in systems[0].rows()])[0]
+    nmf = mean_interval([row["sdr_imp"] for row in systems[1].rows()])[0]
+    assert f"- SI: AV-VAE {av:.2f} vs NMF {nmf:.2f}: {av - nmf:+.2f} dB (worse)" in text

@@ -51,13 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-sets", nargs="+", required=True, help="mixture sets, e.g. test_mix test_unseen_mix")
     parser.add_argument("--systems", nargs="+", required=True, help="exp/<name> folders in table order")
     parser.add_argument("--title", required=True, help="title of RESULTS.md, e.g. the corpus name")
+    parser.add_argument("--compare", default="AV-VAE + MCEM",
+                        help="the method whose SDR improvement is set against every other (default: AV-VAE + MCEM)")
     parser.add_argument("--out-dir", default=".", help="where RESULTS.md and results.png go (default: .)")
     return parser
 
 
 def main(args: argparse.Namespace) -> None:
     systems = find_systems(Path(args.exp_dir), args.test_sets, args.systems)
-    write_results(systems, args.out_dir, args.title)
+    compare = args.compare if any(system.method == args.compare for system in systems) else None
+    write_results(systems, args.out_dir, args.title, compare)
     logging.info("%s/RESULTS.md: %d systems", args.out_dir, len(systems))
 
 
