@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainingRun:
-    model: SpeechVAE
+    model: torch.nn.Module
     train: MixtureSampler
     dev: MixtureSampler
     schedule: Schedule
