@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from avvae.bin.decode import METHODS, build_parser
-from avvae.config import save_config
+from avvae.config import load_config, save_config
 from avvae.decode import Mixture, stft_config_of, unprocessed_mixture
 from avvae.feature_files import open_features
 from avvae.metrics import bss_eval
@@ -76,6 +76,12 @@ def test_masks_have_the_mixture_shape_and_only_valid_frames_count():
     clean[1, 8:] = 100.0
     changed = MaskObjective(model)(Batch(power, clean, lips, valid, ["a", "b"]), 1.0, None)
     torch.testing.assert_close(changed["loss"], terms["loss"])
+
+
+def test_the_recipe_config_loads_and_builds_its_network():
+    config = load_config(ROOT / "egs" / "mini_av" / "conf" / "train_supervised.yaml", SupervisedConfig)
+    model = MaskNet(config.model)
+    assert model(torch.ones(1, 3, config.model.num_freqs), torch.zeros(1, 3, 67, 67)).shape == (1, 3, 513)
 
 
 def test_training_lowers_the_loss_and_writes_a_mask_model(trained):
