@@ -86,7 +86,7 @@ def test_the_recipe_config_loads_and_builds_its_network():
 
 def test_training_lowers_the_loss_and_writes_a_mask_model(trained):
     run, initial, trainer, exp_dir = trained
-    dev = run.dev.batches(1, 0, 8)
+    dev = list(run.dev.batches(1, 0, 8))
     before, after = trainer.evaluate(initial, dev), trainer.evaluate(load_mask_net(exp_dir / "model.pt"), dev)
     assert after["loss"] < 0.8 * before["loss"] and after["snr_db"] > before["snr_db"] + 1.0
     history = (exp_dir / "history.tsv").read_text().splitlines()
