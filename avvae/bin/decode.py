@@ -18,6 +18,8 @@ from avvae.mcem import McemConfig, mcem_method
 from avvae.models import SpeechVAE, load_model
 from avvae.nmf import NmfConfig, NmfMethod, load_dictionaries
 from avvae.oracle import ideal_ratio_mask
+from avvae.supervised.files import load_mask_net
+from avvae.supervised.separate import SupervisedMethod
 
 
 def nmf_method(args: argparse.Namespace) -> Method:
@@ -52,11 +54,21 @@ def mcem_decoding(args: argparse.Namespace) -> Method:
     return mcem_method(models_for_speakers, config)
 
 
+def supervised_method(args: argparse.Namespace) -> Method:
+    """The mask network <model-dir>/model.pt (from train_supervised): one mask per speaker, from the mixture and
+    that speaker's lips."""
+    if args.model_dir is None:
+        raise ValueError("--method supervised needs --model-dir (the train_supervised output, e.g. exp/supervised)")
+    path = Path(args.model_dir) / "model.pt"
+    return SupervisedMethod(load_mask_net(path), str(path))
+
+
 METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
     "mixture": lambda args: unprocessed_mixture,
     "oracle": lambda args: ideal_ratio_mask,
     "nmf": nmf_method,
     "mcem": mcem_decoding,
+    "supervised": supervised_method,
 }
 
 
@@ -66,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("out_dir", help="decode dir, e.g. exp/nmf_sd/decode_test")
     parser.add_argument("--method", required=True, choices=sorted(METHODS), help="separation method")
     parser.add_argument("--config", help="method config (nmf: default <nmf-dir>/nmf.yaml; mcem: conf/mcem.yaml)")
-    parser.add_argument("--model-dir", help="mcem: trained VAE folder (exp/<model>_si, or exp/<model>_sd)")
+    parser.add_argument("--model-dir", help="mcem: trained VAE folder (exp/<model>_si, or exp/<model>_sd); "
+                        "supervised: the train_supervised folder (exp/supervised)")
     parser.add_argument("--speaker-dependent", action="store_true",
                         help="mcem: one model per speaker, <model-dir>/<speaker>/model.pt")
     parser.add_argument("--nmf-dir", help="nmf: folder with dictionaries.npz and nmf.yaml (from train_nmf)")

@@ -1,4 +1,4 @@
-"""The loss-curve figure of a training run (train and dev; total, reconstruction and KL), redrawn each epoch."""
+"""The loss-curve figure of a training run (train and dev, one panel per loss term), redrawn each epoch."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 from avvae.atomic import atomic_path  # noqa: E402
 
 
-def plot_losses(history: list[dict], path: str | Path, title: str) -> None:
-    """One panel per term, train and dev curves against the epoch; the best dev epoch marked."""
+def plot_losses(history: list[dict], path: str | Path, title: str, labels: dict[str, str] | None = None) -> None:
+    """One panel per term of the history (its `train_<term>` columns, total first), train and dev curves against
+    the epoch; the best dev epoch marked. `labels` gives a panel title per term (default: the term's name)."""
+    labels = labels or {}
     epochs = [row["epoch"] for row in history]
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for axis, term, label in zip(axes, ("loss", "recon", "kl"), ("total", "reconstruction (IS)", "KL")):
+    terms = [name.removeprefix("train_") for name in history[0] if name.startswith("train_")]
+    figure, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.4), squeeze=False)
+    axes = axes[0]
+    for axis, term in zip(axes, terms):
         axis.plot(epochs, [row[f"train_{term}"] for row in history], "o-", ms=3, label="train")
         axis.plot(epochs, [row[f"dev_{term}"] for row in history], "s-", ms=3, label="dev")
-        axis.set_title(label)
+        axis.set_title(labels.get(term, term))
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
     best = min(history, key=lambda row: row["dev_loss"])

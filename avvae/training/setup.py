@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainingRun:
-    model: SpeechVAE
+    model: torch.nn.Module
     train: MixtureSampler
     dev: MixtureSampler
     schedule: Schedule
@@ -66,7 +66,8 @@ def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path
     speakers = len({u.speaker for u in targets})
     log.info("SI training: %d utterances of %d speakers, %d dev utterances", len(targets), speakers, len(dev_targets))
     return TrainingRun(_fresh_model(config, sampler), sampler, dev_sampler,
-                       Schedule(config.epochs, config.learning_rate, f"{config.model.kind} SI"))
+                       Schedule(config.epochs, config.learning_rate, f"{config.model.kind} SI",
+                                config.kl_warmup_epochs))
 
 
 def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferers: Path, noise: Path,
@@ -95,4 +96,5 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     log.info("SD training of %s: %d utterances, %d held out for dev, init %s", speaker, len(targets),
              len(dev_targets), init if config.sd.init == "si" else "scratch")
     title = f"{config.model.kind} SD {speaker}"
-    return TrainingRun(model, sampler, dev_sampler, Schedule(config.sd.epochs, config.sd.learning_rate, title))
+    schedule = Schedule(config.sd.epochs, config.sd.learning_rate, title, config.kl_warmup_epochs)
+    return TrainingRun(model, sampler, dev_sampler, schedule)

@@ -1,5 +1,9 @@
 """The training loop: Adam, early stopping on the dev loss, an atomic checkpoint every epoch, exact resume.
 
+The loop is the same for every model it trains: a `ModelSpec` says how to wrap the model into its objective (an
+nn.Module whose forward(batch, beta, generator) returns {"loss": ..., other terms}), how to write and read its
+model file, and how to label its terms; the default is the speech VAE's.
+
 exp_dir holds config.yaml (the config used), checkpoint.pt (the last epoch: model, optimiser, history), model.pt
 (the best dev epoch's model, what decoding reads), history.tsv and loss.png, and `.done` when training ended.
 Every epoch's batches and reparameterisation noise are drawn from (seed, epoch), so a run resumed from the last
@@ -15,7 +19,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -23,9 +27,7 @@ from tqdm import tqdm
 
 from avvae.atomic import is_done, mark_done, write_text_atomic
 from avvae.config import save_config
-from avvae.models.files import CHECKPOINT_FORMAT, build_model, load_file, model_payload, save_file, save_model
-from avvae.models.vae import SpeechVAE
-from avvae.training.config import TrainConfig
+from avvae.models.files import CHECKPOINT_FORMAT, build_model, load_file, model_payload, save_file
 from avvae.training.data import Batch, MixtureSampler
 from avvae.training.distributed import Placement
 from avvae.training.objective import VaeObjective
@@ -46,11 +48,28 @@ class Schedule:
     epochs: int
     learning_rate: float
     title: str
+    kl_warmup_epochs: int = 0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How the loop handles one kind of model: `objective(model)` gives the loss terms, `payload(model)` the dict
+    its model file holds (with its own format tag), `build(payload, path)` the model back; `labels` names the
+    terms in the plot (a term without a label is shown under its own name)."""
+
+    objective: Callable[[torch.nn.Module], torch.nn.Module]
+    payload: Callable[[torch.nn.Module], dict[str, Any]]
+    build: Callable[[dict[str, Any], Path], torch.nn.Module]
+    labels: dict[str, str]
+
+
+VAE = ModelSpec(VaeObjective, model_payload, build_model,
+                {"loss": "total", "recon": "reconstruction (IS)", "kl": "KL"})
 
 
 @dataclass
 class TrainingState:
-    model: SpeechVAE
+    model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     epoch: int = 0
     best_dev: float = math.inf
@@ -58,10 +77,10 @@ class TrainingState:
     history: list[dict] = dataclasses.field(default_factory=list)
 
 
-def _checkpoint_payload(state: TrainingState, config: TrainConfig) -> dict:
+def _checkpoint_payload(state: TrainingState, config: Any, spec: ModelSpec) -> dict:
     return {
         "format": CHECKPOINT_FORMAT,
-        "model": model_payload(state.model),
+        "model": spec.payload(state.model),
         "optimizer": state.optimizer.state_dict(),
         "epoch": state.epoch,
         "best_dev": state.best_dev,
@@ -71,21 +90,21 @@ def _checkpoint_payload(state: TrainingState, config: TrainConfig) -> dict:
     }
 
 
-def _restore(path: Path, config: TrainConfig, learning_rate: float, device: torch.device) -> TrainingState:
+def _restore(path: Path, config: Any, spec: ModelSpec, learning_rate: float, device: torch.device) -> TrainingState:
     payload = load_file(path, CHECKPOINT_FORMAT, device)
     if payload["config"] != dataclasses.asdict(config):
         raise ValueError(f"{path}: was written with another config than the one given; resume with the same config "
                          f"(its copy is {path.parent / 'config.yaml'}) or train into a new exp dir")
-    model = build_model(payload["model"], path).to(device)
+    model = spec.build(payload["model"], path).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     optimizer.load_state_dict(payload["optimizer"])
     return TrainingState(model, optimizer, payload["epoch"], payload["best_dev"], payload["bad_epochs"],
                          payload["history"])
 
 
-def _beta(config: TrainConfig, epoch: int) -> float:
+def _beta(schedule: Schedule, epoch: int) -> float:
     """KL weight: linear warm-up from 0 to 1 over `kl_warmup_epochs` (KL annealing), then 1."""
-    return 1.0 if config.kl_warmup_epochs <= 0 else min(1.0, epoch / config.kl_warmup_epochs)
+    return 1.0 if schedule.kl_warmup_epochs <= 0 else min(1.0, epoch / schedule.kl_warmup_epochs)
 
 
 def _generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
@@ -96,22 +115,33 @@ def _mean_terms(terms: list[dict[str, float]]) -> dict[str, float]:
     return {name: sum(t[name] for t in terms) / len(terms) for name in terms[0]}
 
 
-class Trainer:
-    """Trains one model into `exp_dir` from a training and a dev sampler."""
+def _describe(terms: dict[str, float]) -> str:
+    """'1.23 (recon 1.1, kl 0.13)': the total, then the other terms."""
+    others = ", ".join(f"{name} {value:.3f}" for name, value in terms.items() if name != "loss")
+    return f"{terms['loss']:.3f}" + (f" ({others})" if others else "")
 
-    def __init__(self, config: TrainConfig, schedule: Schedule, exp_dir: str | Path, placement: Placement):
+
+class Trainer:
+    """Trains one model into `exp_dir` from a training and a dev sampler.
+
+    `config` is the training config (a dataclass with seed, batch_size, patience and grad_clip; saved and
+    compared on resume), `spec` the kind of model (default: the speech VAE)."""
+
+    def __init__(self, config: Any, schedule: Schedule, exp_dir: str | Path, placement: Placement,
+                 spec: ModelSpec = VAE):
         self.config, self.schedule, self.exp_dir, self.placement = config, schedule, Path(exp_dir), placement
+        self.spec = spec
 
     @property
     def checkpoint(self) -> Path:
         return self.exp_dir / "checkpoint.pt"
 
-    def _start(self, model: SpeechVAE, resume: bool) -> TrainingState:
+    def _start(self, model: torch.nn.Module, resume: bool) -> TrainingState:
         device = self.placement.device
         if self.checkpoint.exists():
             if not resume:
                 raise ValueError(f"{self.checkpoint} exists: pass --resume to continue it, or remove {self.exp_dir}")
-            state = _restore(self.checkpoint, self.config, self.schedule.learning_rate, device)
+            state = _restore(self.checkpoint, self.config, self.spec, self.schedule.learning_rate, device)
             log.info("resuming %s after epoch %d", self.exp_dir, state.epoch)
             return state
         if self.placement.is_main:
@@ -122,7 +152,7 @@ class Trainer:
     def _run_epoch(self, objective: torch.nn.Module, state: TrainingState, batches: Iterable[Batch],
                    total: int) -> dict[str, float]:
         epoch = state.epoch + 1
-        beta = _beta(self.config, epoch)
+        beta = _beta(self.schedule, epoch)
         generator = _generator(self.config.seed, epoch, self.placement.device)
         objective.train()
         terms = []
@@ -131,10 +161,11 @@ class Trainer:
         for index, batch in enumerate(progress):
             result = objective(batch.to(self.placement.device), beta, generator)
             if not torch.isfinite(result["loss"]):
+                values = _describe({name: value.item() for name, value in result.items()})
                 raise TrainingDivergedError(
-                    f"{self.exp_dir}: loss is {result['loss'].item()} (reconstruction {result['recon'].item()}, "
-                    f"KL {result['kl'].item()}) at epoch {epoch}, batch {index} (utterances {', '.join(batch.keys)}); "
-                    f"the last good checkpoint is kept: {self.checkpoint} (epoch {state.epoch})")
+                    f"{self.exp_dir}: loss is {values} at epoch {epoch}, batch {index} (utterances "
+                    f"{', '.join(batch.keys)}); the last good checkpoint is kept: {self.checkpoint} "
+                    f"(epoch {state.epoch})")
             state.optimizer.zero_grad()
             result["loss"].backward()
             if self.config.grad_clip > 0:
@@ -145,9 +176,9 @@ class Trainer:
         return _mean_terms(terms)
 
     @torch.no_grad()
-    def evaluate(self, model: SpeechVAE, batches: Iterable[Batch]) -> dict[str, float]:
+    def evaluate(self, model: torch.nn.Module, batches: Iterable[Batch]) -> dict[str, float]:
         """Dev terms with beta = 1 and fixed noise, so epochs compare."""
-        objective = VaeObjective(model).eval()
+        objective = self.spec.objective(model).eval()
         generator = _generator(DEV_SEED, 0, self.placement.device)
         return _mean_terms([
             {name: value.item() for name, value in objective(batch.to(self.placement.device), 1.0, generator).items()}
@@ -169,20 +200,20 @@ class Trainer:
         if not self.placement.is_main:
             return
         if improved:
-            save_model(state.model, self.exp_dir / "model.pt")
-        save_file(_checkpoint_payload(state, self.config), self.checkpoint)
+            save_file(self.spec.payload(state.model), self.exp_dir / "model.pt")
+        save_file(_checkpoint_payload(state, self.config, self.spec), self.checkpoint)
         names = list(state.history[0])
         rows = ["\t".join(names)] + ["\t".join(f"{row[n]:.6g}" for n in names) for row in state.history]
         write_text_atomic(self.exp_dir / "history.tsv", "\n".join(rows) + "\n")
-        plot_losses(state.history, self.exp_dir / "loss.png", self.schedule.title)
+        plot_losses(state.history, self.exp_dir / "loss.png", self.schedule.title, self.spec.labels)
 
-    def fit(self, model: SpeechVAE, train: MixtureSampler, dev: MixtureSampler, resume: bool = False) -> Path:
+    def fit(self, model: torch.nn.Module, train: MixtureSampler, dev: MixtureSampler, resume: bool = False) -> Path:
         """Train until the epochs are spent or the dev loss stops improving; returns the model file."""
         if is_done(self.exp_dir):
             log.info("%s is complete, nothing to do", self.exp_dir)
             return self.exp_dir / "model.pt"
         state = self._start(model, resume)
-        objective: torch.nn.Module = VaeObjective(state.model)
+        objective: torch.nn.Module = self.spec.objective(state.model)
         if self.placement.world_size > 1:
             objective = DistributedDataParallel(objective)
         while state.epoch < self.schedule.epochs and state.bad_epochs < self.config.patience:
@@ -197,9 +228,8 @@ class Trainer:
             state.history.append({"epoch": state.epoch, **{f"train_{k}": v for k, v in train_terms.items()},
                                   **{f"dev_{k}": v for k, v in dev_terms.items()}, "seconds": time.time() - started})
             self._write_epoch(state, improved)
-            log.info("epoch %d: train %.3f (IS %.3f, KL %.3f), dev %.3f (IS %.3f, KL %.3f)%s, %.1f s", state.epoch,
-                     train_terms["loss"], train_terms["recon"], train_terms["kl"], dev_terms["loss"],
-                     dev_terms["recon"], dev_terms["kl"], " *best*" if improved else "", time.time() - started)
+            log.info("epoch %d: train %s, dev %s%s, %.1f s", state.epoch, _describe(train_terms),
+                     _describe(dev_terms), " *best*" if improved else "", time.time() - started)
         if state.bad_epochs >= self.config.patience:
             log.info("early stop: no dev improvement for %d epochs", state.bad_epochs)
         if self.placement.is_main:

@@ -1,0 +1,46 @@
+"""Configuration of the supervised baseline (conf/train_supervised.yaml): the mask network's sizes, the optimiser
+and the on-the-fly training mixtures (the VAEs' `mixing` section). A copy is kept in exp/<model>/config.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from avvae.models.config import ModelConfig
+from avvae.training.config import MixingConfig
+
+
+@dataclass
+class MaskNetConfig:
+    """audio_dim: width of the per-frame projection of the mixture's normalised log-power; lip_*: the lip encoder
+    (as in the VAEs' model section); hidden_dim and layers: the BLSTM over frames (units per direction);
+    log_floor: added to powers before the log."""
+
+    num_freqs: int = 513
+    audio_dim: int = 256
+    lip_size: int = 67
+    lip_hidden: int = 512
+    lip_embedding: int = 128
+    lip_context: int = 2
+    hidden_dim: int = 128
+    layers: int = 2
+    log_floor: float = 1.0e-4
+
+    def lip_encoder_config(self) -> ModelConfig:
+        """The VAEs' model config with this network's lip sizes, which is what LipEncoder reads."""
+        return ModelConfig(kind="avvae", lip_size=self.lip_size, lip_hidden=self.lip_hidden,
+                           lip_embedding=self.lip_embedding, lip_context=self.lip_context)
+
+
+@dataclass
+class SupervisedConfig:
+    model: MaskNetConfig = field(default_factory=MaskNetConfig)
+    mixing: MixingConfig = field(default_factory=MixingConfig)
+    seed: int = 0
+    epochs: int = 30
+    batch_size: int = 16
+    segment_frames: int = 64
+    segments_per_utterance: int = 2
+    learning_rate: float = 1.0e-3
+    patience: int = 5
+    grad_clip: float = 5.0
+    num_threads: int = 0
