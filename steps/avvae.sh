@@ -4,7 +4,7 @@
 #   1. corpus data preparation (the corpus's local/data.sh) into Kaldi-style data dirs
 #   2. test mixtures (two speakers + noise), with a manifest that rebuilds them
 #   3. feature dump to HDF5 (STFT, power spectrogram, lips at the STFT frame rate)
-#   4. speaker-independent (SI) training of the VAEs: exp/<model>_si
+#   4. speaker-independent (SI) training of the VAEs: exp/<model>_si (and the supervised baseline: exp/supervised)
 #   5. speaker-dependent (SD) training for each test speaker: exp/<model>_sd/<speaker>
 #   6. NMF dictionaries of the baseline: exp/nmf_sd (per speaker), exp/nmf_si
 #   7. separation of the test mixtures (nj jobs): exp/<system>/decode_<set>/wav
@@ -28,6 +28,7 @@ mix_config=conf/mix.yaml       # test mixtures: speakers, SNRs, SIRs, noise type
 unseen_mix_config=conf/mix_unseen.yaml  # test mixtures in a noise and SNR no training saw ("": none)
 local_data_opts=""      # options passed to the corpus's local/data.sh
 si_models="avae avvae cvae"    # VAEs trained SI (conf/train_<model>.yaml)
+supervised=true         # also train and test the supervised AV baseline (conf/train_supervised.yaml)
 sd_models="avae avvae cvae"    # VAEs trained SD for each test speaker
 mcem_config=conf/mcem.yaml     # MCEM separation settings
 nmf_config=conf/nmf.yaml       # NMF baseline settings
@@ -52,6 +53,7 @@ Options:
   --local_data_opts <str>  # options for local/data.sh (default: '${local_data_opts}')
   --si_models <list>       # (default: '${si_models}')
   --sd_models <list>       # (default: '${sd_models}')
+  --supervised <bool>      # (default: ${supervised})
   --mcem_config <yaml>     # (default: ${mcem_config})
   --nmf_config <yaml>      # (default: ${nmf_config})
   --ngpu <n>               # (default: ${ngpu})
@@ -104,9 +106,14 @@ fi
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: SI training of ${si_models}"
   for model in ${si_models}; do
-    steps/train_vae.sh --cmd "${train_launcher}" --ngpu "${ngpu}" --train-opts "--dev dump/${dev_set}/feats.h5" \
+    steps/train.sh --cmd "${train_launcher}" --ngpu "${ngpu}" --train-opts "--dev dump/${dev_set}/feats.h5" \
       "conf/train_${model}.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_si"
   done
+  if [ "${supervised}" = true ]; then
+    steps/train.sh --cmd "${train_launcher}" --ngpu "${ngpu}" --module avvae.bin.train_supervised \
+      --train-opts "--dev dump/${dev_set}/feats.h5" \
+      conf/train_supervised.yaml "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" exp/supervised
+  fi
 fi
 
 speakers=$([ -f "data/${sd_set}/spk2utt" ] && cut -d' ' -f1 "data/${sd_set}/spk2utt" | tr '\n' ' ' || true)
@@ -114,7 +121,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: SD training of ${sd_models} for ${speakers}"
   for model in ${sd_models}; do
     for spk in ${speakers}; do
-      steps/train_vae.sh --cmd "${train_launcher}" --ngpu "${ngpu}" \
+      steps/train.sh --cmd "${train_launcher}" --ngpu "${ngpu}" \
         --train-opts "--speaker ${spk} --interferers dump/${train_set}/feats.h5 --init exp/${model}_si/model.pt" \
         "conf/train_${model}.yaml" "dump/${sd_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_sd/${spk}"
     done
@@ -138,10 +145,12 @@ fi
 systems="mixture oracle nmf_sd nmf_si"
 for model in ${si_models}; do systems="${systems} ${model}_si"; done
 for model in ${sd_models}; do systems="${systems} ${model}_sd"; done
+[ "${supervised}" != true ] || systems="${systems} supervised"
 decode_options() {
   case $1 in
     mixture|oracle) echo "--method $1" ;;
     nmf_*) echo "--method nmf --nmf-dir exp/$1" ;;
+    supervised) echo "--method supervised --model-dir exp/$1" ;;
     *_si) echo "--method mcem --config ${mcem_config} --model-dir exp/$1" ;;
     *_sd) echo "--method mcem --config ${mcem_config} --model-dir exp/$1 --speaker-dependent" ;;
   esac

@@ -18,13 +18,14 @@ SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix",
 TINY = {  # config -> {key: value}: a minute for the whole recipe instead of a quarter of an hour
     **{f"train_{model}.yaml": {"epochs": 2, "segments_per_utterance": 1, "sd": {"epochs": 1}}
        for model in ("avae", "avvae", "cvae")},
+    "train_supervised.yaml": {"epochs": 2, "segments_per_utterance": 1},
     "mix.yaml": {"num_mixtures": 3},
     "mix_unseen.yaml": {"num_mixtures": 2},
     "mcem.yaml": {"iterations": 3, "draws": 4, "burn_in": 2, "final_draws": 4, "final_burn_in": 2},
     "nmf.yaml": {"train_iterations": 20, "separate_iterations": 10},
 }
 MODELS = ("--si_models", "avae avvae", "--sd_models", "avvae")  # CVAE trains and decodes like these two
-SYSTEMS = ("mixture", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd")
+SYSTEMS = ("mixture", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised")
 
 
 def shrink_configs(recipe):
@@ -120,7 +121,7 @@ def test_training_separation_and_scoring_end_in_results(recipe):
             assert len(list((decode / "wav").glob("*.wav"))) == 3 * count
             assert len((decode / "scores.tsv").read_text().splitlines()) == 1 + 2 * count
     results = (recipe / "RESULTS.md").read_text()
-    for label in ("Mixture (unprocessed)", "Oracle IRM", "NMF", "A-VAE + MCEM", "AV-VAE + MCEM"):
+    for label in ("Mixture (unprocessed)", "Oracle IRM", "NMF", "A-VAE + MCEM", "AV-VAE + MCEM", "Supervised AV"):
         assert f"| {label} |" in results
     assert "unseen babble -10 dB" in results
     assert (recipe / "results.png").read_bytes()[:4] == b"\x89PNG"
@@ -131,7 +132,7 @@ def test_rerun_of_training_and_decoding_does_no_work(recipe):
     before = exp_snapshot(recipe)
     log = run_recipe(recipe, "--stage", "4", "--stop_stage", "8", "--nj", "1", *MODELS).stdout
     assert exp_snapshot(recipe) == before
-    assert log.count("is complete, skipping") == 2 + 3 + 2, "SI and SD models, NMF dictionaries"
+    assert log.count("is complete, skipping") == 2 + 1 + 3 + 2, "SI, supervised and SD models, NMF dictionaries"
     assert log.count("is separated, skipping") == log.count("scores.tsv exists, skipping") == 2 * len(SYSTEMS)
 
 

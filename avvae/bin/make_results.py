@@ -1,7 +1,8 @@
 """Regenerate the recipe's RESULTS.md and results.png from the score TSVs of every decode dir.
 
 A system is exp/<name>/decode_<set>/scores.tsv; its row label and protocol come from <name>: a suffix _si or _sd
-gives the protocol (none: the row counts for both, e.g. the mixture and the oracle), the stem the method.
+gives the protocol (none: the row counts for both, e.g. the mixture and the oracle; the supervised network is SI),
+the stem the method.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ LABELS = {
     "supervised": "Supervised AV",
 }
 PROTOCOLS = {"si": "SI", "sd": "SD"}
+UNSUFFIXED = {"supervised": "SI"}  # trained on the training speakers; other unsuffixed rows count for both
 
 
 def system_of(name: str, scores: tuple[Path, ...]) -> System:
@@ -30,7 +32,7 @@ def system_of(name: str, scores: tuple[Path, ...]) -> System:
     stem, _, suffix = name.rpartition("_")
     if suffix in PROTOCOLS:
         return System(LABELS.get(stem, stem), PROTOCOLS[suffix], scores)
-    return System(LABELS.get(name, name), "both", scores)
+    return System(LABELS.get(name, name), UNSUFFIXED.get(name, "both"), scores)
 
 
 def find_systems(exp_dir: Path, test_sets: list[str], names: list[str]) -> list[System]:

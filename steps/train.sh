@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Train one VAE into an exp dir (SI, or SD with --speaker), resuming a killed run; skipped when complete.
+# Train one model into an exp dir (a VAE, SI or SD with --speaker; or the supervised baseline with --module),
+# resuming a killed run; skipped when complete.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 
 # Options (--name value):
 cmd=run.pl        # launcher (train_cmd or cuda_cmd from cmd.sh)
 ngpu=0            # 0: CPU; 1: one GPU; > 1: DDP over that many GPUs with torchrun
-train_opts=""     # options passed on to avvae.bin.train (--speaker, --interferers, --init, --dev, ...)
+module=avvae.bin.train  # the training entry point (avvae.bin.train_supervised for the supervised baseline)
+train_opts=""     # options passed on to it (--speaker, --interferers, --init, --dev, ...)
 
 help_message="Usage: $0 [options] <config> <train-feats> <noise-feats> <exp-dir>
 e.g.: $0 --train-opts '--dev dump/dev_si/feats.h5' conf/train_avvae.yaml dump/train_si/feats.h5 \\
@@ -14,7 +16,8 @@ e.g.: $0 --train-opts '--dev dump/dev_si/feats.h5' conf/train_avvae.yaml dump/tr
 Options:
   --cmd <launcher>      # (default: ${cmd})
   --ngpu <n>            # (default: ${ngpu})
-  --train-opts <str>    # options for avvae.bin.train (default: '${train_opts}')"
+  --module <name>       # (default: ${module})
+  --train-opts <str>    # options for the entry point (default: '${train_opts}')"
 
 log "$0 $*"
 . "$(dirname "$0")/../utils/parse_options.sh"
@@ -29,11 +32,11 @@ for f in "${config}" "${train}" "${noise}"; do
   [ -f "$f" ] || { echo "$0: missing input $f" >&2; exit 1; }
 done
 if [ "${ngpu}" -gt 1 ]; then
-  launcher="torchrun --standalone --nproc_per_node ${ngpu} -m avvae.bin.train --device cuda"
+  launcher="torchrun --standalone --nproc_per_node ${ngpu} -m ${module} --device cuda"
 elif [ "${ngpu}" -eq 1 ]; then
-  launcher="python -m avvae.bin.train --device cuda"
+  launcher="python -m ${module} --device cuda"
 else
-  launcher="python -m avvae.bin.train --device cpu"
+  launcher="python -m ${module} --device cpu"
 fi
 mkdir -p "${exp}/log"
 start=$SECONDS
