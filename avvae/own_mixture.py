@@ -22,24 +22,9 @@ from avvae.lips import LipsFileError, load_lips, resample_lips
 from avvae.mcem import McemConfig, separate
 from avvae.models import SpeechVAE
 from avvae.stft import istft, stft
+from avvae.video import VideoError, read_gray_frames
 
 log = logging.getLogger(__name__)
-
-
-def read_lip_video(path: Path, size: int) -> tuple[np.ndarray, float]:
-    """A mouth-region video as uint8 [T, size, size] grayscale frames, and its frame rate."""
-    from imageio_ffmpeg import read_frames
-
-    try:
-        reader = read_frames(str(path), pix_fmt="gray", bits_per_pixel=8,
-                             output_params=["-vf", f"scale={size}:{size}:flags=bilinear"])
-        meta = next(reader)
-        frames = [np.frombuffer(frame, dtype=np.uint8).reshape(size, size) for frame in reader]
-    except (RuntimeError, OSError, StopIteration) as error:
-        raise LipsFileError(f"{path}: cannot decode the lip video ({error})") from error
-    if not frames:
-        raise LipsFileError(f"{path}: the lip video has no frames")
-    return np.stack(frames), float(meta["fps"])
 
 
 def read_lips_file(path: str | Path, size: int) -> tuple[np.ndarray, float]:
@@ -53,7 +38,11 @@ def read_lips_file(path: str | Path, size: int) -> tuple[np.ndarray, float]:
             found = f"{frames.shape[1]}x{frames.shape[2]}"
             raise LipsFileError(f"{path}: lip frames are {found}, the model needs {size}x{size}")
         return frames, fps
-    return read_lip_video(path, size)
+    try:
+        frames, fps, _ = read_gray_frames(path, size)
+    except VideoError as error:
+        raise LipsFileError(str(error)) from error
+    return frames, fps
 
 
 def read_mixture_wav(path: str | Path, rate: int) -> tuple[np.ndarray, float]:

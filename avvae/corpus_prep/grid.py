@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import yaml
-from imageio_ffmpeg import read_frames
 
 from avvae.cli import split_keys
 from avvae.corpus_prep.common import (
@@ -39,10 +38,9 @@ from avvae.corpus_prep.common import (
     write_speech_set,
 )
 from avvae.lips import save_lips
+from avvae.video import VideoError, read_gray_frames
 
 log = logging.getLogger(__name__)
-# imageio-ffmpeg warns on every video that the frames read (the 67x67 crop) differ from the encoded size: we ask it to
-logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
 SILENCES = ("sil", "sp")
 
@@ -95,20 +93,14 @@ def crop_for(crops: dict[str, Crop], spk: str, path: str | Path) -> Crop:
 def read_mouth_frames(video: Path, crop: Crop, size: int) -> np.ndarray:
     """The video's frames cropped to `crop`, grayscale, resized to size x size: uint8 [T, size, size]."""
     require(video, "video")
-    x, y, width, height = crop
     try:
-        reader = read_frames(str(video), pix_fmt="gray", bits_per_pixel=8,
-                             output_params=["-vf", f"crop={width}:{height}:{x}:{y},scale={size}:{size}:flags=bilinear"])
-        meta = next(reader)
-        frames = [np.frombuffer(frame, dtype=np.uint8).reshape(size, size) for frame in reader]
-    except (RuntimeError, OSError, StopIteration) as error:
-        raise CorpusLayoutError(f"{video}: cannot decode the video ({error})") from error
-    source_width, source_height = meta["source_size"]
+        frames, _, (source_width, source_height) = read_gray_frames(video, size, tuple(crop))
+    except VideoError as error:
+        raise CorpusLayoutError(str(error)) from error
+    x, y, width, height = crop
     if x + width > source_width or y + height > source_height:
         raise CorpusLayoutError(f"{video}: mouth crop {list(crop)} is outside the {source_width}x{source_height} frame")
-    if not frames:
-        raise CorpusLayoutError(f"{video}: no video frames")
-    return np.stack(frames)
+    return frames
 
 
 def _speakers(config: GridConfig) -> dict[str, list[str]]:
