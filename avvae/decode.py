@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from avvae.audio import write_wav
+from avvae.decode_dir import output_paths
 from avvae.feature_files import open_features
 from avvae.stft import StftConfig, istft
 
@@ -69,12 +70,6 @@ def read_mixture(key: str, group: h5py.Group) -> Mixture:
         sources=torch.from_numpy(np.stack([group[f"stft_source{j}"][()] for j in range(1, count + 1)])),
         noise=torch.from_numpy(group["stft_noise"][()]),
     )
-
-
-def output_paths(out_dir: Path, key: str, num_speakers: int) -> list[Path]:
-    """Where a mixture's estimates go: one wav per speaker, then the noise."""
-    wav = out_dir / "wav"
-    return [wav / f"{key}_s{j}.wav" for j in range(1, num_speakers + 1)] + [wav / f"{key}_noise.wav"]
 
 
 def stft_config_of(handle: h5py.File) -> StftConfig:

@@ -1,6 +1,6 @@
 """Scoring of a decode dir against the references of its mixture data dir, into `<decode_dir>/scores.tsv`.
 
-The estimates are `<decode_dir>/wav/<key>_s<j>.wav` and `<key>_noise.wav` (avvae.decode.output_paths), at the
+The estimates are `<decode_dir>/wav/<key>_s<j>.wav` and `<key>_noise.wav` (avvae.decode_dir.output_paths), at the
 level of the mixture wav; the references are the mixture dir's spk<j>.scp and noise1.scp, the mixture its
 wav.scp, the condition its utt2cond, and the speaker ids its manifest.jsonl (utt2spk of a mixture dir maps each
 mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.metrics. Jobs score a share of
@@ -26,7 +26,7 @@ from tqdm import tqdm
 from avvae.atomic import write_text_atomic
 from avvae.audio import read_wav
 from avvae.datadir import DataDirError, read_table, speaker_count
-from avvae.decode import output_paths
+from avvae.decode_dir import output_paths
 from avvae.metrics import METRICS, separation_scores, si_sdr
 
 log = logging.getLogger(__name__)

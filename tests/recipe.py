@@ -7,9 +7,20 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 NOT_COPIED = ("corpus", "data", "dump", "exp", "db.sh")  # outputs, and the site's corpus locations
 CORPUS_LOCATIONS = ("NTCD_TIMIT", "GRID", "GRID_NOISE")  # a site's corpora, which tests must not see
+TINY = {  # config -> {key: value}: one-epoch training and short chains, so that tests run every stage quickly
+    **{f"train_{model}.yaml": {"epochs": 2, "segments_per_utterance": 1, "sd": {"epochs": 1}}
+       for model in ("avae", "avvae", "cvae")},
+    "train_supervised.yaml": {"epochs": 2, "segments_per_utterance": 1},
+    "mix.yaml": {"num_mixtures": 3},
+    "mix_unseen.yaml": {"num_mixtures": 2},
+    "mcem.yaml": {"iterations": 3, "draws": 4, "burn_in": 2, "final_draws": 4, "final_burn_in": 2},
+    "nmf.yaml": {"train_iterations": 20, "separate_iterations": 10},
+}
 
 
 def copy_recipe(destination: Path, corpus: str = "mini_av") -> Path:
@@ -34,3 +45,15 @@ def run_script(recipe: Path, *options: str, check: bool = True) -> subprocess.Co
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-4000:]}")
     return result
+
+
+def shrink_configs(recipe: Path) -> None:
+    """Overwrite the recipe copy's configs with the TINY values (the configs it lacks are left alone)."""
+    for name, changes in TINY.items():
+        path = recipe / "conf" / name
+        if not path.is_file():
+            continue
+        values = yaml.safe_load(path.read_text())
+        for key, value in changes.items():
+            values[key] = {**values[key], **value} if isinstance(value, dict) else value
+        path.write_text(yaml.safe_dump(values))

@@ -1,5 +1,6 @@
 """egs/ntcd_timit on a small tree laid out as the NTCD-TIMIT release: data prep and feature dump through run.sh,
-and clear errors for a missing root, a missing lips folder and a noisy file that does not match its clean one."""
+training to RESULTS.md with one-epoch configs, and clear errors for a missing root, a missing lips folder and a
+noisy file that does not match its clean one."""
 
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from avvae.corpus_prep.ntcd_timit import NtcdConfig, prepare_ntcd_timit
 from avvae.datadir import read_table, validate_data_dir
 from avvae.lips import load_lips
 from tests.datadirs import RATE, lips_for, voiced_utterance
-from tests.recipe import copy_recipe, run_script
+from tests.recipe import copy_recipe, run_script, shrink_configs
 
 VOLUNTEERS = ("01M", "13F", "30F", "31F")
 UTTS = ("sa1", "si1130", "sx134")
@@ -83,6 +84,19 @@ def test_data_dirs_hold_the_splits(recipe):
     for name in ("noise_train", "noise_test"):
         assert sorted(read_table(recipe / "data" / name / "spk2utt")) == sorted(NOISES)
         validate_data_dir(recipe / "data" / name, require_lips=False)
+
+
+def test_training_separation_and_results_run_on_the_tree(recipe):
+    recipe, _ = recipe
+    shrink_configs(recipe)
+    run_script(recipe, "--stage", "4", "--nj", "1", "--si_models", "avvae", "--sd_models", "avvae",
+               "--supervised", "false")
+    assert all((recipe / "exp" / "avvae_sd" / spk / "model.pt").is_file() for spk in ("30F", "31F"))
+    results = (recipe / "RESULTS.md").read_text()
+    sdr = results.split("## SDR improvement (dB)")[1].split("##")[0]
+    row = next(line for line in sdr.splitlines() if line.startswith("| AV-VAE + MCEM"))
+    assert all(cell.strip() for cell in row.split("|")[1:-1]), "SI and SD columns all filled"
+    assert "| NMF |" in sdr and "| Oracle IRM |" in sdr
 
 
 def test_lips_are_the_png_frames_in_order(recipe):

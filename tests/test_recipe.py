@@ -9,32 +9,13 @@ import time
 import h5py
 import numpy as np
 import pytest
-import yaml
 
 from avvae.datadir import validate_data_dir
-from tests.recipe import copy_recipe, run_recipe
+from tests.recipe import copy_recipe, run_recipe, shrink_configs
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
-TINY = {  # config -> {key: value}: a minute for the whole recipe instead of a quarter of an hour
-    **{f"train_{model}.yaml": {"epochs": 2, "segments_per_utterance": 1, "sd": {"epochs": 1}}
-       for model in ("avae", "avvae", "cvae")},
-    "train_supervised.yaml": {"epochs": 2, "segments_per_utterance": 1},
-    "mix.yaml": {"num_mixtures": 3},
-    "mix_unseen.yaml": {"num_mixtures": 2},
-    "mcem.yaml": {"iterations": 3, "draws": 4, "burn_in": 2, "final_draws": 4, "final_burn_in": 2},
-    "nmf.yaml": {"train_iterations": 20, "separate_iterations": 10},
-}
 MODELS = ("--si_models", "avae avvae", "--sd_models", "avvae")  # CVAE trains and decodes like these two
 SYSTEMS = ("mixture", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised")
-
-
-def shrink_configs(recipe):
-    for name, changes in TINY.items():
-        path = recipe / "conf" / name
-        values = yaml.safe_load(path.read_text())
-        for key, value in changes.items():
-            values[key] = {**values[key], **value} if isinstance(value, dict) else value
-        path.write_text(yaml.safe_dump(values))
 
 
 @pytest.fixture(scope="module")

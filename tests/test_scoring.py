@@ -11,7 +11,7 @@ from avvae.audio import read_wav
 from avvae.bin import decode, score, train_nmf
 from avvae.cli import run_main
 from avvae.datadir import read_table
-from avvae.decode import output_paths
+from avvae.decode_dir import output_paths
 from avvae.features import FeatureConfig, dump_features
 from avvae.mixing import MixConfig, make_mixtures
 from avvae.results import read_scores
