@@ -16,7 +16,7 @@ from avvae.corpus_prep.grid import GridConfig, extract_lips, prepare_grid
 from avvae.datadir import read_table, validate_data_dir
 from avvae.lips import load_lips
 from tests.datadirs import voiced_utterance
-from tests.recipe import copy_recipe, run_script
+from tests.recipe import copy_recipe, run_script, shrink_configs
 
 GRID_RATE, FPS, WIDTH, HEIGHT = 25000, 25, 160, 128
 MOUTH = [40, 60, 80, 48]   # the mouth box of the test videos: [x, y, width, height]
@@ -140,6 +140,16 @@ def test_features_have_lips_at_the_stft_rate(grid):
         assert handle.attrs["lips_interpolation"] == "linear"
     with h5py.File(recipe / "dump" / "test_mix" / "feats.h5") as handle:
         assert len(handle) == 3 and all("lips2" in handle[key] for key in handle)
+
+
+def test_training_separation_and_results_run_on_the_tree(grid):
+    recipe, _, _ = grid
+    shrink_configs(recipe)
+    run_script(recipe, "--stage", "4", "--nj", "1", "--si_models", "avvae", "--sd_models", "", "--supervised", "false")
+    sdr = (recipe / "RESULTS.md").read_text().split("## SDR improvement (dB)")[1].split("##")[0]
+    row = next(line for line in sdr.splitlines() if line.startswith("| AV-VAE + MCEM"))
+    assert row.split(" | ")[1].strip(), "the SI -5 dB cell is filled"
+    assert (recipe / "exp" / "avvae_si" / "decode_test_mix" / "scores.tsv").is_file()
 
 
 @pytest.fixture
