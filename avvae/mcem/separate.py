@@ -61,13 +61,31 @@ def initial_params(problem: Problem, generators: list[torch.Generator], config: 
 
 
 class _Samples:
-    """Collects the variances of the kept draws of one E-step."""
+    """The kept draws of one E-step, copied into one buffer [R, J, B, N, F] reused across iterations (the chain
+    updates its state in place), with their per-frame log-likelihoods [B, N] where the sampler has them."""
 
     def __init__(self) -> None:
-        self.items: list[torch.Tensor] = []
+        self.buffer: torch.Tensor | None = None
+        self.count = 0
+        self.likelihoods: list[torch.Tensor | None] = []
 
-    def keep(self, variance: torch.Tensor) -> None:
-        self.items.append(variance)
+    def start(self, draws: int, shape: tuple[int, ...], device: torch.device) -> None:
+        if self.buffer is None or self.buffer.shape != (draws, *shape):
+            self.buffer = torch.empty(draws, *shape, device=device)
+        self.count, self.likelihoods = 0, []
+
+    def keep(self, variance: torch.Tensor, likelihood: torch.Tensor | None = None) -> None:
+        self.buffer[self.count].copy_(variance)
+        self.count += 1
+        self.likelihoods.append(likelihood)
+
+    def log_likelihood(self, params: Params, problem: Problem, floor: float) -> torch.Tensor:
+        """sum_fn [-log V - |x|^2 / V] over each mixture's real frames averaged over the draws, [B]: from the
+        sampler's own per-frame values when it kept them, else computed afresh."""
+        samples = self.buffer[: self.count]
+        if any(item is None for item in self.likelihoods):
+            return log_likelihood(mixture_variance(samples, params, floor), problem.power, problem.mask)
+        return (torch.stack(self.likelihoods) * problem.mask).sum(-1).mean(0)
 
 
 class _Estep:
@@ -110,13 +128,13 @@ def run_mcem_batch(
     params = initial_params(problem, generators, config)
     e_step = _Estep(problem, generators, config)
     histories: list[list[IterationLog]] = [[] for _ in stfts]
+    samples = _Samples()
     for iteration in range(1, config.iterations + 1):
         start = time.perf_counter()
-        samples = _Samples()
+        samples.start(config.draws - config.burn_in, problem.shape, device)
         acceptance = e_step.run(params, config.draws, config.burn_in, samples.keep)
-        stacked = torch.stack(samples.items)
-        likelihood = log_likelihood(mixture_variance(stacked, params, config.floor), problem.power, problem.mask)
-        params = m_step(stacked, params, problem.power, problem.mask, config.power, config.floor)
+        likelihood = samples.log_likelihood(params, problem, config.floor)
+        params = m_step(samples.buffer, params, problem.power, problem.mask, config.power, config.floor)
         seconds = time.perf_counter() - start
         for b, history in enumerate(histories):
             history.append(IterationLog(iteration, acceptance[:, b].tolist(), float(likelihood[b]), seconds))
