@@ -40,10 +40,9 @@ def frame_log_likelihood(speech: torch.Tensor, noise: torch.Tensor, power: torch
 
 
 def _log_likelihood_(variance: torch.Tensor, power: torch.Tensor, floor: float) -> torch.Tensor:
-    """frame_log_likelihood of a mixture variance [..., N, F] that this overwrites (four passes, no new buffer)."""
+    """frame_log_likelihood of a mixture variance [..., N, F] that this clamps in place: three passes."""
     variance.clamp_min_(floor)
-    log = torch.log(variance)
-    return -log.add_(torch.div(power, variance, out=variance)).sum(-1)
+    return -torch.log(variance).addcdiv_(power, variance).sum(-1)
 
 
 def random_numbers(problem: Problem, generators: list[torch.Generator], latent: int,
@@ -122,15 +121,15 @@ def run_chain(
         extra = target.with_gradient(z)[1:]
     else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
         extra = (problem.log_prior(z), target.likelihood(target.gain * variance, target.noise))
-    accepted = torch.zeros(problem.shape[:2], device=z.device)
+    accepted = torch.zeros(z.shape[:-1], device=z.device)
     for draw in range(draws):
         step, log_uniform = random_numbers(problem, generators, z.shape[-1])
         z, variance, extra, accept = step_function(target, z, variance, extra, step, log_uniform, proposal_std)
-        accepted += (accept * problem.mask).sum(-1)
+        accepted += accept
         if draw >= burn_in:  # MH's state carries its per-frame log-likelihood; MALA's carries the full target
             keep(variance, None if sampler == "mala" else extra[1])
     frames = problem.mask.sum(-1).clamp_min(1.0)
-    return ChainState(z, variance), accepted / (frames * max(draws, 1))
+    return ChainState(z, variance), (accepted * problem.mask).sum(-1) / (frames * max(draws, 1))
 
 
 def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
@@ -152,10 +151,11 @@ def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, pro
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
     accept = torch.empty_like(log_prior, dtype=torch.bool)
+    threshold = log_uniform - (proposed_prior - log_prior)  # accept where log u < delta log-lik. + delta log-prior
     for j in range(len(variance)):
         # The others summed afresh, not as total - g_j sigma2_j, which cancels badly when one speaker dominates.
         proposed = target.likelihood_with(target.mixture(variance, skip=j), j, proposed_variance[j])
-        accept[j] = log_uniform[j] < proposed - current + proposed_prior[j] - log_prior[j]
+        torch.lt(threshold[j], proposed - current, out=accept[j])
         variance[j].lerp_(proposed_variance[j], accept[j, ..., None].to(variance.dtype))
         current = torch.where(accept[j], proposed, current)
     extra = (torch.where(accept, proposed_prior, log_prior), current)
