@@ -45,20 +45,23 @@ def _log_likelihood_(variance: torch.Tensor, power: torch.Tensor, floor: float) 
     return -torch.log(variance).addcdiv_(power, variance).sum(-1)
 
 
-def random_numbers(problem: Problem, generators: list[torch.Generator], latent: int,
-                   leading: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gaussian steps [(R,) J, B, N, L] and log-uniforms [J, B, N], each utterance from its own generator."""
+def random_numbers(problem: Problem, generators: list[torch.Generator], latent: int, leading: int = 0,
+                   chains: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian steps [(R,) J, B, N, L] and log-uniforms [J, B, N] ([R, J, B, N] for R parallel `chains`), each
+    utterance from its own generator."""
     num_speakers, _, frames, _ = problem.shape
     steps, uniforms = [], []
     device = problem.power.device
     shape = (leading,) if leading else ()
     for length, generator in zip(problem.lengths, generators):
         steps.append(torch.randn(length, *shape, num_speakers, latent, generator=generator, device=device))
-        uniforms.append(torch.rand(length, num_speakers, generator=generator, device=device))
+        uniforms.append(torch.rand(length, *(shape if chains else ()), num_speakers, generator=generator,
+                                   device=device))
     step = steps[0][None] if len(steps) == 1 else pad_frames(steps, frames)
     uniform = uniforms[0][None] if len(uniforms) == 1 else pad_frames(uniforms, frames)
     step = step.permute(2, 3, 0, 1, 4) if leading else step.permute(2, 0, 1, 3)
-    return step, torch.log(uniform.permute(2, 0, 1))
+    uniform = uniform.permute(2, 3, 0, 1) if chains else uniform.permute(2, 0, 1)
+    return step, torch.log(uniform)
 
 
 class _Target:
@@ -72,13 +75,14 @@ class _Target:
         return frame_log_likelihood(speech, others, self.problem.power, self.floor)
 
     def mixture(self, variance: torch.Tensor, skip: int = -1) -> torch.Tensor:
-        """A new buffer holding WH + sum_{k != skip} g_k sigma2_k, [B, N, F] (one fused pass per speaker)."""
-        speakers = [k for k in range(len(variance)) if k != skip]
+        """A new buffer holding WH + sum_{k != skip} g_k sigma2_k, [..., B, N, F] from variances [..., J, B, N, F]
+        (one fused pass per speaker)."""
+        speakers = [k for k in range(variance.shape[-4]) if k != skip]
         if not speakers:
-            return self.noise.clone()
-        out = torch.addcmul(self.noise, self.gain[speakers[0]], variance[speakers[0]])
+            return self.noise.expand(*variance.shape[:-4], *self.noise.shape).clone()
+        out = torch.addcmul(self.noise, self.gain[speakers[0]], variance[..., speakers[0], :, :, :])
         for k in speakers[1:]:
-            out.addcmul_(self.gain[k], variance[k])
+            out.addcmul_(self.gain[k], variance[..., k, :, :, :])
         return out
 
     def likelihood_with(self, others: torch.Tensor, j: int, variance_j: torch.Tensor) -> torch.Tensor:
@@ -107,10 +111,14 @@ def run_chain(
     floor: float,
     keep: Callable[[torch.Tensor, torch.Tensor | None], None],
     sampler: str = "mh",
+    chains: int = 1,
 ) -> tuple[ChainState, torch.Tensor]:
     """Run `draws` steps from `state`; pass the variances of each draw after `burn_in` to `keep`, with their
     per-frame log-likelihood [B, N] when the sampler has it (MH) or None. The state's variances may be updated in
     place, so `keep` must copy what it stores.
+
+    With `chains` K > 1 (MH only), the state holds K independent chains [K, J, B, N, ...] stepped together (one
+    decoder pass per draw for all of them), and `keep` is called for each chain's draw in turn.
 
     Returns the final state and the acceptance rate of each speaker in each mixture [J, B] over all draws.
     """
@@ -120,16 +128,22 @@ def run_chain(
     if sampler == "mala":
         extra = target.with_gradient(z)[1:]
     else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
-        extra = (problem.log_prior(z), target.likelihood(target.gain * variance, target.noise))
+        extra = (problem.log_prior(z), _log_likelihood_(target.mixture(variance), problem.power, floor))
     accepted = torch.zeros(z.shape[:-1], device=z.device)
     for draw in range(draws):
-        step, log_uniform = random_numbers(problem, generators, z.shape[-1])
+        if chains > 1:
+            step, log_uniform = random_numbers(problem, generators, z.shape[-1], leading=chains, chains=True)
+        else:
+            step, log_uniform = random_numbers(problem, generators, z.shape[-1])
         z, variance, extra, accept = step_function(target, z, variance, extra, step, log_uniform, proposal_std)
         accepted += accept
         if draw >= burn_in:  # MH's state carries its per-frame log-likelihood; MALA's carries the full target
-            keep(variance, None if sampler == "mala" else extra[1])
+            for k in range(chains):
+                chain = (k,) if chains > 1 else ()
+                keep(variance[chain], None if sampler == "mala" else extra[1][chain])
     frames = problem.mask.sum(-1).clamp_min(1.0)
-    return ChainState(z, variance), (accepted * problem.mask).sum(-1) / (frames * max(draws, 1))
+    accepted = accepted.reshape(-1, *problem.shape[:3]).sum(0)
+    return ChainState(z, variance), (accepted * problem.mask).sum(-1) / (frames * max(draws * chains, 1))
 
 
 def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
@@ -138,9 +152,9 @@ def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, propo
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
     proposed = _log_likelihood_(target.mixture(proposed_variance), target.problem.power, target.floor)
-    accept = log_uniform[0] < proposed - current + (proposed_prior - log_prior).sum(0)
-    extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept, proposed, current))
-    accept = accept.expand_as(log_prior)
+    accept = log_uniform[..., 0, :, :] < proposed - current + (proposed_prior - log_prior).sum(-3)
+    accept = accept.unsqueeze(-3).expand_as(log_prior)
+    extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept[..., 0, :, :], proposed, current))
     return _update(accept, (z, proposal), (variance, proposed_variance)) + (extra, accept)
 
 
@@ -152,12 +166,13 @@ def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, pro
     proposed_prior = target.problem.log_prior(proposal)
     accept = torch.empty_like(log_prior, dtype=torch.bool)
     threshold = log_uniform - (proposed_prior - log_prior)  # accept where log u < delta log-lik. + delta log-prior
-    for j in range(len(variance)):
+    for j in range(variance.shape[-4]):
         # The others summed afresh, not as total - g_j sigma2_j, which cancels badly when one speaker dominates.
-        proposed = target.likelihood_with(target.mixture(variance, skip=j), j, proposed_variance[j])
-        torch.lt(threshold[j], proposed - current, out=accept[j])
-        variance[j].lerp_(proposed_variance[j], accept[j, ..., None].to(variance.dtype))
-        current = torch.where(accept[j], proposed, current)
+        proposed = target.likelihood_with(target.mixture(variance, skip=j), j, proposed_variance[..., j, :, :, :])
+        accept_j = torch.lt(threshold[..., j, :, :], proposed - current)
+        accept[..., j, :, :] = accept_j
+        variance[..., j, :, :, :].lerp_(proposed_variance[..., j, :, :, :], accept_j[..., None].to(variance.dtype))
+        current = torch.where(accept_j, proposed, current)
     extra = (torch.where(accept, proposed_prior, log_prior), current)
     return _where(accept, proposal, z), variance, extra, accept
 

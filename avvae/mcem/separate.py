@@ -94,6 +94,8 @@ class _Estep:
     def __init__(self, problem: Problem, generators: list[torch.Generator], config: McemConfig):
         self.problem, self.generators, self.config = problem, generators, config
         z = problem.encoder_mean()
+        if config.chains > 1:
+            z = z.expand(config.chains, *z.shape).clone()
         self.state = ChainState(z, problem.decode(z, config.floor))
         self.posterior = VariationalPosterior(z, config.proposal_std) if config.sampler == "variational" else None
 
@@ -105,9 +107,10 @@ class _Estep:
             for variance in self.posterior.sample_variances(problem, draws - burn_in, self.generators, config.floor):
                 keep(variance)
             return torch.full(problem.shape[:2], float("nan"))
+        draws, burn_in, _ = config.schedule(draws, burn_in)
         self.state, acceptance = run_chain(
             problem, params, self.state, draws, burn_in, self.generators, config.proposal_std, config.scan,
-            config.floor, keep, config.sampler,
+            config.floor, keep, config.sampler, config.chains,
         )
         return acceptance
 
@@ -131,7 +134,7 @@ def run_mcem_batch(
     samples = _Samples()
     for iteration in range(1, config.iterations + 1):
         start = time.perf_counter()
-        samples.start(config.draws - config.burn_in, problem.shape, device)
+        samples.start(config.schedule(config.draws, config.burn_in)[2], problem.shape, device)
         acceptance = e_step.run(params, config.draws, config.burn_in, samples.keep)
         likelihood = samples.log_likelihood(params, problem, config.floor)
         params = m_step(samples.buffer, params, problem.power, problem.mask, config.power, config.floor)
