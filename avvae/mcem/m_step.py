@@ -40,11 +40,11 @@ def _ratio(numerator: torch.Tensor, denominator: torch.Tensor, power: float) -> 
     return ratio.sqrt() if power == 0.5 else ratio.pow(power)
 
 
-def _statistics(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, mask: torch.Tensor,
-                floor: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _statistics(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, mask: torch.Tensor, floor: float,
+                work: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """mean_r 1/V and mean_r |x|^2/V^2 = |x|^2 mean_r 1/V^2 (masked) from the draws' summed speech variances
-    [R, B, N, F]: five passes over the draws and no buffer beyond 1/V."""
-    inverse = torch.add(speech, noise).clamp_min_(floor).reciprocal_()
+    [R, B, N, F]: five passes over the draws, 1/V formed in `work` (large fresh buffers cost page faults)."""
+    inverse = torch.add(speech, noise, out=work).clamp_min_(floor).reciprocal_()
     s1 = inverse.mean(0).mul_(mask[..., None])
     s2 = inverse.square_().mean(0).mul_(power).mul_(mask[..., None])
     return s1, s2
@@ -53,21 +53,25 @@ def _statistics(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, 
 def m_step(samples: torch.Tensor, params: Params, power: torch.Tensor, mask: torch.Tensor, exponent: float,
            floor: float) -> Params:
     """One pass of W, H then g updates (V recomputed after each); W's columns renormalised into H. The draws'
-    summed speech variances sum_j g_j sigma2_j do not change until the g update, so they are formed once."""
+    summed speech variances sum_j g_j sigma2_j do not change until the g update, so they are formed once; two
+    buffers of one speaker's draws [R, B, N, F] serve all passes."""
     W, H, g = params.W, params.H, params.g
     speech = samples[:, 0] * g[0, ..., None]
     for j in range(1, len(g)):
         speech.addcmul_(samples[:, j], g[j, ..., None])
-    s1, s2 = _statistics(speech, params.noise_variance(), power, mask, floor)
+    work = torch.empty_like(speech)
+    s1, s2 = _statistics(speech, params.noise_variance(), power, mask, floor, work)
     W = (W * _ratio(torch.bmm(H, s2).transpose(1, 2), torch.bmm(H, s1).transpose(1, 2), exponent)).clamp_min(floor)
-    s1, s2 = _statistics(speech, Params(W, H, g).noise_variance(), power, mask, floor)
+    s1, s2 = _statistics(speech, Params(W, H, g).noise_variance(), power, mask, floor, work)
     Wt = W.transpose(1, 2)
     H = (H * _ratio(torch.bmm(Wt, s2.transpose(1, 2)), torch.bmm(Wt, s1.transpose(1, 2)), exponent)).clamp_min(floor)
     scale = W.sum(1, keepdim=True)
     W, H = (W / scale).clamp_min(floor), (H * scale.transpose(1, 2)).clamp_min(floor)
-    inverse = speech.add_(Params(W, H, g).noise_variance()).clamp_min_(floor).reciprocal_()[:, None]
-    share = samples * inverse
-    denominator = share.sum(-1).mean(0)
-    numerator = share.mul_(inverse).mean(0).mul_(power).sum(-1)
+    inverse = speech.add_(Params(W, H, g).noise_variance()).clamp_min_(floor).reciprocal_()
+    numerator, denominator = torch.empty_like(g), torch.empty_like(g)
+    for j in range(len(g)):
+        share = torch.mul(samples[:, j], inverse, out=work)  # sigma2_j / V, then sigma2_j / V^2
+        denominator[j] = share.sum(-1).mean(0)
+        numerator[j] = share.mul_(inverse).mean(0).mul_(power).sum(-1)
     g = (g * _ratio(numerator, denominator, exponent)).clamp_min(floor)
     return Params(W, H, g)

@@ -117,20 +117,31 @@ class Problem:
         return self._per_track(encode)[0]
 
     def decode(self, z: torch.Tensor, floor: float) -> torch.Tensor:
-        """sigma2(z) [..., J, B, N, F] from z [..., J, B, N, L]: one decoder call per distinct model object, each
-        group's output written into one buffer (a slice when its tracks are consecutive, as for one model per
-        speaker), then clamped and exponentiated in place over the whole buffer."""
+        """sigma2(z) [..., J, B, N, F] from z [..., J, B, N, L]: one decoder call per distinct model object. With
+        several groups, each group's log-variances are clamped straight into one buffer (into a slice when its
+        tracks are consecutive, as for one model per speaker), then exponentiated in place."""
         lead = z.shape[:-4]
         num_speakers, batch, frames, _ = self.shape
         flat = z.reshape(*lead, num_speakers * batch, frames, z.shape[-1])
         if len(self.groups) == 1:
-            out = self.groups[0].model.log_variance(flat, self.groups[0].context)
-        else:
+            return _exp_clamped(self.groups[0].model.log_variance(flat, self.groups[0].context), floor).view(
+                *lead, *self.shape)
+        if torch.is_grad_enabled() and z.requires_grad:
             out = flat.new_empty(*lead, num_speakers * batch, frames, self.shape[-1])
             for group in self.groups:
-                rows = group.rows if group.rows is not None else group.tracks
-                out[..., rows, :, :] = group.model.log_variance(flat[..., rows, :, :], group.context)
-        return _exp_clamped(out, floor).view(*lead, *self.shape)
+                out[..., group.tracks, :, :] = _exp_clamped(
+                    group.model.log_variance(flat[..., group.tracks, :, :], group.context), floor)
+            return out.view(*lead, *self.shape)
+        out = flat.new_empty(*lead, num_speakers * batch, frames, self.shape[-1])
+        low = _low(floor)
+        for group in self.groups:
+            if group.rows is not None:
+                log_variance = group.model.log_variance(flat[..., group.rows, :, :], group.context)
+                torch.clamp(log_variance, low, 40.0, out=out[..., group.rows, :, :])
+            else:
+                log_variance = group.model.log_variance(flat[..., group.tracks, :, :], group.context)
+                out[..., group.tracks, :, :] = log_variance.clamp_(low, 40.0)
+        return out.exp_().view(*lead, *self.shape)
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z_j | v_j) up to a constant, [..., J, B, N]."""
@@ -140,7 +151,10 @@ class Problem:
 def _exp_clamped(log_variance: torch.Tensor, floor: float) -> torch.Tensor:
     """exp(clamp(d, max(-40, log floor), 40)): finite in float32 even for wild proposals, V^2 cannot overflow, and
     at least the floor (one ulp aside). In place when no gradient is recorded (two passes instead of four)."""
-    low = max(-40.0, math.log(floor))
     if torch.is_grad_enabled() and log_variance.requires_grad:
-        return torch.exp(log_variance.clamp(low, 40.0))
-    return log_variance.clamp_(low, 40.0).exp_()
+        return torch.exp(log_variance.clamp(_low(floor), 40.0))
+    return log_variance.clamp_(_low(floor), 40.0).exp_()
+
+
+def _low(floor: float) -> float:
+    return max(-40.0, math.log(floor))
