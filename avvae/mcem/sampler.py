@@ -70,24 +70,25 @@ class _Target:
     def __init__(self, problem: Problem, params: Params, floor: float):
         self.problem, self.floor = problem, floor
         self.noise, self.gain = params.noise_variance(), params.g[..., None]
+        self.gains = self.gain.unbind(0)
 
     def likelihood(self, speech: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
         return frame_log_likelihood(speech, others, self.problem.power, self.floor)
 
-    def mixture(self, variance: torch.Tensor, skip: int = -1) -> torch.Tensor:
-        """A new buffer holding WH + sum_{k != skip} g_k sigma2_k, [..., B, N, F] from variances [..., J, B, N, F]
-        (one fused pass per speaker)."""
-        speakers = [k for k in range(variance.shape[-4]) if k != skip]
+    def mixture(self, variances: tuple[torch.Tensor, ...], skip: int = -1) -> torch.Tensor:
+        """A new buffer holding WH + sum_{k != skip} g_k sigma2_k, [..., B, N, F] from each speaker's variances
+        [..., B, N, F] (`variance.unbind(-4)`; one fused pass per speaker)."""
+        speakers = [k for k in range(len(variances)) if k != skip]
         if not speakers:
-            return self.noise.expand(*variance.shape[:-4], *self.noise.shape).clone()
-        out = torch.addcmul(self.noise, self.gain[speakers[0]], variance[..., speakers[0], :, :, :])
+            return self.noise.expand_as(variances[0]).clone()
+        out = torch.addcmul(self.noise, self.gains[speakers[0]], variances[speakers[0]])
         for k in speakers[1:]:
-            out.addcmul_(self.gain[k], variance[..., k, :, :, :])
+            out.addcmul_(self.gains[k], variances[k])
         return out
 
     def likelihood_with(self, others: torch.Tensor, j: int, variance_j: torch.Tensor) -> torch.Tensor:
         """Per-frame log-likelihood [B, N] with speaker j's variance added to `others` (which this overwrites)."""
-        return _log_likelihood_(others.addcmul_(self.gain[j], variance_j), self.problem.power, self.floor)
+        return _log_likelihood_(others.addcmul_(self.gains[j], variance_j), self.problem.power, self.floor)
 
     def with_gradient(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Variances, log target [B, N] and its gradient w.r.t. z, from one decoder pass and its backward."""
@@ -128,7 +129,7 @@ def run_chain(
     if sampler == "mala":
         extra = target.with_gradient(z)[1:]
     else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
-        extra = (problem.log_prior(z), _log_likelihood_(target.mixture(variance), problem.power, floor))
+        extra = (problem.log_prior(z), _log_likelihood_(target.mixture(variance.unbind(-4)), problem.power, floor))
     accepted = torch.zeros(z.shape[:-1], device=z.device)
     for draw in range(draws):
         if chains > 1:
@@ -151,7 +152,8 @@ def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, propo
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
-    proposed = _log_likelihood_(target.mixture(proposed_variance), target.problem.power, target.floor)
+    proposed = _log_likelihood_(target.mixture(proposed_variance.unbind(-4)), target.problem.power,
+                                target.floor)
     accept = log_uniform[..., 0, :, :] < proposed - current + (proposed_prior - log_prior).sum(-3)
     accept = accept.unsqueeze(-3).expand_as(log_prior)
     extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept[..., 0, :, :], proposed, current))
@@ -164,15 +166,16 @@ def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, pro
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
-    accept = torch.empty_like(log_prior, dtype=torch.bool)
     threshold = log_uniform - (proposed_prior - log_prior)  # accept where log u < delta log-lik. + delta log-prior
-    for j in range(variance.shape[-4]):
+    speakers, proposed_speakers, thresholds = variance.unbind(-4), proposed_variance.unbind(-4), threshold.unbind(-3)
+    accepts = []
+    for j, (speaker, proposed_speaker) in enumerate(zip(speakers, proposed_speakers)):
         # The others summed afresh, not as total - g_j sigma2_j, which cancels badly when one speaker dominates.
-        proposed = target.likelihood_with(target.mixture(variance, skip=j), j, proposed_variance[..., j, :, :, :])
-        accept_j = torch.lt(threshold[..., j, :, :], proposed - current)
-        accept[..., j, :, :] = accept_j
-        variance[..., j, :, :, :].lerp_(proposed_variance[..., j, :, :, :], accept_j[..., None].to(variance.dtype))
-        current = torch.where(accept_j, proposed, current)
+        proposed = target.likelihood_with(target.mixture(speakers, skip=j), j, proposed_speaker)
+        accepts.append(torch.lt(thresholds[j], proposed - current))
+        speaker.lerp_(proposed_speaker, accepts[j].unsqueeze(-1).to(variance.dtype))
+        current = torch.where(accepts[j], proposed, current)
+    accept = torch.stack(accepts, -3)
     extra = (torch.where(accept, proposed_prior, log_prior), current)
     return _where(accept, proposal, z), variance, extra, accept
 
