@@ -39,9 +39,9 @@ def frame_log_likelihood(speech: torch.Tensor, noise: torch.Tensor, power: torch
     return -(torch.log(variance) + power / variance).sum(-1)
 
 
-def _log_likelihood_(variance: torch.Tensor, power: torch.Tensor, floor: float) -> torch.Tensor:
-    """frame_log_likelihood of a mixture variance [..., N, F] that this clamps in place: three passes."""
-    variance.clamp_min_(floor)
+def _log_likelihood_(variance: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
+    """-sum_f [log V + |x|^2 / V] per frame of a mixture variance [..., N, F] already at least the floor (made
+    from _Target.mixture): two passes and the sum."""
     return -torch.log(variance).addcdiv_(power, variance).sum(-1)
 
 
@@ -71,24 +71,27 @@ class _Target:
         self.problem, self.floor = problem, floor
         self.noise, self.gain = params.noise_variance(), params.g[..., None]
         self.gains = self.gain.unbind(0)
+        # MH's mixture variances start from max(WH, floor): at least the floor without a clamp per proposal, and
+        # within the floor (1e-10) of max(WH + speech, floor), which the M-step and the Wiener filters use.
+        self.floored_noise = self.noise.clamp_min(floor)
 
     def likelihood(self, speech: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
         return frame_log_likelihood(speech, others, self.problem.power, self.floor)
 
     def mixture(self, variances: tuple[torch.Tensor, ...], skip: int = -1) -> torch.Tensor:
-        """A new buffer holding WH + sum_{k != skip} g_k sigma2_k, [..., B, N, F] from each speaker's variances
-        [..., B, N, F] (`variance.unbind(-4)`; one fused pass per speaker)."""
+        """A new buffer holding max(WH, floor) + sum_{k != skip} g_k sigma2_k, [..., B, N, F] from each speaker's
+        variances [..., B, N, F] (`variance.unbind(-4)`; one fused pass per speaker)."""
         speakers = [k for k in range(len(variances)) if k != skip]
         if not speakers:
-            return self.noise.expand_as(variances[0]).clone()
-        out = torch.addcmul(self.noise, self.gains[speakers[0]], variances[speakers[0]])
+            return self.floored_noise.expand_as(variances[0]).clone()
+        out = torch.addcmul(self.floored_noise, self.gains[speakers[0]], variances[speakers[0]])
         for k in speakers[1:]:
             out.addcmul_(self.gains[k], variances[k])
         return out
 
     def likelihood_with(self, others: torch.Tensor, j: int, variance_j: torch.Tensor) -> torch.Tensor:
         """Per-frame log-likelihood [B, N] with speaker j's variance added to `others` (which this overwrites)."""
-        return _log_likelihood_(others.addcmul_(self.gains[j], variance_j), self.problem.power, self.floor)
+        return _log_likelihood_(others.addcmul_(self.gains[j], variance_j), self.problem.power)
 
     def with_gradient(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Variances, log target [B, N] and its gradient w.r.t. z, from one decoder pass and its backward."""
@@ -129,7 +132,7 @@ def run_chain(
     if sampler == "mala":
         extra = target.with_gradient(z)[1:]
     else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
-        extra = (problem.log_prior(z), _log_likelihood_(target.mixture(variance.unbind(-4)), problem.power, floor))
+        extra = (problem.log_prior(z), _log_likelihood_(target.mixture(variance.unbind(-4)), problem.power))
     accepted = torch.zeros(z.shape[:-1], device=z.device)
     for draw in range(draws):
         if chains > 1:
@@ -152,8 +155,7 @@ def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, propo
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
-    proposed = _log_likelihood_(target.mixture(proposed_variance.unbind(-4)), target.problem.power,
-                                target.floor)
+    proposed = _log_likelihood_(target.mixture(proposed_variance.unbind(-4)), target.problem.power)
     accept = log_uniform[..., 0, :, :] < proposed - current + (proposed_prior - log_prior).sum(-3)
     accept = accept.unsqueeze(-3).expand_as(log_prior)
     extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept[..., 0, :, :], proposed, current))
