@@ -115,16 +115,25 @@ class _Estep:
         return acceptance
 
 
-@torch.no_grad()
 def run_mcem_batch(
     stfts: list[torch.Tensor],
     lips: list[list[torch.Tensor | None]],
     models: list[list[SpeechVAE]],
     config: McemConfig,
 ) -> list[McemResult]:
-    """Separate B mixtures together (padded, masked); each result equals that mixture's `run_mcem`."""
+    """Separate B mixtures together (padded, masked); each result equals that mixture's `run_mcem`.
+
+    MH needs no gradients, so it runs under torch.inference_mode (less bookkeeping per operation); MALA and the
+    variational E-step take gradients inside, so they run under no_grad. The results are ordinary tensors."""
     if config.threads > 0:
         torch.set_num_threads(config.threads)
+    with torch.inference_mode() if config.sampler == "mh" else torch.no_grad():
+        results = _run(stfts, lips, models, config)
+    return [McemResult(Separation(r.separation.sources.clone(), r.separation.noise.clone()), r.W.clone(), r.H.clone(),
+                       r.g.clone(), r.history) for r in results]
+
+
+def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
     device = torch.device(config.device)
     problem = Problem(stfts, lips, models, device)
     generators = [torch.Generator(device=device).manual_seed(config.seed) for _ in stfts]
@@ -150,9 +159,8 @@ def run_mcem_batch(
     sources, noise = wiener.apply(problem.stft)
     results = []
     for b, (length, history) in enumerate(zip(problem.lengths, histories)):
-        separation = Separation(sources[:, b, :length].clone(), noise[b, :length].clone())
-        results.append(McemResult(separation, params.W[b].clone(), params.H[b, :, :length].clone(),
-                                  params.g[:, b, :length].clone(), history))
+        separation = Separation(sources[:, b, :length], noise[b, :length])
+        results.append(McemResult(separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history))
     return results
 
 
