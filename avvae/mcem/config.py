@@ -25,6 +25,10 @@ class McemConfig:
     sampler: the E-step, "mh" (published random-walk Metropolis-Hastings), "mala" (Langevin proposals with step
     proposal_std, all speakers jointly) or "variational" (a Gaussian q per frame fitted by `variational_steps` Adam
     steps of rate `variational_lr`, then draws - burn_in draws from it, decoded in one call).
+    chains: K independent MH chains stepped together (one decoder pass per draw for all); each runs
+    ceil(draws / K) draws and discards burn_in // K, so the sequential chain is K times shorter for about the same
+    number of kept draws. 1 (default) is the published single chain; K > 1 changes the results (a speed switch for
+    wide hardware, reported with its SDR by local/bench_mcem.py).
     """
 
     iterations: int = 100
@@ -44,6 +48,7 @@ class McemConfig:
     sampler: str = "mh"
     variational_steps: int = 5
     variational_lr: float = 0.05
+    chains: int = 1
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -53,8 +58,15 @@ class McemConfig:
         for name, draws, burn_in in (("", self.draws, self.burn_in), ("final_", self.final_draws, self.final_burn_in)):
             if not 0 <= burn_in < draws:
                 raise ValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")
+        if self.chains < 1 or (self.chains > 1 and self.sampler != "mh"):
+            raise ValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
         if self.iterations < 0 or self.noise_rank < 1 or self.proposal_std <= 0 or self.floor <= 0:
             raise ValueError("mcem iterations must be >= 0, noise_rank >= 1, proposal_std and floor > 0")
+
+    def schedule(self, draws: int, burn_in: int) -> tuple[int, int, int]:
+        """(draws, burn-in) of each chain and the number of draws kept over all chains."""
+        per_chain, discarded = -(-draws // self.chains), burn_in // self.chains
+        return per_chain, discarded, self.chains * (per_chain - discarded)
 
     @property
     def power(self) -> float:

@@ -20,8 +20,8 @@ class Params:
     g: torch.Tensor
 
     def noise_variance(self) -> torch.Tensor:
-        """(WH)^T: [B, N, F]."""
-        return torch.bmm(self.W, self.H).transpose(1, 2)
+        """(WH)^T: [B, N, F], contiguous (as H^T W^T), so that per-bin passes with it run at full speed."""
+        return torch.bmm(self.H.transpose(1, 2), self.W.transpose(1, 2))
 
 
 def mixture_variance(samples: torch.Tensor, params: Params, floor: float) -> torch.Tensor:
@@ -40,27 +40,38 @@ def _ratio(numerator: torch.Tensor, denominator: torch.Tensor, power: float) -> 
     return ratio.sqrt() if power == 0.5 else ratio.pow(power)
 
 
-def _statistics(samples, params, power, mask, floor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """1/V, mean_r 1/V and mean_r |x|^2/V^2 (masked), with |x|^2/V^2 formed as (|x|^2/V)/V so it cannot overflow."""
-    inverse = 1.0 / mixture_variance(samples, params, floor)
-    s1 = inverse.mean(0) * mask[..., None]
-    s2 = ((power * inverse) * inverse).mean(0) * mask[..., None]
-    return inverse, s1, s2
+def _statistics(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, mask: torch.Tensor, floor: float,
+                work: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """mean_r 1/V and mean_r |x|^2/V^2 = |x|^2 mean_r 1/V^2 (masked) from the draws' summed speech variances
+    [R, B, N, F]: five passes over the draws, 1/V formed in `work` (large fresh buffers cost page faults)."""
+    inverse = torch.add(speech, noise, out=work).clamp_min_(floor).reciprocal_()
+    s1 = inverse.mean(0).mul_(mask[..., None])
+    s2 = inverse.square_().mean(0).mul_(power).mul_(mask[..., None])
+    return s1, s2
 
 
 def m_step(samples: torch.Tensor, params: Params, power: torch.Tensor, mask: torch.Tensor, exponent: float,
            floor: float) -> Params:
-    """One pass of W, H then g updates (V recomputed after each); W's columns renormalised into H."""
+    """One pass of W, H then g updates (V recomputed after each); W's columns renormalised into H. The draws'
+    summed speech variances sum_j g_j sigma2_j do not change until the g update, so they are formed once; two
+    buffers of one speaker's draws [R, B, N, F] serve all passes."""
     W, H, g = params.W, params.H, params.g
-    _, s1, s2 = _statistics(samples, params, power, mask, floor)
+    speech = samples[:, 0] * g[0, ..., None]
+    for j in range(1, len(g)):
+        speech.addcmul_(samples[:, j], g[j, ..., None])
+    work = torch.empty_like(speech)
+    s1, s2 = _statistics(speech, params.noise_variance(), power, mask, floor, work)
     W = (W * _ratio(torch.bmm(H, s2).transpose(1, 2), torch.bmm(H, s1).transpose(1, 2), exponent)).clamp_min(floor)
-    _, s1, s2 = _statistics(samples, Params(W, H, g), power, mask, floor)
+    s1, s2 = _statistics(speech, Params(W, H, g).noise_variance(), power, mask, floor, work)
     Wt = W.transpose(1, 2)
     H = (H * _ratio(torch.bmm(Wt, s2.transpose(1, 2)), torch.bmm(Wt, s1.transpose(1, 2)), exponent)).clamp_min(floor)
     scale = W.sum(1, keepdim=True)
     W, H = (W / scale).clamp_min(floor), (H * scale.transpose(1, 2)).clamp_min(floor)
-    inverse, _, _ = _statistics(samples, Params(W, H, g), power, mask, floor)
-    share = samples * inverse[:, None]
-    numerator = (share * (power * inverse)[:, None]).sum(-1).mean(0)
-    g = (g * _ratio(numerator, share.sum(-1).mean(0), exponent)).clamp_min(floor)
+    inverse = speech.add_(Params(W, H, g).noise_variance()).clamp_min_(floor).reciprocal_()
+    numerator, denominator = torch.empty_like(g), torch.empty_like(g)
+    for j in range(len(g)):
+        share = torch.mul(samples[:, j], inverse, out=work)  # sigma2_j / V, then sigma2_j / V^2
+        denominator[j] = share.sum(-1).mean(0)
+        numerator[j] = share.mul_(inverse).mean(0).mul_(power).sum(-1)
+    g = (g * _ratio(numerator, denominator, exponent)).clamp_min(floor)
     return Params(W, H, g)

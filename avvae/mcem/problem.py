@@ -7,6 +7,7 @@ Layout: speaker-major, z [J, B, N, L], variances [J, B, N, F], mixture power [B,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +22,7 @@ class ModelGroup:
     model: SpeechVAE
     tracks: torch.Tensor
     context: torch.Tensor | None
+    rows: slice | None = None  # the tracks as a slice when they are consecutive (no gather/scatter needed)
 
 
 def pad_frames(tensors: list[torch.Tensor], frames: int) -> torch.Tensor:
@@ -80,7 +82,9 @@ class Problem:
                 context = model.visual_context(track_lips if model.config.uses_lips else None)
                 contexts.append(None if context is None else context[0])
             context = None if contexts[0] is None else pad_frames(contexts, frames)
-            groups.append(ModelGroup(model, torch.tensor(tracks, device=device), context))
+            consecutive = tracks == list(range(tracks[0], tracks[0] + len(tracks)))
+            rows = slice(tracks[0], tracks[0] + len(tracks)) if consecutive else None
+            groups.append(ModelGroup(model, torch.tensor(tracks, device=device), context, rows))
         return groups
 
     def _priors(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,22 +117,44 @@ class Problem:
         return self._per_track(encode)[0]
 
     def decode(self, z: torch.Tensor, floor: float) -> torch.Tensor:
-        """sigma2(z) [..., J, B, N, F] from z [..., J, B, N, L]: one decoder call per distinct model object."""
+        """sigma2(z) [..., J, B, N, F] from z [..., J, B, N, L]: one decoder call per distinct model object. With
+        several groups, each group's log-variances are clamped straight into one buffer (into a slice when its
+        tracks are consecutive, as for one model per speaker), then exponentiated in place."""
         lead = z.shape[:-4]
         num_speakers, batch, frames, _ = self.shape
         flat = z.reshape(*lead, num_speakers * batch, frames, z.shape[-1])
         if len(self.groups) == 1:
-            return self._decode_group(self.groups[0], flat, floor).view(*lead, *self.shape)
+            return _exp_clamped(self.groups[0].model.log_variance(flat, self.groups[0].context), floor).view(
+                *lead, *self.shape)
+        if torch.is_grad_enabled() and z.requires_grad:
+            out = flat.new_empty(*lead, num_speakers * batch, frames, self.shape[-1])
+            for group in self.groups:
+                out[..., group.tracks, :, :] = _exp_clamped(
+                    group.model.log_variance(flat[..., group.tracks, :, :], group.context), floor)
+            return out.view(*lead, *self.shape)
         out = flat.new_empty(*lead, num_speakers * batch, frames, self.shape[-1])
+        low = _low(floor)
         for group in self.groups:
-            out[..., group.tracks, :, :] = self._decode_group(group, flat[..., group.tracks, :, :], floor)
-        return out.view(*lead, *self.shape)
-
-    @staticmethod
-    def _decode_group(group: ModelGroup, z: torch.Tensor, floor: float) -> torch.Tensor:
-        # exp of a clamped log-variance: finite in float32 even for wild proposals, and V^2 cannot overflow.
-        return torch.exp(group.model.log_variance(z, group.context).clamp(-40.0, 40.0)).clamp_min(floor)
+            if group.rows is not None:
+                log_variance = group.model.log_variance(flat[..., group.rows, :, :], group.context)
+                torch.clamp(log_variance, low, 40.0, out=out[..., group.rows, :, :])
+            else:
+                log_variance = group.model.log_variance(flat[..., group.tracks, :, :], group.context)
+                out[..., group.tracks, :, :] = log_variance.clamp_(low, 40.0)
+        return out.exp_().view(*lead, *self.shape)
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z_j | v_j) up to a constant, [..., J, B, N]."""
         return -0.5 * ((z - self.prior_mean).square() * self.prior_precision).sum(-1)
+
+
+def _exp_clamped(log_variance: torch.Tensor, floor: float) -> torch.Tensor:
+    """exp(clamp(d, max(-40, log floor), 40)): finite in float32 even for wild proposals, V^2 cannot overflow, and
+    at least the floor (one ulp aside). In place when no gradient is recorded (two passes instead of four)."""
+    if torch.is_grad_enabled() and log_variance.requires_grad:
+        return torch.exp(log_variance.clamp(_low(floor), 40.0))
+    return log_variance.clamp_(_low(floor), 40.0).exp_()
+
+
+def _low(floor: float) -> float:
+    return max(-40.0, math.log(floor))

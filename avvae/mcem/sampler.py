@@ -39,19 +39,29 @@ def frame_log_likelihood(speech: torch.Tensor, noise: torch.Tensor, power: torch
     return -(torch.log(variance) + power / variance).sum(-1)
 
 
-def random_numbers(problem: Problem, generators: list[torch.Generator], latent: int,
-                   leading: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gaussian steps [(R,) J, B, N, L] and log-uniforms [J, B, N], each utterance from its own generator."""
+def _log_likelihood_(variance: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
+    """-sum_f [log V + |x|^2 / V] per frame of a mixture variance [..., N, F] already at least the floor (made
+    from _Target.mixture): two passes and the sum."""
+    return -torch.log(variance).addcdiv_(power, variance).sum(-1)
+
+
+def random_numbers(problem: Problem, generators: list[torch.Generator], latent: int, leading: int = 0,
+                   chains: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian steps [(R,) J, B, N, L] and log-uniforms [J, B, N] ([R, J, B, N] for R parallel `chains`), each
+    utterance from its own generator."""
     num_speakers, _, frames, _ = problem.shape
     steps, uniforms = [], []
     device = problem.power.device
     shape = (leading,) if leading else ()
     for length, generator in zip(problem.lengths, generators):
         steps.append(torch.randn(length, *shape, num_speakers, latent, generator=generator, device=device))
-        uniforms.append(torch.rand(length, num_speakers, generator=generator, device=device))
-    step = pad_frames(steps, frames)
+        uniforms.append(torch.rand(length, *(shape if chains else ()), num_speakers, generator=generator,
+                                   device=device))
+    step = steps[0][None] if len(steps) == 1 else pad_frames(steps, frames)
+    uniform = uniforms[0][None] if len(uniforms) == 1 else pad_frames(uniforms, frames)
     step = step.permute(2, 3, 0, 1, 4) if leading else step.permute(2, 0, 1, 3)
-    return step, torch.log(pad_frames(uniforms, frames).permute(2, 0, 1))
+    uniform = uniform.permute(2, 3, 0, 1) if chains else uniform.permute(2, 0, 1)
+    return step, torch.log(uniform)
 
 
 class _Target:
@@ -60,9 +70,28 @@ class _Target:
     def __init__(self, problem: Problem, params: Params, floor: float):
         self.problem, self.floor = problem, floor
         self.noise, self.gain = params.noise_variance(), params.g[..., None]
+        self.gains = self.gain.unbind(0)
+        # MH's mixture variances start from max(WH, floor): at least the floor without a clamp per proposal, and
+        # within the floor (1e-10) of max(WH + speech, floor), which the M-step and the Wiener filters use.
+        self.floored_noise = self.noise.clamp_min(floor)
 
     def likelihood(self, speech: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
         return frame_log_likelihood(speech, others, self.problem.power, self.floor)
+
+    def mixture(self, variances: tuple[torch.Tensor, ...], skip: int = -1) -> torch.Tensor:
+        """A new buffer holding max(WH, floor) + sum_{k != skip} g_k sigma2_k, [..., B, N, F] from each speaker's
+        variances [..., B, N, F] (`variance.unbind(-4)`; one fused pass per speaker)."""
+        speakers = [k for k in range(len(variances)) if k != skip]
+        if not speakers:
+            return self.floored_noise.expand_as(variances[0]).clone()
+        out = torch.addcmul(self.floored_noise, self.gains[speakers[0]], variances[speakers[0]])
+        for k in speakers[1:]:
+            out.addcmul_(self.gains[k], variances[k])
+        return out
+
+    def likelihood_with(self, others: torch.Tensor, j: int, variance_j: torch.Tensor) -> torch.Tensor:
+        """Per-frame log-likelihood [B, N] with speaker j's variance added to `others` (which this overwrites)."""
+        return _log_likelihood_(others.addcmul_(self.gains[j], variance_j), self.problem.power)
 
     def with_gradient(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Variances, log target [B, N] and its gradient w.r.t. z, from one decoder pass and its backward."""
@@ -84,10 +113,16 @@ def run_chain(
     proposal_std: float,
     scan: str,
     floor: float,
-    keep: Callable[[torch.Tensor], None],
+    keep: Callable[[torch.Tensor, torch.Tensor | None], None],
     sampler: str = "mh",
+    chains: int = 1,
 ) -> tuple[ChainState, torch.Tensor]:
-    """Run `draws` steps from `state`; pass the variances of each draw after `burn_in` to `keep`.
+    """Run `draws` steps from `state`; pass the variances of each draw after `burn_in` to `keep`, with their
+    per-frame log-likelihood [B, N] when the sampler has it (MH) or None. The state's variances may be updated in
+    place, so `keep` must copy what it stores.
+
+    With `chains` K > 1 (MH only), the state holds K independent chains [K, J, B, N, ...] stepped together (one
+    decoder pass per draw for all of them), and `keep` is called for each chain's draw in turn.
 
     Returns the final state and the acceptance rate of each speaker in each mixture [J, B] over all draws.
     """
@@ -97,16 +132,22 @@ def run_chain(
     if sampler == "mala":
         extra = target.with_gradient(z)[1:]
     else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
-        extra = (problem.log_prior(z), target.likelihood(target.gain * variance, target.noise))
-    accepted = torch.zeros(problem.shape[:2], device=z.device)
+        extra = (problem.log_prior(z), _log_likelihood_(target.mixture(variance.unbind(-4)), problem.power))
+    accepted = torch.zeros(z.shape[:-1], device=z.device)
     for draw in range(draws):
-        step, log_uniform = random_numbers(problem, generators, z.shape[-1])
+        if chains > 1:
+            step, log_uniform = random_numbers(problem, generators, z.shape[-1], leading=chains, chains=True)
+        else:
+            step, log_uniform = random_numbers(problem, generators, z.shape[-1])
         z, variance, extra, accept = step_function(target, z, variance, extra, step, log_uniform, proposal_std)
-        accepted += (accept * problem.mask).sum(-1)
-        if draw >= burn_in:
-            keep(variance)
+        accepted += accept
+        if draw >= burn_in:  # MH's state carries its per-frame log-likelihood; MALA's carries the full target
+            for k in range(chains):
+                chain = (k,) if chains > 1 else ()
+                keep(variance[chain], None if sampler == "mala" else extra[1][chain])
     frames = problem.mask.sum(-1).clamp_min(1.0)
-    return ChainState(z, variance), accepted / (frames * max(draws, 1))
+    accepted = accepted.reshape(-1, *problem.shape[:3]).sum(0)
+    return ChainState(z, variance), (accepted * problem.mask).sum(-1) / (frames * max(draws * chains, 1))
 
 
 def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
@@ -114,30 +155,31 @@ def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, propo
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
-    proposed = target.likelihood(target.gain * proposed_variance, target.noise)
-    accept = log_uniform[0] < proposed - current + (proposed_prior - log_prior).sum(0)
-    extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept, proposed, current))
-    accept = accept.expand_as(log_prior)
+    proposed = _log_likelihood_(target.mixture(proposed_variance.unbind(-4)), target.problem.power)
+    accept = log_uniform[..., 0, :, :] < proposed - current + (proposed_prior - log_prior).sum(-3)
+    accept = accept.unsqueeze(-3).expand_as(log_prior)
+    extra = (torch.where(accept, proposed_prior, log_prior), torch.where(accept[..., 0, :, :], proposed, current))
     return _update(accept, (z, proposal), (variance, proposed_variance)) + (extra, accept)
 
 
 def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
+    """Speakers in turn; the state's variances are updated in place (a per-frame blend, no new buffer)."""
     log_prior, current = extra
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
     proposed_prior = target.problem.log_prior(proposal)
-    speech = target.gain * variance
-    accept = torch.zeros_like(log_prior, dtype=torch.bool)
-    for j in range(len(speech)):
-        # Summed afresh, not as total - speech_j, which cancels badly when one speaker dominates.
-        others = sum((speech[k] for k in range(len(speech)) if k != j), target.noise)
-        proposed_speech = target.gain[j] * proposed_variance[j]
-        proposed = target.likelihood(proposed_speech[None], others)
-        accept[j] = log_uniform[j] < proposed - current + proposed_prior[j] - log_prior[j]
-        speech[j] = torch.where(accept[j, ..., None], proposed_speech, speech[j])
-        current = torch.where(accept[j], proposed, current)
-    extra = (_where(accept, proposed_prior, log_prior), current)
-    return _update(accept, (z, proposal), (variance, proposed_variance)) + (extra, accept)
+    threshold = log_uniform - (proposed_prior - log_prior)  # accept where log u < delta log-lik. + delta log-prior
+    speakers, proposed_speakers, thresholds = variance.unbind(-4), proposed_variance.unbind(-4), threshold.unbind(-3)
+    accepts = []
+    for j, (speaker, proposed_speaker) in enumerate(zip(speakers, proposed_speakers)):
+        # The others summed afresh, not as total - g_j sigma2_j, which cancels badly when one speaker dominates.
+        proposed = target.likelihood_with(target.mixture(speakers, skip=j), j, proposed_speaker)
+        accepts.append(torch.lt(thresholds[j], proposed - current))
+        speaker.lerp_(proposed_speaker, accepts[j].unsqueeze(-1).to(variance.dtype))
+        current = torch.where(accepts[j], proposed, current)
+    accept = torch.stack(accepts, -3)
+    extra = (torch.where(accept, proposed_prior, log_prior), current)
+    return _where(accept, proposal, z), variance, extra, accept
 
 
 def _mala_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
@@ -162,4 +204,7 @@ def _where(accept: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.
 
 
 def _update(accept, latents, variances) -> tuple[torch.Tensor, torch.Tensor]:
-    return _where(accept, latents[1], latents[0]), _where(accept, variances[1], variances[0])
+    """New latents (a small where) and variances: a blend by the 0/1 acceptance, exact for finite variances and
+    several times faster than torch.where over the [..., N, F] bins."""
+    weight = accept[..., None].to(variances[0].dtype)
+    return _where(accept, latents[1], latents[0]), torch.lerp(variances[0], variances[1], weight)

@@ -61,13 +61,31 @@ def initial_params(problem: Problem, generators: list[torch.Generator], config: 
 
 
 class _Samples:
-    """Collects the variances of the kept draws of one E-step."""
+    """The kept draws of one E-step, copied into one buffer [R, J, B, N, F] reused across iterations (the chain
+    updates its state in place), with their per-frame log-likelihoods [B, N] where the sampler has them."""
 
     def __init__(self) -> None:
-        self.items: list[torch.Tensor] = []
+        self.buffer: torch.Tensor | None = None
+        self.count = 0
+        self.likelihoods: list[torch.Tensor | None] = []
 
-    def keep(self, variance: torch.Tensor) -> None:
-        self.items.append(variance)
+    def start(self, draws: int, shape: tuple[int, ...], device: torch.device) -> None:
+        if self.buffer is None or self.buffer.shape != (draws, *shape):
+            self.buffer = torch.empty(draws, *shape, device=device)
+        self.count, self.likelihoods = 0, []
+
+    def keep(self, variance: torch.Tensor, likelihood: torch.Tensor | None = None) -> None:
+        self.buffer[self.count].copy_(variance)
+        self.count += 1
+        self.likelihoods.append(likelihood)
+
+    def log_likelihood(self, params: Params, problem: Problem, floor: float) -> torch.Tensor:
+        """sum_fn [-log V - |x|^2 / V] over each mixture's real frames averaged over the draws, [B]: from the
+        sampler's own per-frame values when it kept them, else computed afresh."""
+        samples = self.buffer[: self.count]
+        if any(item is None for item in self.likelihoods):
+            return log_likelihood(mixture_variance(samples, params, floor), problem.power, problem.mask)
+        return (torch.stack(self.likelihoods) * problem.mask).sum(-1).mean(0)
 
 
 class _Estep:
@@ -76,6 +94,8 @@ class _Estep:
     def __init__(self, problem: Problem, generators: list[torch.Generator], config: McemConfig):
         self.problem, self.generators, self.config = problem, generators, config
         z = problem.encoder_mean()
+        if config.chains > 1:
+            z = z.expand(config.chains, *z.shape).clone()
         self.state = ChainState(z, problem.decode(z, config.floor))
         self.posterior = VariationalPosterior(z, config.proposal_std) if config.sampler == "variational" else None
 
@@ -87,36 +107,46 @@ class _Estep:
             for variance in self.posterior.sample_variances(problem, draws - burn_in, self.generators, config.floor):
                 keep(variance)
             return torch.full(problem.shape[:2], float("nan"))
+        draws, burn_in, _ = config.schedule(draws, burn_in)
         self.state, acceptance = run_chain(
             problem, params, self.state, draws, burn_in, self.generators, config.proposal_std, config.scan,
-            config.floor, keep, config.sampler,
+            config.floor, keep, config.sampler, config.chains,
         )
         return acceptance
 
 
-@torch.no_grad()
 def run_mcem_batch(
     stfts: list[torch.Tensor],
     lips: list[list[torch.Tensor | None]],
     models: list[list[SpeechVAE]],
     config: McemConfig,
 ) -> list[McemResult]:
-    """Separate B mixtures together (padded, masked); each result equals that mixture's `run_mcem`."""
+    """Separate B mixtures together (padded, masked); each result equals that mixture's `run_mcem`.
+
+    MH needs no gradients, so it runs under torch.inference_mode (less bookkeeping per operation); MALA and the
+    variational E-step take gradients inside, so they run under no_grad. The results are ordinary tensors."""
     if config.threads > 0:
         torch.set_num_threads(config.threads)
+    with torch.inference_mode() if config.sampler == "mh" else torch.no_grad():
+        results = _run(stfts, lips, models, config)
+    return [McemResult(Separation(r.separation.sources.clone(), r.separation.noise.clone()), r.W.clone(), r.H.clone(),
+                       r.g.clone(), r.history) for r in results]
+
+
+def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
     device = torch.device(config.device)
     problem = Problem(stfts, lips, models, device)
     generators = [torch.Generator(device=device).manual_seed(config.seed) for _ in stfts]
     params = initial_params(problem, generators, config)
     e_step = _Estep(problem, generators, config)
     histories: list[list[IterationLog]] = [[] for _ in stfts]
+    samples = _Samples()
     for iteration in range(1, config.iterations + 1):
         start = time.perf_counter()
-        samples = _Samples()
+        samples.start(config.schedule(config.draws, config.burn_in)[2], problem.shape, device)
         acceptance = e_step.run(params, config.draws, config.burn_in, samples.keep)
-        stacked = torch.stack(samples.items)
-        likelihood = log_likelihood(mixture_variance(stacked, params, config.floor), problem.power, problem.mask)
-        params = m_step(stacked, params, problem.power, problem.mask, config.power, config.floor)
+        likelihood = samples.log_likelihood(params, problem, config.floor)
+        params = m_step(samples.buffer, params, problem.power, problem.mask, config.power, config.floor)
         seconds = time.perf_counter() - start
         for b, history in enumerate(histories):
             history.append(IterationLog(iteration, acceptance[:, b].tolist(), float(likelihood[b]), seconds))
@@ -129,9 +159,8 @@ def run_mcem_batch(
     sources, noise = wiener.apply(problem.stft)
     results = []
     for b, (length, history) in enumerate(zip(problem.lengths, histories)):
-        separation = Separation(sources[:, b, :length].clone(), noise[b, :length].clone())
-        results.append(McemResult(separation, params.W[b].clone(), params.H[b, :, :length].clone(),
-                                  params.g[:, b, :length].clone(), history))
+        separation = Separation(sources[:, b, :length], noise[b, :length])
+        results.append(McemResult(separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history))
     return results
 
 

@@ -5,27 +5,34 @@ from __future__ import annotations
 
 import torch
 
-from avvae.mcem.m_step import Params, mixture_variance
+from avvae.mcem.m_step import Params
 
 
 class WienerAverage:
-    """Running means over draws of g_j sigma2_j / V and WH / V; `keep` is the sampler's callback."""
+    """Running sums over draws of sigma2_j / V and 1 / V; g_j and WH are fixed during the chain, so they multiply
+    the averages once at the end. `keep` is the sampler's callback: two fused passes per speaker and draw."""
 
     def __init__(self, params: Params, floor: float):
         self.params, self.floor = params, floor
         self.noise = params.noise_variance()
         self.speech_sum: torch.Tensor | None = None
-        self.noise_sum: torch.Tensor | None = None
+        self.inverse_sum: torch.Tensor | None = None
         self.count = 0
 
-    def keep(self, variance: torch.Tensor) -> None:
-        inverse = 1.0 / mixture_variance(variance, self.params, self.floor)
-        speech = self.params.g[..., None] * variance * inverse
-        noise = self.noise * inverse
-        self.speech_sum = speech if self.speech_sum is None else self.speech_sum + speech
-        self.noise_sum = noise if self.noise_sum is None else self.noise_sum + noise
+    def keep(self, variance: torch.Tensor, likelihood: torch.Tensor | None = None) -> None:
+        gain = self.params.g[..., None]
+        mixture = torch.addcmul(self.noise, gain[0], variance[0])
+        for j in range(1, len(variance)):
+            mixture.addcmul_(gain[j], variance[j])
+        inverse = mixture.clamp_min_(self.floor).reciprocal_()
+        if self.speech_sum is None:
+            self.speech_sum, self.inverse_sum = variance * inverse, inverse
+        else:
+            self.speech_sum.addcmul_(variance, inverse)
+            self.inverse_sum.add_(inverse)
         self.count += 1
 
     def apply(self, stft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Estimates of the speakers [J, B, N, F] and of the noise [B, N, F] from the mixture STFT [B, N, F]."""
-        return stft * (self.speech_sum / self.count), stft * (self.noise_sum / self.count)
+        speech = self.speech_sum * (self.params.g[..., None] / self.count)
+        return stft * speech, stft * (self.inverse_sum * (self.noise / self.count))
