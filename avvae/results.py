@@ -141,7 +141,8 @@ def _header_lines() -> list[str]:
 def plot_results(
     systems: list[System], path: str | Path, metrics: tuple[str, ...] = ("sdr_imp", "pesq", "stoi")
 ) -> None:
-    """One panel per metric: each method's mean (with its 95% interval) against SNR, SI solid, SD dashed."""
+    """One panel per metric: each method's mean (with its 95% interval) against the input SNR, SI solid, SD dashed;
+    conditions other than a plain SNR (e.g. an unseen noise) stand apart on the right, unconnected."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,25 +150,35 @@ def plot_results(
 
     rows_by_system = {system: system.rows() for system in systems}
     conditions = [c for c in _conditions(rows_by_system) if c != "all"]
-    x = np.arange(len(conditions))
-    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    plain = [c for c in conditions if _split_condition(c)[0] == "" and math.isfinite(_split_condition(c)[1])]
+    others = [c for c in conditions if c not in plain]
+    x_plain, x_others = np.arange(len(plain)), len(plain) + 0.5 + np.arange(len(others))
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4.2), squeeze=False)
     colours = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(s.method for s in systems))}
+    dodge = {system: 0.04 * (i - (len(systems) - 1) / 2) for i, system in enumerate(systems)}  # bars side by side
     for axis, metric in zip(axes[0], metrics):
         for system, rows in rows_by_system.items():
             if metric not in rows[0]:
                 continue
-            means, halves = zip(*(_cell(rows, metric, c) for c in conditions))
             label = system.method if system.protocol == "both" else f"{system.method} ({system.protocol})"
-            axis.errorbar(x, means, yerr=np.nan_to_num(halves), capsize=3, marker="o", label=label,
-                          color=colours[system.method], linestyle="--" if system.protocol == "SD" else "-")
-        axis.set_xticks(x, [_condition_label(c) for c in conditions])
-        axis.set_xlabel("input SNR")
+            style = dict(color=colours[system.method], capsize=3, marker="o" if system.protocol != "SD" else "s")
+            for xs, names, line in ((x_plain, plain, "--" if system.protocol == "SD" else "-"), (x_others, others, "")):
+                if names:
+                    means, halves = zip(*(_cell(rows, metric, c) for c in names))
+                    axis.errorbar(xs + dodge[system], means, yerr=np.nan_to_num(halves), linestyle=line, **style,
+                                  label=label if names is plain or not plain else None)
+        axis.set_xticks(np.concatenate([x_plain, x_others]), [_condition_label(c) for c in plain + others],
+                        fontsize=8)
+        if others:
+            axis.axvline(len(plain) - 0.25, color="gray", lw=0.8, ls=":")
+        axis.set_xlabel("test condition (input SNR)")
         axis.set_title(METRICS[metric])
         axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     figure.tight_layout()
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=120, format="png")
+        figure.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
     plt.close(figure)
 
 
