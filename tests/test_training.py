@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from avvae.bin import export_model
 from avvae.config import save_config
-from avvae.models import SpeechVAE, load_model
+from avvae.models import ModelFileError, SpeechVAE, load_model
 from avvae.models.files import CHECKPOINT_FORMAT, load_file
 from avvae.training.data import Batch, MixtureSampler, load_utterances
 from avvae.training.distributed import Placement
@@ -115,6 +116,20 @@ def test_a_killed_run_resumes_to_the_same_parameters(training_feats, tmp_path):
     for name, tensor in straight["model"]["state_dict"].items():
         assert torch.equal(tensor, resumed["model"]["state_dict"][name]), name
     assert straight["history"][-1]["dev_loss"] == resumed["history"][-1]["dev_loss"]
+
+
+def test_the_last_epoch_exports_to_a_model_file(training_feats, tmp_path):
+    config = small_config("avae", epochs=2)
+    run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise)
+    Trainer(config, run.schedule, tmp_path / "exp", CPU).fit(run.model, run.train, run.dev)
+    export_model.main(export_model.build_parser().parse_args([str(tmp_path / "exp" / "checkpoint.pt"),
+                                                               str(tmp_path / "last" / "model.pt")]))
+    last = load_model(tmp_path / "last" / "model.pt")
+    for name, tensor in load_file(tmp_path / "exp" / "checkpoint.pt", CHECKPOINT_FORMAT)["model"]["state_dict"].items():
+        assert torch.equal(last.state_dict()[name], tensor)
+    with pytest.raises(ModelFileError, match="expected a avvae-checkpoint-1 file, found 'avvae-model-1'"):
+        export_model.main(export_model.build_parser().parse_args([str(tmp_path / "last" / "model.pt"),
+                                                                   str(tmp_path / "x.pt")]))
 
 
 def test_a_non_finite_loss_stops_naming_the_batch_and_keeps_the_checkpoint(training_feats, tmp_path):
