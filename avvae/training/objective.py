@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from avvae.models.latent_fit import itakura_saito_per_frame
 from avvae.models.vae import SpeechVAE
 from avvae.training.data import Batch
 
@@ -18,12 +19,6 @@ def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, 
     """KL(N(mu_q, e^lv_q) || N(mu_p, e^lv_p)) summed over the last (latent) dimension."""
     ratio = torch.exp(logvar_q - logvar_p) + (mu_q - mu_p).square() * torch.exp(-logvar_p)
     return 0.5 * (ratio - 1.0 + logvar_p - logvar_q).sum(-1)
-
-
-def itakura_saito(power: torch.Tensor, logvar: torch.Tensor, floor: float) -> torch.Tensor:
-    """IS divergence between power and exp(logvar), summed over the last (frequency) dimension."""
-    ratio = (power + floor) * torch.exp(-logvar)
-    return (ratio - torch.log(ratio) - 1.0).sum(-1)
 
 
 class VaeObjective(nn.Module):
@@ -40,7 +35,7 @@ class VaeObjective(nn.Module):
         mu, logvar = model.encode(encoder_input, context)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * noise
-        recon = itakura_saito(batch.clean, model.log_variance(z, context), model.config.log_floor)
+        recon = itakura_saito_per_frame(batch.clean, model.log_variance(z, context), model.config.log_floor)
         kl = gaussian_kl(mu, logvar, *model.prior(context))
         mask = batch.mask.to(recon.dtype)
         frames = mask.sum().clamp_min(1.0)
