@@ -177,3 +177,13 @@ def test_bootstrap_stops_when_no_debian_source_is_configured(tmp_path):
     assert result.stdout == ""
     assert "no Debian source" in result.stderr and f"{root}/etc/apt/sources.list.d/node.sources" in result.stderr
 
+
+def test_readme_lists_the_voices_bootstrap_installs():
+    voices = re.search(r'^voices="([^"]*)"', (ROOT / "tools/bootstrap.sh").read_text(), re.M)[1].split()
+    readme = (ROOT / "README.md").read_text()
+    listed = re.search(r"and (\w+) MBROLA voices \(recorded diphone\s+voices, from Debian's `non-free`: ([^)]*)\)",
+                       readme)
+    names = listed[2].replace("us1-3", "us1, us2, us3").split(", ")
+    assert sorted(names) == sorted(voices) and {"de6", "gr2"} <= set(voices)
+    assert listed[1] == "fifteen" and len(voices) == 15
+    assert not {"de3", "de4", "hu1", "pl1", "ro1"} & set(voices)

@@ -14,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "${root}"
 
-voices="us1 us2 us3 en1 de1 de2 de5 fr1 fr4 sw1 sw2 nl2 af1"
+voices="us1 us2 us3 en1 de1 de2 de5 de6 fr1 fr4 sw1 sw2 nl2 af1 gr2"
 python=${PYTHON:-python3}
 apt_root=${AVVAE_APT_ROOT:-/}
 
