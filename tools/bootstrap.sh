@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
 # Installs what is missing, and nothing that is already there:
 #   1. Debian packages the embedded corpus needs: espeak-ng, MBROLA and its voices (from Debian's contrib and
-#      non-free components, read through a private sources list so the system's apt configuration stays as is);
+#      non-free components, read through a private sources list so the system's apt configuration stays as is;
+#      that list names the Debian mirror(s) and release suite the machine's own apt sources name, see
+#      tools/debian_sources.py);
 #   2. a virtual environment .venv with the pinned requirements (torch is the CPU wheel).
 # Safe to rerun; takes a few seconds when everything is in place.
+# Environment:
+#   PYTHON                         python that runs tools/debian_sources.py and creates .venv (default python3)
+#   AVVAE_APT_ROOT                 file system root whose etc/apt and etc/os-release are read (default /)
+#   AVVAE_BOOTSTRAP_PRINT_SOURCES  when 1: print the private sources list(s) step 1 would use, and stop
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "${root}"
 
-voices="us1 us2 us3 en1 de1 de2 de5 fr1 fr4 sw1 sw2 nl2 af1"
+voices="us1 us2 us3 en1 de1 de2 de5 de6 fr1 fr4 sw1 sw2 nl2 af1 gr2"
 python=${PYTHON:-python3}
+apt_root=${AVVAE_APT_ROOT:-/}
+
+if [ "${AVVAE_BOOTSTRAP_PRINT_SOURCES:-0}" = 1 ]; then
+  out=$(mktemp -d)
+  "${python}" tools/debian_sources.py --root "${apt_root}" "${out}" || { rm -rf "${out}"; exit 1; }
+  for file in "${out}"/*; do
+    echo "# ${file##*/}"
+    cat "${file}"
+  done
+  rm -rf "${out}"
+  exit 0
+fi
 
 missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
@@ -24,13 +42,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     command -v sudo >/dev/null || { echo "bootstrap: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1; }
     sudo=sudo
   fi
-  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
   lists=$(mktemp -d)
   chmod 755 "${lists}"   # apt downloads as the _apt user, which must reach the list folder
-  mkdir -p "${lists}/partial" "${lists}/sources"
-  echo "deb http://deb.debian.org/debian ${codename} main contrib non-free" > "${lists}/sources/avvae.list"
+  mkdir -p "${lists}/state/partial" "${lists}/sources"   # apart: apt cleans what is not a list from its state
+  "${python}" tools/debian_sources.py --root "${apt_root}" "${lists}/sources" || { rm -rf "${lists}"; exit 1; }
   apt_opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=${lists}/sources"
-            -o "Dir::State::Lists=${lists}")
+            -o "Dir::State::Lists=${lists}/state")
   ${sudo} apt-get "${apt_opts[@]}" update -q >/dev/null
   ${sudo} env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q --no-install-recommends \
     "${missing[@]}" >/dev/null
