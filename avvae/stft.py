@@ -1,7 +1,12 @@
 """STFT / inverse STFT pair with exact-length reconstruction (DESIGN.md, Signals).
 
-Frames are centred: frame n is centred on sample n * hop, so a signal of L samples has 1 + L // hop frames and
-frame n sits at time n * hop / sample_rate. Spectrograms are frames-major: shape [..., N, F], F = n_fft // 2 + 1.
+Frames are centred: frame n is centred on sample n * hop and sits at time n * hop / sample_rate. A signal of
+L >= 1 samples gets N = 1 + ceil((L - 1) / hop) frames, the fewest that put the last sample at or before the
+last frame's centre: every sample then lies between two frame centres (or on one), under full overlap, so the
+summed squared window never drops towards zero, also at the end and with hop > n_fft / 2 (the default 533 > 512
+would otherwise leave up to (L mod hop) - n_fft / 2 samples uncovered and divide masked spectrograms by a
+vanishing window envelope). The signal is zero-padded at the end up to the last frame's centre before the STFT
+and the inverse trims back to L. Spectrograms are frames-major: shape [..., N, F], F = n_fft // 2 + 1.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ class StftConfig:
     hop_length: int = 533
     window: str = "sine"
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.hop_length <= self.n_fft:
+            raise ValueError(f"STFT hop_length must be in 1..n_fft={self.n_fft} (frames must overlap or touch), "
+                             f"got {self.hop_length}")
+
     @property
     def num_bins(self) -> int:
         return self.n_fft // 2 + 1
@@ -32,7 +42,14 @@ class StftConfig:
         return self.sample_rate / self.hop_length
 
     def num_frames(self, num_samples: int) -> int:
-        return 1 + num_samples // self.hop_length
+        """Frames of a signal of `num_samples` >= 1 samples: 1 + ceil((num_samples - 1) / hop)."""
+        if num_samples < 1:
+            raise ValueError(f"an STFT needs at least one sample, got {num_samples}")
+        return 1 + -(-(num_samples - 1) // self.hop_length)
+
+    def padded_length(self, num_samples: int) -> int:
+        """Samples the signal is zero-padded to before the STFT: up to the last frame's centre, at least L."""
+        return max(num_samples, (self.num_frames(num_samples) - 1) * self.hop_length)
 
     def frame_times(self, num_frames: int) -> np.ndarray:
         """Centre time in seconds of each STFT frame."""
@@ -52,24 +69,35 @@ def analysis_window(config: StftConfig, device: torch.device | str | None = None
 
 
 def stft(signal: torch.Tensor | np.ndarray, config: StftConfig) -> torch.Tensor:
-    """Complex STFT of [..., L] real signals -> [..., N, F] complex64."""
+    """Complex STFT of [..., L] real signals -> [..., N, F] complex64, N = config.num_frames(L)."""
     x = torch.as_tensor(signal, dtype=torch.float32)
     shape = x.shape
+    length = shape[-1]
+    frames = config.num_frames(length)
+    padded = torch.nn.functional.pad(x.reshape(-1, length), (0, config.padded_length(length) - length))
     spec = torch.stft(
-        x.reshape(-1, shape[-1]),
+        padded,
         n_fft=config.n_fft,
         hop_length=config.hop_length,
         window=analysis_window(config, x.device),
         center=True,
         pad_mode="constant",
         return_complex=True,
-    )
-    return spec.transpose(-1, -2).reshape(*shape[:-1], spec.shape[-1], spec.shape[-2])
+    )[..., :frames]
+    return spec.transpose(-1, -2).reshape(*shape[:-1], frames, spec.shape[-2])
 
 
 def istft(spec: torch.Tensor, config: StftConfig, length: int) -> torch.Tensor:
-    """Inverse of `stft`: [..., N, F] complex -> [..., length] real, exact for an unmodified spectrogram."""
+    """Inverse of `stft`: [..., N, F] complex -> [..., length] real, exact for an unmodified spectrogram.
+
+    N must be config.num_frames(length): a spectrogram with another frame count (e.g. features dumped before the
+    frame count changed) would be silently misaligned with its samples, so it is an error.
+    """
     shape = spec.shape
+    expected = config.num_frames(length)
+    if shape[-2] != expected:
+        raise ValueError(f"spectrogram has {shape[-2]} frames, a signal of {length} samples has {expected} "
+                         f"(1 + ceil((L - 1) / hop), hop {config.hop_length}); features of an older dump? redump")
     frames = spec.reshape(-1, shape[-2], shape[-1]).transpose(-1, -2)
     signal = torch.istft(
         frames,
@@ -77,9 +105,9 @@ def istft(spec: torch.Tensor, config: StftConfig, length: int) -> torch.Tensor:
         hop_length=config.hop_length,
         window=analysis_window(config, spec.device),
         center=True,
-        length=length,
+        length=config.padded_length(length),
     )
-    return signal.reshape(*shape[:-2], length)
+    return signal[..., :length].reshape(*shape[:-2], length)
 
 
 def power_spectrogram(signal: torch.Tensor | np.ndarray, config: StftConfig) -> torch.Tensor:

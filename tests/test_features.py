@@ -11,16 +11,19 @@ import h5py
 import numpy as np
 import pytest
 
-from avvae.audio import read_wav
-from avvae.datadir import read_table, write_table
+from avvae.audio import read_wav, write_wav
+from avvae.datadir import read_table, write_speech_dir, write_table
 from avvae.feature_files import FeatureFileError, merge_feature_files, open_features
 from avvae.features import FeatureConfig, dump_features
 from avvae.kaldi_interop import export_to_kaldi, import_from_kaldi, write_imported_features
-from avvae.lips import load_lips
-from avvae.stft import stft
+from avvae.lips import load_lips, resample_lips, save_lips
+from avvae.stft import StftConfig, stft
 from tests.datadirs import make_speech_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+# 40 hops and 300 samples: the last sample is past the centre of frame 40, so the STFT adds frame 41 (N = 42)
+TIMED_SAMPLES = 533 * 40 + 300
+TIMED_FRAMES = 42
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +142,66 @@ def test_cli_reports_bad_input_without_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert "nowhere: data directory does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def timestamped_lips(fps: float, extra: int) -> np.ndarray:
+    """Lips lasting as long as TIMED_SAMPLES of audio (plus `extra` frames) whose pixels all hold their own frame
+    index k, i.e. the time k / fps: the value expected at any time is known in closed form."""
+    count = round(TIMED_SAMPLES / 16000 * fps) + extra
+    assert count <= 256, "the index must fit a uint8 pixel"
+    return np.broadcast_to(np.arange(count, dtype=np.uint8)[:, None, None], (count, 67, 67)).copy()
+
+
+def expected_lip_positions(fps: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per STFT frame n of TIMED_SAMPLES samples: its centre time n * 533 / 16000 in video frames, clipped to
+    the last lip frame (no extrapolation), and the distance from the centre to the nearest lip frame's time."""
+    centres = np.arange(TIMED_FRAMES) * 533 / 16000
+    nearest_distance = np.abs(np.arange(count)[None, :] / fps - centres[:, None]).min(axis=1)
+    return np.minimum(centres * fps, count - 1), nearest_distance
+
+
+@pytest.mark.parametrize("extra", [0, 3])
+@pytest.mark.parametrize("fps", [25.0, 29.97])
+def test_lips_resampled_to_stft_frame_times_by_nearest_and_linear(fps, extra):
+    """Lips at a video rate other than the STFT frame rate, taken at each STFT frame's centre time, including the
+    frames that the STFT adds past the last hop: those take the last lip frame when the video ends first."""
+    config = StftConfig()
+    assert config.num_frames(TIMED_SAMPLES) == TIMED_FRAMES
+    frames = timestamped_lips(fps, extra)
+    times = config.frame_times(TIMED_FRAMES)
+    position, nearest_distance = expected_lip_positions(fps, len(frames))
+    nearest = resample_lips(frames, fps, times, "nearest")[:, 0, 0].astype(np.float64) * 255
+    np.testing.assert_allclose(nearest, np.rint(nearest), atol=1e-4, err_msg="nearest must pick a whole frame")
+    np.testing.assert_allclose(np.abs(np.rint(nearest) / fps - times), nearest_distance, atol=1e-9)
+    linear = resample_lips(frames, fps, times, "linear")
+    np.testing.assert_allclose(linear[:, 0, 0] * 255, position, atol=1e-4)
+    assert np.all(linear == linear[:, :1, :1]), "every pixel is interpolated alike"
+    if extra == 0:
+        assert np.rint(nearest[-1]) == np.rint(linear[-1, 0, 0] * 255) == len(frames) - 1, "the last lip frame"
+    else:
+        assert linear[-1, 0, 0] * 255 < len(frames) - 1, "lips running past the audio are not clipped early"
+
+
+@pytest.mark.parametrize("method", ["nearest", "linear"])
+@pytest.mark.parametrize("fps", [25.0, 29.97])
+def test_dumped_lips_sit_at_stft_frame_centres(fps, method, tmp_path):
+    """The dump's lips: one per STFT frame (N of the new frame count, the power's), each at its centre time."""
+    samples = np.random.default_rng(1).uniform(-0.5, 0.5, TIMED_SAMPLES).astype(np.float32)
+    write_wav(tmp_path / "utt.wav", samples, 16000)
+    frames = timestamped_lips(fps, 0)
+    save_lips(tmp_path / "utt.npz", frames, fps)
+    write_speech_dir(tmp_path / "data", {"utt": str(tmp_path / "utt.wav")}, {"utt": "spk"},
+                     {"utt": str(tmp_path / "utt.npz")})
+    config = FeatureConfig(lips_interpolation=method)
+    dump_features(tmp_path / "data", tmp_path / "feats.h5", config)
+    with open_features(tmp_path / "feats.h5", config) as handle:
+        group = handle["utt"]
+        assert group["power"].shape == (TIMED_FRAMES, 513) and group["lips"].shape == (TIMED_FRAMES, 67, 67)
+        lips = group["lips"][:, 33, 33].astype(np.float64)
+    position, nearest_distance = expected_lip_positions(fps, len(frames))
+    if method == "nearest":
+        np.testing.assert_allclose(np.abs(lips / fps - np.arange(TIMED_FRAMES) * 533 / 16000), nearest_distance,
+                                   atol=1e-9)
+    else:
+        assert np.all(np.abs(lips - position) <= 0.5 + 1e-4), "linear value, rounded to uint8"
+    assert lips[-1] == len(frames) - 1
