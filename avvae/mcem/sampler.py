@@ -33,7 +33,6 @@ import torch
 from avvae.mcem.m_step import Params
 from avvae.mcem.problem import Problem, pad_frames
 
-
 # Bounds of an adapted step: far below any useful move, and far beyond the prior's scale of 1.
 LOG_STEP_RANGE = (math.log(1e-4), math.log(10.0))
 
