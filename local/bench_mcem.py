@@ -2,7 +2,8 @@
 """Benchmark of MCEM separation on synthetic mixtures drawn from published-size speaker VAEs (F = 513, L = 32,
 hidden 128; hand-set decoders, encoders fitted briefly, see avvae.mcem.synthetic), at 30 STFT frames per second.
 
-Sweeps length, number of speakers, draws per E-step, batch size, E-step sampler, parallel chains and threads;
+Sweeps length, number of speakers, draws per E-step, batch size, E-step sampler, parallel chains, threads and the
+step adaptation (adapt_step);
 each case runs in its own process so that its peak memory (ru_maxrss above the process's start) is its own.
 Reports real-time factor (wall / audio seconds, measured with the bench's short schedule and projected to the
 published 100 iterations + 100 final draws; --published runs that schedule itself; cpu_rtf is the same in process
@@ -95,7 +96,8 @@ def run_case(case: dict) -> dict:
     mixtures = [sample_mixture(models, frames, 0.1, generator) for _ in range(case["batch"])]
     config = McemConfig(iterations=case["iterations"], draws=case["draws"], burn_in=case["draws"] * 3 // 4,
                         final_draws=case["final_draws"], final_burn_in=case["final_draws"] * 3 // 4,
-                        sampler=case["sampler"], threads=case["threads"], chains=case["chains"], log_every=10**9)
+                        sampler=case["sampler"], threads=case["threads"], chains=case["chains"], log_every=10**9,
+                        adapt_step=case["adapt_step"])
     baseline = rss_kib()
     load = os.getloadavg()[0]
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -148,7 +150,8 @@ def run_case(case: dict) -> dict:
 
 def cases(args: argparse.Namespace) -> list[dict]:
     base = {"seconds": 5.0, "speakers": 2, "draws": 40, "batch": 1, "sampler": "mh", "iterations": args.iterations,
-            "final_draws": args.final_draws, "threads": args.threads, "fit_steps": args.fit_steps, "chains": 1}
+            "final_draws": args.final_draws, "threads": args.threads, "fit_steps": args.fit_steps, "chains": 1,
+            "adapt_step": False}
     sweeps = {
         "seconds": [2.0, 5.0, 10.0, 30.0] if not args.quick else [2.0, 5.0],
         "speakers": [1, 2, 3, 4] if not args.quick else [1, 2],
@@ -157,6 +160,7 @@ def cases(args: argparse.Namespace) -> list[dict]:
         "sampler": ["mh", "mala", "variational"],
         "chains": [1, 4, 10] if not args.quick else [1, 4],
         "threads": [1, 2],
+        "adapt_step": [False, True],
     }
     if args.sweeps:
         sweeps = {key: values for key, values in sweeps.items() if key in args.sweeps.split(",")}
@@ -172,7 +176,7 @@ def cases(args: argparse.Namespace) -> list[dict]:
 
 
 COLUMNS = [("sweep", "{}"), ("seconds", "{:.0f}"), ("speakers", "{}"), ("draws", "{}"), ("batch", "{}"),
-           ("sampler", "{}"), ("chains", "{}"), ("threads", "{}"), ("rtf", "{:.3f}"),
+           ("sampler", "{}"), ("chains", "{}"), ("threads", "{}"), ("adapt_step", "{:d}"), ("rtf", "{:.3f}"),
            ("rtf_published_schedule", "{:.2f}"), ("cpu_rtf_published_schedule", "{:.2f}"),
            ("s_per_iteration", "{:.4f}"),
            ("ms_per_iteration_speaker_second", "{:.2f}"), ("peak_mib", "{:.0f}"),

@@ -9,6 +9,8 @@ import torch
 from avvae.decode import Mixture
 from avvae.mcem import McemConfig, mcem_method, run_mcem, run_mcem_batch, separate
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
+from avvae.mcem.problem import Problem
+from avvae.mcem.separate import _Estep
 from avvae.mcem.synthetic import fit_encoders, sample_mixture, speaker_model
 from avvae.stft import StftConfig, stft
 
@@ -176,14 +178,34 @@ def test_config_rejects_inconsistent_values():
         McemConfig(scan="random")
     with pytest.raises(ValueError, match="sampler"):
         McemConfig(sampler="gibbs")
+    with pytest.raises(ValueError, match="init"):
+        McemConfig(init="zero")
 
 
-@pytest.mark.parametrize("sampler", ["mh", "variational"])
-def test_a_padded_batch_reproduces_each_single_run(speakers, sampler):
+def test_prior_init_starts_each_speaker_at_its_visual_prior_mean_and_the_audio_only_model_at_zero():
+    model, audio_only = speaker_model(8, kind="avvae", lip_size=8), speaker_model(9)
+    generator = torch.Generator().manual_seed(0)
+    x = sample_mixture([audio_only] * 2, 30, 0.1, generator).stft
+    lips = [torch.rand(30, 8, 8, generator=generator) for _ in range(2)]
+    config = dataclasses.replace(FAST, init="prior")
+    with torch.no_grad():
+        problem = Problem([x], [lips], [[model, audio_only]], torch.device("cpu"))
+        start = _Estep(problem, [torch.Generator()], config).state.z
+        encoder = _Estep(problem, [torch.Generator()], FAST).state.z
+        want = model.prior(model.visual_context(lips[0][None]))[0][0]
+    torch.testing.assert_close(start[0, 0], want)
+    assert torch.equal(start[1], torch.zeros_like(start[1]))
+    assert (start[0] - encoder[0]).abs().mean() > 0.1 and (start[1] - encoder[1]).abs().mean() > 0.1
+    separation = separate(x, lips, [model, audio_only], dataclasses.replace(config, iterations=3))
+    assert torch.isfinite(separation.sources).all()
+
+
+@pytest.mark.parametrize("sampler,init", [("mh", "encoder"), ("variational", "encoder"), ("mh", "prior")])
+def test_a_padded_batch_reproduces_each_single_run(speakers, sampler, init):
     generator = torch.Generator().manual_seed(4)
     stfts = [sample_mixture(speakers, frames, 0.1, generator).stft for frames in (30, 45, 17)]
     config = dataclasses.replace(FAST, iterations=4, draws=6, burn_in=3, final_draws=6, final_burn_in=3,
-                                 sampler=sampler)
+                                 sampler=sampler, init=init)
     batched = run_mcem_batch(stfts, [[None, None]] * 3, [speakers] * 3, config)
     for x, result in zip(stfts, batched):
         single = run_mcem(x, None, speakers, config)

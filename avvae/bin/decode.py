@@ -14,7 +14,7 @@ from avvae.cli import run_main, split_keys
 from avvae.config import load_config
 from avvae.decode import Method, decode_mixtures, unprocessed_mixture
 from avvae.feature_files import open_features
-from avvae.mcem import McemConfig, mcem_method
+from avvae.mcem import McemConfig, mcem_method, oracle_latent_method
 from avvae.models import SpeechVAE, load_model
 from avvae.nmf import NmfConfig, NmfMethod, load_dictionaries
 from avvae.oracle import ideal_ratio_mask
@@ -32,11 +32,12 @@ def nmf_method(args: argparse.Namespace) -> Method:
     return NmfMethod(load_dictionaries(path), config, str(path))
 
 
-def mcem_decoding(args: argparse.Namespace) -> Method:
-    """MCEM with the VAE(s) of --model-dir: its model.pt for every speaker (SI), or, with --speaker-dependent,
-    <model-dir>/<speaker>/model.pt for each speaker of the mixture (SD)."""
+def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str]], list[SpeechVAE]]]:
+    """The MCEM config of --config and the VAE(s) of --model-dir: its model.pt for every speaker (SI), or, with
+    --speaker-dependent, <model-dir>/<speaker>/model.pt for each speaker of the mixture (SD); each file read once."""
     if args.model_dir is None or args.config is None:
-        raise ValueError("--method mcem needs --model-dir (e.g. exp/avvae_si) and --config (e.g. conf/mcem.yaml)")
+        raise ValueError(f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config "
+                         "(e.g. conf/mcem.yaml)")
     config = load_config(args.config, McemConfig)
     model_dir = Path(args.model_dir)
     cache: dict[Path, SpeechVAE] = {}
@@ -51,7 +52,21 @@ def mcem_decoding(args: argparse.Namespace) -> Method:
             return [model_at(model_dir / speaker / "model.pt") for speaker in speakers]
         return [model_at(model_dir / "model.pt")] * len(speakers)
 
+    return config, models_for_speakers
+
+
+def mcem_decoding(args: argparse.Namespace) -> Method:
+    """MCEM with the VAE(s) of --model-dir (SI, or SD with --speaker-dependent)."""
+    config, models_for_speakers = vae_models(args)
     return mcem_method(models_for_speakers, config)
+
+
+def oracle_latent_decoding(args: argparse.Namespace) -> Method:
+    """The oracle-latent reference row: the VAE(s) of --model-dir at the latents fitted to the true sources, W, H
+    and g fitted as MCEM's M-step does (--config's noise_rank, iterations, sqrt_updates, floor, seed), MCEM's
+    Wiener filter."""
+    config, models_for_speakers = vae_models(args)
+    return oracle_latent_method(models_for_speakers, config)
 
 
 def supervised_method(args: argparse.Namespace) -> Method:
@@ -68,6 +83,7 @@ METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
     "oracle": lambda args: ideal_ratio_mask,
     "nmf": nmf_method,
     "mcem": mcem_decoding,
+    "oracle_latent": oracle_latent_decoding,
     "supervised": supervised_method,
 }
 
@@ -77,11 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("feats", help="mixture features, e.g. dump/test_mix/feats.h5")
     parser.add_argument("out_dir", help="decode dir, e.g. exp/nmf_sd/decode_test")
     parser.add_argument("--method", required=True, choices=sorted(METHODS), help="separation method")
-    parser.add_argument("--config", help="method config (nmf: default <nmf-dir>/nmf.yaml; mcem: conf/mcem.yaml)")
-    parser.add_argument("--model-dir", help="mcem: trained VAE folder (exp/<model>_si, or exp/<model>_sd); "
-                        "supervised: the train_supervised folder (exp/supervised)")
+    parser.add_argument("--config", help="method config (nmf: default <nmf-dir>/nmf.yaml; mcem, oracle_latent: "
+                        "conf/mcem.yaml)")
+    parser.add_argument("--model-dir", help="mcem, oracle_latent: trained VAE folder (exp/<model>_si, or "
+                        "exp/<model>_sd); supervised: the train_supervised folder (exp/supervised)")
     parser.add_argument("--speaker-dependent", action="store_true",
-                        help="mcem: one model per speaker, <model-dir>/<speaker>/model.pt")
+                        help="mcem, oracle_latent: one model per speaker, <model-dir>/<speaker>/model.pt")
     parser.add_argument("--nmf-dir", help="nmf: folder with dictionaries.npz and nmf.yaml (from train_nmf)")
     parser.add_argument("--nj", "--num-jobs", dest="nj", type=int, default=1, help="number of decoding jobs")
     parser.add_argument("--job", type=int, default=1, help="which job this is, 1..nj")

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 SCANS = ("in_turn", "joint")
 SAMPLERS = ("mh", "mala", "variational")
+INITS = ("encoder", "prior")
+# Optimal random-walk acceptance runs from 0.234 (many dimensions) to 0.44 (one dimension) (Roberts, Gelman and
+# Gilks 1997; Roberts and Rosenthal 2001); each proposal moves one speaker's L-dimensional latent of one frame.
+TARGET_ACCEPTANCE = (0.2, 0.45)
 
 
 @dataclass
@@ -29,6 +33,16 @@ class McemConfig:
     ceil(draws / K) draws and discards burn_in // K, so the sequential chain is K times shorter for about the same
     number of kept draws. 1 (default) is the published single chain; K > 1 changes the results (a speed switch for
     wide hardware, reported with its SDR by local/bench_mcem.py).
+    init: where each speaker's latents start, "encoder" (published: the encoder mean from the mixture and the
+    speaker's lips) or "prior" (the visual prior's mean p(z | v_j), as the CVAE line of work, Sadeghi et al. 2020,
+    whose encoder saw clean speech in training). For the audio-only model the prior mean is 0 in every frame; that is
+    allowed: a start that knows nothing of the mixture, as symmetric between speakers sharing an SI A-VAE as that
+    model's encoder start (which sees only the mixture), and scoring takes the best permutation anyway.
+    adapt_step: adapt the MH random-walk step during burn-in (sampler mh only); false is the published fixed
+    eps = proposal_std. Each speaker's step in each frame (and chain) starts at proposal_std and, after every
+    burn-in draw, moves as log eps += adapt_rate * (accepted - target_acceptance) (Robbins-Monro); it is frozen
+    for the kept draws, so they come from a fixed kernel, and carried to the next E-step and the final chain.
+    target_acceptance: the acceptance rate the adaptation aims at, in [0.2, 0.45]. adapt_rate: its gain per draw.
     """
 
     iterations: int = 100
@@ -49,12 +63,24 @@ class McemConfig:
     variational_steps: int = 5
     variational_lr: float = 0.05
     chains: int = 1
+    init: str = "encoder"
+    adapt_step: bool = False
+    target_acceptance: float = 0.3
+    adapt_rate: float = 0.05
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"mcem sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}")
         if self.scan not in SCANS:
             raise ValueError(f"mcem scan {self.scan!r} is not one of {', '.join(SCANS)}")
+        if self.init not in INITS:
+            raise ValueError(f"mcem init {self.init!r} is not one of {', '.join(INITS)}")
+        if self.adapt_step and self.sampler != "mh":
+            raise ValueError(f"mcem adapt_step needs the mh sampler (a random-walk step), not {self.sampler!r}")
+        low, high = TARGET_ACCEPTANCE
+        if not low <= self.target_acceptance <= high or self.adapt_rate <= 0:
+            raise ValueError(f"mcem target_acceptance must be in [{low}, {high}] and adapt_rate > 0, got "
+                             f"{self.target_acceptance} and {self.adapt_rate}")
         for name, draws, burn_in in (("", self.draws, self.burn_in), ("final_", self.final_draws, self.final_burn_in)):
             if not 0 <= burn_in < draws:
                 raise ValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")

@@ -10,12 +10,21 @@ proposal depends only on z_j, which nothing before its turn changes. With "joint
 MALA: z' = z + eps^2/2 grad log p(z | x) + eps * n for all speakers jointly, accepted per frame with the
 Metropolis-Hastings correction; a draw costs one decoder pass with its backward pass.
 
+Step adaptation (MH, optional): during burn-in draws, each speaker's step in each frame (and chain) follows a
+Robbins-Monro update of log eps toward a target acceptance rate, and it is frozen for the kept draws. Per frame
+rather than per speaker because the posterior's width varies by orders of magnitude between frames: where the speaker
+dominates, hundreds of bins pin z, while where it is silent only the prior holds it, so one step per speaker would
+be too long for the first and too short for the second. Frames are independent given the parameters, so a product of
+per-frame kernels with frozen steps is a valid kernel; the acceptance is tallied per frame already, and the update
+touches [J, B, N] values, nothing per bin.
+
 Random numbers come from one generator per utterance, drawn on the utterance's own frames, so a batch reproduces
 each utterance's single run.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,13 +33,26 @@ import torch
 from avvae.mcem.m_step import Params
 from avvae.mcem.problem import Problem, pad_frames
 
+# Bounds of an adapted step: far below any useful move, and far beyond the prior's scale of 1.
+LOG_STEP_RANGE = (math.log(1e-4), math.log(10.0))
+
 
 @dataclass
 class ChainState:
-    """Current latents [J, B, N, L] and their decoded variances [J, B, N, F]."""
+    """Current latents [J, B, N, L], their decoded variances [J, B, N, F] and, once adapted, the log random-walk
+    step of every speaker and frame [J, B, N] (None: the fixed proposal_std)."""
 
     z: torch.Tensor
     variance: torch.Tensor
+    log_step: torch.Tensor | None = None
+
+
+@dataclass
+class StepAdaptation:
+    """Robbins-Monro adaptation during burn-in: log eps += rate * (accepted - target) after each draw."""
+
+    target: float
+    rate: float
 
 
 def frame_log_likelihood(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, floor: float) -> torch.Tensor:
@@ -116,10 +138,14 @@ def run_chain(
     keep: Callable[[torch.Tensor, torch.Tensor | None], None],
     sampler: str = "mh",
     chains: int = 1,
+    adaptation: StepAdaptation | None = None,
 ) -> tuple[ChainState, torch.Tensor]:
     """Run `draws` steps from `state`; pass the variances of each draw after `burn_in` to `keep`, with their
     per-frame log-likelihood [B, N] when the sampler has it (MH) or None. The state's variances may be updated in
     place, so `keep` must copy what it stores.
+
+    With `adaptation` (MH), the step of each speaker and frame starts from the state's (proposal_std the first
+    time), adapts after each of the first `burn_in` draws and stays fixed for the kept ones.
 
     With `chains` K > 1 (MH only), the state holds K independent chains [K, J, B, N, ...] stepped together (one
     decoder pass per draw for all of them), and `keep` is called for each chain's draw in turn.
@@ -134,23 +160,31 @@ def run_chain(
     else:  # the current state's log-prior per speaker and log-likelihood per frame, updated as proposals are taken
         extra = (problem.log_prior(z), _log_likelihood_(target.mixture(variance.unbind(-4)), problem.power))
     accepted = torch.zeros(z.shape[:-1], device=z.device)
+    log_step = state.log_step
+    if adaptation is not None and log_step is None:
+        log_step = torch.full(z.shape[:-1], math.log(proposal_std), device=z.device)
+    step_size = proposal_std if log_step is None else log_step.exp().unsqueeze(-1)
     for draw in range(draws):
         if chains > 1:
             step, log_uniform = random_numbers(problem, generators, z.shape[-1], leading=chains, chains=True)
         else:
             step, log_uniform = random_numbers(problem, generators, z.shape[-1])
-        z, variance, extra, accept = step_function(target, z, variance, extra, step, log_uniform, proposal_std)
+        z, variance, extra, accept = step_function(target, z, variance, extra, step, log_uniform, step_size)
         accepted += accept
+        if adaptation is not None and draw < burn_in:
+            log_step.add_(accept.to(log_step.dtype).sub_(adaptation.target), alpha=adaptation.rate)
+            step_size = log_step.clamp_(*LOG_STEP_RANGE).exp().unsqueeze(-1)
         if draw >= burn_in:  # MH's state carries its per-frame log-likelihood; MALA's carries the full target
             for k in range(chains):
                 chain = (k,) if chains > 1 else ()
                 keep(variance[chain], None if sampler == "mala" else extra[1][chain])
     frames = problem.mask.sum(-1).clamp_min(1.0)
     accepted = accepted.reshape(-1, *problem.shape[:3]).sum(0)
-    return ChainState(z, variance), (accepted * problem.mask).sum(-1) / (frames * max(draws * chains, 1))
+    return ChainState(z, variance, log_step), (accepted * problem.mask).sum(-1) / (frames * max(draws * chains, 1))
 
 
 def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
+    """All speakers accepted together per frame; `proposal_std` is a number or per-frame steps [..., J, B, N, 1]."""
     log_prior, current = extra
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)
@@ -163,7 +197,8 @@ def _mh_joint_step(target: _Target, z, variance, extra, step, log_uniform, propo
 
 
 def _mh_in_turn_step(target: _Target, z, variance, extra, step, log_uniform, proposal_std):
-    """Speakers in turn; the state's variances are updated in place (a per-frame blend, no new buffer)."""
+    """Speakers in turn; the state's variances are updated in place (a per-frame blend, no new buffer).
+    `proposal_std` is a number or per-frame steps [..., J, B, N, 1]."""
     log_prior, current = extra
     proposal = z + proposal_std * step
     proposed_variance = target.problem.decode(proposal, target.floor)

@@ -1,7 +1,9 @@
 """Monte Carlo EM separation (DESIGN.md, Mixture model at separation time) of one mixture or a padded batch.
 
-1. z_j <- encoder mean from (|x|^2, v_j); W, H seeded uniform (floored); g = 1.
-2-4. `iterations` times: E-step (MH chain, `draws` draws, `burn_in` discarded), M-step on the kept variances.
+1. z_j <- encoder mean from (|x|^2, v_j) (or, with init: prior, the prior mean of p(z | v_j)); W, H seeded uniform
+   (floored); g = 1.
+2-4. `iterations` times: E-step (MH chain, `draws` draws, `burn_in` discarded, the step adapted during burn-in with
+   adapt_step), M-step on the kept variances.
 5. A fresh chain (`final_draws`, `final_burn_in`) from the last state; Wiener filters averaged over it.
 """
 
@@ -17,7 +19,7 @@ from avvae.decode import Separation
 from avvae.mcem.config import McemConfig
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
 from avvae.mcem.problem import Problem
-from avvae.mcem.sampler import ChainState, run_chain
+from avvae.mcem.sampler import ChainState, StepAdaptation, run_chain
 from avvae.mcem.variational import VariationalPosterior
 from avvae.mcem.wiener import WienerAverage
 from avvae.models import SpeechVAE
@@ -93,11 +95,12 @@ class _Estep:
 
     def __init__(self, problem: Problem, generators: list[torch.Generator], config: McemConfig):
         self.problem, self.generators, self.config = problem, generators, config
-        z = problem.encoder_mean()
+        z = problem.encoder_mean() if config.init == "encoder" else problem.prior_mean.clone()
         if config.chains > 1:
             z = z.expand(config.chains, *z.shape).clone()
         self.state = ChainState(z, problem.decode(z, config.floor))
         self.posterior = VariationalPosterior(z, config.proposal_std) if config.sampler == "variational" else None
+        self.adaptation = StepAdaptation(config.target_acceptance, config.adapt_rate) if config.adapt_step else None
 
     def run(self, params: Params, draws: int, burn_in: int, keep) -> torch.Tensor:
         config, problem = self.config, self.problem
@@ -110,7 +113,7 @@ class _Estep:
         draws, burn_in, _ = config.schedule(draws, burn_in)
         self.state, acceptance = run_chain(
             problem, params, self.state, draws, burn_in, self.generators, config.proposal_std, config.scan,
-            config.floor, keep, config.sampler, config.chains,
+            config.floor, keep, config.sampler, config.chains, self.adaptation,
         )
         return acceptance
 

@@ -22,9 +22,11 @@ class SyntheticMixture:
 
 
 def speaker_model(seed: int, num_freqs: int = 64, latent_dim: int = 4, hidden_dim: int = 32, kind: str = "avae",
-                  lip_size: int = 8) -> SpeechVAE:
+                  lip_size: int = 8, contrast: float = 1.0) -> SpeechVAE:
     """A VAE whose decoder gives speaker `seed` its own envelope (a bump centred at frequency seed * 0.618 mod 1,
-    so that consecutive seeds differ) and z-dependent patterns spanning tens of dB, like speech."""
+    so that consecutive seeds differ) and z-dependent patterns spanning tens of dB, like speech. `contrast` scales
+    the patterns' log-variances: at 1, half the bins lie over 100 dB below the mean power, far beyond what the
+    model's log_floor (1e-4) lets a latent fit follow (avvae.models.latent_fit); at 0.25 they stay within 60 dB."""
     config = ModelConfig(kind=kind, num_freqs=num_freqs, latent_dim=latent_dim, hidden_dim=hidden_dim,
                          lip_size=lip_size, lip_hidden=16, lip_embedding=8, lip_context=1)
     generator = torch.Generator().manual_seed(seed)
@@ -35,7 +37,8 @@ def speaker_model(seed: int, num_freqs: int = 64, latent_dim: int = 4, hidden_di
         hidden, out = model.decoder[0], model.decoder[2]
         # Scaled with the layer widths so that published sizes keep the patterns of the small test models.
         hidden.weight.copy_(1.5 * (4 / latent_dim) ** 0.5 * torch.randn(hidden.weight.shape, generator=generator))
-        out.weight.copy_(2.0 * (32 / hidden_dim) ** 0.5 * torch.randn(out.weight.shape, generator=generator))
+        out.weight.copy_(
+            2.0 * contrast * (32 / hidden_dim) ** 0.5 * torch.randn(out.weight.shape, generator=generator))
         bins = torch.linspace(0.0, 1.0, num_freqs)
         centre = (seed * 0.618034) % 1.0
         out.bias.copy_(-8.0 * (bins - centre).abs())
