@@ -6,6 +6,9 @@
       --interferers dump/train_si/feats.h5 --noise dump/noise_train/feats.h5 --init exp/avvae_si/model.pt \\
       exp/avvae_sd/s01
 Several GPUs: torchrun --nproc_per_node N -m avvae.bin.train --device cuda ...
+
+With `mode: two_stage` the decoder part trains into exp_dir/decoder first, then the encoder part into exp_dir.
+Every part ends by measuring the model on dev data: exp_dir/diagnostics.yaml and diagnostics.png.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import torch
 from avvae.atomic import is_done
 from avvae.cli import run_main
 from avvae.config import load_config
-from avvae.training import distributed
+from avvae.models import load_model
+from avvae.training import diagnostics, distributed
 from avvae.training.config import TrainConfig
-from avvae.training.setup import speaker_dependent, speaker_independent
-from avvae.training.trainer import Trainer
+from avvae.training.setup import DECODER_DIR, TrainingRun, parts, speaker_dependent, speaker_independent
+from avvae.training.trainer import DEV_SEED, Trainer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +44,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _diagnose(run: TrainingRun, config: TrainConfig):
+    """The finishing step of a part: the best model measured on the first dev utterances."""
+    def finish(exp_dir: Path) -> None:
+        batches, wanted = [], config.diagnostic_utterances
+        for batch in run.dev.batches(DEV_SEED, 0, config.batch_size):
+            batches.append(batch)
+            if sum(len(b.keys) for b in batches) >= wanted:
+                break
+        model = load_model(exp_dir / "model.pt")
+        result = diagnostics.measure(model, batches, config.seed, run.spec.objective(model).encoder_input)
+        diagnostics.write(result, exp_dir, run.schedule.title)
+        logging.info("%s: %s", exp_dir, diagnostics.summary(result))
+    return finish
+
+
+def _run(config: TrainConfig, args: argparse.Namespace, part: str, decoder: Path | None) -> TrainingRun:
+    if args.speaker is None:
+        if args.dev is None:
+            raise ValueError("SI training needs --dev (or give --speaker for SD training)")
+        return speaker_independent(config, args.train, args.dev, args.noise, part, decoder)
+    if args.interferers is None:
+        raise ValueError("SD training needs --interferers (the SI training feats.h5)")
+    return speaker_dependent(config, args.train, args.speaker, args.interferers, args.noise, args.init, part, decoder)
+
+
 def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, TrainConfig)
     if is_done(args.exp_dir):
@@ -47,17 +76,18 @@ def main(args: argparse.Namespace) -> None:
         return
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
-    if args.speaker is None:
-        if args.dev is None:
-            raise ValueError("SI training needs --dev (or give --speaker for SD training)")
-        run = speaker_independent(config, args.train, args.dev, args.noise)
-    else:
-        if args.interferers is None:
-            raise ValueError("SD training needs --interferers (the SI training feats.h5)")
-        run = speaker_dependent(config, args.train, args.speaker, args.interferers, args.noise, args.init)
     placement = distributed.start(args.device)
     try:
-        Trainer(config, run.schedule, args.exp_dir, placement).fit(run.model, run.train, run.dev, args.resume)
+        decoder = None
+        for part in parts(config):
+            exp_dir = args.exp_dir / DECODER_DIR if part == "decoder" else args.exp_dir
+            if is_done(exp_dir):
+                logging.info("%s is complete", exp_dir)
+            else:
+                run = _run(config, args, part, decoder)
+                Trainer(config, run.schedule, exp_dir, placement, run.spec).fit(
+                    run.model, run.train, run.dev, args.resume, _diagnose(run, config))
+            decoder = exp_dir / "model.pt"
     finally:
         distributed.stop(placement)
 

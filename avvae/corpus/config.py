@@ -10,6 +10,7 @@ from avvae.config import ConfigError, load_config
 
 SPEAKER_SPLITS = ("train_si", "dev_si", "test", "babble")
 NOISE_TYPES = ("white", "pink", "brown", "ssn", "babble")
+SENTENCE_GRAMMARS = ("grid", "timit_like")
 _SPEAKER_ID = re.compile(r"^[A-Za-z0-9]+$")
 
 
@@ -39,6 +40,8 @@ class CorpusConfig:
     sd_test_utterances: int = 10           # per test speaker, go to `test`; the rest to `train_sd`
     leading_pause_s: list[float] = field(default_factory=lambda: [0.1, 0.25])  # silence before speech (range)
     peak: float = 0.9                      # speech and noise are peak-normalised to this
+    sentences: str = "grid"                # grid: 6-word GRID commands; timit_like: 8-15 word read sentences
+    room_tone_db: float | None = None      # pink room tone this far below the speech's RMS (None: digital silence)
     noise_seconds: float = 25.0            # length of each noise recording
     noise_types: list[str] = field(default_factory=lambda: list(NOISE_TYPES))
     babble_talkers: int = 4                # simultaneous utterances in babble
@@ -71,6 +74,10 @@ def check_corpus_config(config: CorpusConfig, where: str = "corpus config") -> N
             fail(f"no speaker has split {split}")
     if "babble" in config.noise_types and not config.speakers_in("babble"):
         fail("noise type babble needs at least one speaker with split babble")
+    if config.sentences not in SENTENCE_GRAMMARS:
+        fail(f"sentences must be one of {', '.join(SENTENCE_GRAMMARS)}, got {config.sentences!r}")
+    if config.room_tone_db is not None and not config.room_tone_db < 0:
+        fail(f"room_tone_db must be negative (dB below the speech), got {config.room_tone_db}")
     unknown = sorted(set(config.noise_types) - set(NOISE_TYPES))
     if unknown or not config.noise_types:
         fail(f"noise_types must be a non-empty subset of {', '.join(NOISE_TYPES)}, got {config.noise_types}")

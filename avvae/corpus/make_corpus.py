@@ -29,12 +29,14 @@ from avvae.audio import peak_normalise, read_wav, write_wav
 from avvae.cli import run_main
 from avvae.config import ConfigError
 from avvae.corpus.config import CorpusConfig, SpeakerConfig, load_corpus_config
-from avvae.corpus.grid import draw_sentence, spoken_text
+from avvae.corpus import grid, timit_like
+from avvae.corpus.grid import spoken_text
 from avvae.corpus.noise import (
     average_spectrum,
     babble,
     babble_stream,
     coloured_noise,
+    room_tone,
     speech_shaped_noise,
 )
 from avvae.corpus.render import draw_appearance, render_mouth
@@ -64,9 +66,12 @@ class Utterance:
     pause_s: float
 
 
+GRAMMARS = {"grid": grid.draw_sentence, "timit_like": timit_like.draw_sentence}
+
+
 def plan_utterance(config: CorpusConfig, speaker: SpeakerConfig, utt: str) -> Utterance:
     rng = rng_for(config.seed, utt)
-    words = tuple(draw_sentence(rng))
+    words = tuple(GRAMMARS[config.sentences](rng))
     return Utterance(utt, speaker, words, float(rng.uniform(*config.leading_pause_s)))
 
 
@@ -115,6 +120,9 @@ def make_utterance(config: CorpusConfig, utterance: Utterance, corpus_dir: Path)
     trajectory = mouth_trajectory(timeline, frame_times)
     frames = render_mouth(trajectory, draw_appearance(utterance.speaker.appearance_seed),
                           rng_for(config.seed, utterance.utt, "lips"), size=config.lips_size)
+    if config.room_tone_db is not None:
+        audio = audio + room_tone(rng_for(config.seed, utterance.utt, "room"), audio, config.room_tone_db,
+                                  config.sample_rate)
     files = utterance_files(corpus_dir, utterance)
     write_text_atomic(files["pho"], format_timeline(timeline))
     save_lips(files["lips"], frames, config.fps)

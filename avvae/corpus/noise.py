@@ -26,6 +26,16 @@ def coloured_noise(rng: np.random.Generator, length: int, rate: int, exponent: f
     return shape_white_noise(rng, length, frequencies ** (-exponent / 2.0))
 
 
+def room_tone(rng: np.random.Generator, speech: np.ndarray, level_db: float, rate: int) -> np.ndarray:
+    """Pink noise `level_db` below the RMS of `speech`'s voiced part, as long as `speech`: the floor of a quiet
+    room, so that no frame of a recording is digital silence (synthesised pauses are exact zeros)."""
+    active = speech[np.abs(speech) > 0.01 * np.abs(speech).max()] if np.any(speech) else speech
+    level = np.sqrt(np.mean(np.square(active, dtype=np.float64))) if len(active) else 1.0
+    noise = coloured_noise(rng, len(speech), rate, 1.0)
+    noise *= level * 10 ** (level_db / 20) / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
+    return noise.astype(speech.dtype)
+
+
 def average_spectrum(signals: list[np.ndarray], rate: int, segment: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies, mean power spectral density) of speech signals, weighted by their lengths."""
     total, weight = None, 0

@@ -36,8 +36,19 @@ class SpeakerDependentConfig:
             raise ValueError(f"sd.init must be 'si' or 'scratch', not {self.init!r}")
 
 
+TRAINING_MODES = ("joint", "two_stage")
+
+
 @dataclass
 class TrainConfig:
+    """How a model is trained. `mode: joint` is the papers' training (encoder, prior and decoder together);
+    `mode: two_stage` first learns the decoder with a clean-speech encoder and a N(0, I) prior for
+    `decoder_epochs` (a sharp generative model), then trains the mixture (+ lips) encoder and the visual prior
+    against that decoder, frozen, for `epochs`. The learning rate is multiplied by `lr_decay` after `lr_patience`
+    epochs without dev improvement (1.0: constant), never below `min_learning_rate`; training stops after
+    `patience` such epochs. `diagnostic_utterances` dev utterances measure the model at the end (diagnostics.yaml).
+    """
+
     model: ModelConfig = field(default_factory=ModelConfig)
     mixing: MixingConfig = field(default_factory=MixingConfig)
     sd: SpeakerDependentConfig = field(default_factory=SpeakerDependentConfig)
@@ -48,6 +59,21 @@ class TrainConfig:
     segments_per_utterance: int = 1
     learning_rate: float = 1.0e-3
     patience: int = 10
+    lr_decay: float = 1.0
+    lr_patience: int = 2
+    min_learning_rate: float = 1.0e-5
+    mode: str = "joint"
+    decoder_epochs: int = 0
+    diagnostic_utterances: int = 16
     kl_warmup_epochs: int = 0
     grad_clip: float = 0.0
     num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in TRAINING_MODES:
+            raise ValueError(f"training mode {self.mode!r} is not one of {', '.join(TRAINING_MODES)}")
+        if self.mode == "two_stage" and (self.decoder_epochs < 1 or self.model.kind == "cvae"):
+            raise ValueError("mode two_stage needs decoder_epochs >= 1 and a model whose decoder sees only z "
+                             f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}")
+        if not 0 < self.lr_decay <= 1 or self.lr_patience < 1 or self.min_learning_rate <= 0:
+            raise ValueError("lr_decay must be in (0, 1], lr_patience >= 1 and min_learning_rate > 0")

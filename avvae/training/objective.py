@@ -22,16 +22,22 @@ def gaussian_kl(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, 
 
 
 class VaeObjective(nn.Module):
-    """Wraps a SpeechVAE so that one forward call gives the loss terms (what DDP needs to sync gradients)."""
+    """Wraps a SpeechVAE so that one forward call gives the loss terms (what DDP needs to sync gradients).
 
-    def __init__(self, model: SpeechVAE):
+    `encoder_input` overrides what the encoder sees ("clean" or "mixture"; default: the model kind's), and
+    `freeze_decoder` keeps the decoder's parameters fixed: the two stages of two-stage training."""
+
+    def __init__(self, model: SpeechVAE, encoder_input: str | None = None, freeze_decoder: bool = False):
         super().__init__()
         self.model = model
+        self.encoder_input = encoder_input or model.config.encoder_input
+        if freeze_decoder:
+            model.decoder.requires_grad_(False)
 
     def forward(self, batch: Batch, beta: float, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         model = self.model
         context = model.visual_context(batch.lips)
-        encoder_input = batch.clean if model.config.encoder_input == "clean" else batch.mixture
+        encoder_input = batch.clean if self.encoder_input == "clean" else batch.mixture
         mu, logvar = model.encode(encoder_input, context)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * noise

@@ -1,4 +1,7 @@
-"""From feature files to a ready training run: the samplers of the SI and SD protocols and the initial model."""
+"""From feature files to a ready training run: the samplers of the SI and SD protocols, the initial model and how
+it is trained (its ModelSpec), for each part of a training: `joint` (the papers' training), or the two parts of
+two-stage training, `decoder` (a clean-speech VAE with a N(0, I) prior, whose decoder is kept) and `encoder` (the
+model's own encoder and prior trained against that decoder, frozen)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,18 @@ from pathlib import Path
 
 import torch
 
+import dataclasses
+import functools
+
 from avvae.models import SpeechVAE, load_model
+from avvae.models.files import build_model, model_payload
 from avvae.training.config import TrainConfig
 from avvae.training.data import MixtureSampler, Utterance, load_utterances
-from avvae.training.trainer import Schedule
+from avvae.training.objective import VaeObjective
+from avvae.training.trainer import ModelSpec, Schedule
+
+PARTS = ("joint", "decoder", "encoder")
+DECODER_DIR = "decoder"  # the decoder part's exp dir, inside the model's exp dir
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +33,31 @@ class TrainingRun:
     train: MixtureSampler
     dev: MixtureSampler
     schedule: Schedule
+    spec: ModelSpec
+
+
+def model_spec(part: str) -> ModelSpec:
+    """How each part trains a SpeechVAE: `decoder` sees clean speech, `encoder` keeps the decoder frozen."""
+    objective = {"joint": VaeObjective,
+                 "decoder": functools.partial(VaeObjective, encoder_input="clean"),
+                 "encoder": functools.partial(VaeObjective, freeze_decoder=True)}[part]
+    return ModelSpec(objective, model_payload, build_model, {"loss": "total", "recon": "reconstruction (IS)",
+                                                             "kl": "KL"})
+
+
+def parts(config: TrainConfig) -> list[str]:
+    """The parts of a training, in order."""
+    return ["decoder", "encoder"] if config.mode == "two_stage" else ["joint"]
+
+
+def _part_model_config(config: TrainConfig, part: str):
+    """The decoder part learns an audio-only VAE (prior N(0, I)) of the same sizes."""
+    return dataclasses.replace(config.model, kind="avae") if part == "decoder" else config.model
+
+
+def _schedule(config: TrainConfig, part: str, title: str, epochs: int, learning_rate: float) -> Schedule:
+    return Schedule(epochs, learning_rate, f"{title} ({part} part)" if part != "joint" else title,
+                    config.kl_warmup_epochs, config.lr_decay, config.lr_patience, config.min_learning_rate)
 
 
 def _sampler(config: TrainConfig, targets: list[Utterance], interferers: list[Utterance],
@@ -29,12 +65,14 @@ def _sampler(config: TrainConfig, targets: list[Utterance], interferers: list[Ut
     return MixtureSampler(targets, interferers, noises, config.mixing, config.segment_frames, repeats)
 
 
-def _fresh_model(config: TrainConfig, sampler: MixtureSampler) -> SpeechVAE:
+def _fresh_model(config: TrainConfig, sampler: MixtureSampler, part: str = "joint",
+                 decoder: Path | None = None) -> SpeechVAE:
     """A new model whose encoder input statistics and decoder output bias come from the first epoch's data
-    (accumulated batch by batch, so a large corpus is never held in memory at once)."""
+    (accumulated batch by batch, so a large corpus is never held in memory at once). For the encoder part the
+    decoder is the one learnt by the decoder part (file `decoder`)."""
     torch.manual_seed(config.seed)
-    model = SpeechVAE(config.model)
-    source = "clean" if config.model.encoder_input == "clean" else "mixture"
+    model = SpeechVAE(_part_model_config(config, part))
+    source = "clean" if part == "decoder" or model.config.encoder_input == "clean" else "mixture"
     count, total, squares, clean_power = 0, 0.0, 0.0, 0.0
     for batch in sampler.batches(config.seed, 0, config.batch_size):
         log_power = model.log_power(getattr(batch, source)[batch.mask]).double()
@@ -44,6 +82,33 @@ def _fresh_model(config: TrainConfig, sampler: MixtureSampler) -> SpeechVAE:
     mean = total / count
     model.set_input_statistics(mean.float(), (squares / count - mean.square()).clamp_min(0).sqrt().float())
     model.set_output_bias(model.log_power((clean_power / count).float()))
+    if part == "encoder":
+        _start_from_decoder_part(model, _load_decoder_part(decoder, config))
+    return model
+
+
+def _start_from_decoder_part(model: SpeechVAE, clean_vae: SpeechVAE) -> None:
+    """The decoder part's decoder, and its clean-speech encoder as the starting point of the encoder's audio
+    inputs (the lip inputs start at zero): at first the encoder reads the mixture as if it were clean."""
+    model.decoder.load_state_dict(clean_vae.decoder.state_dict())
+    with torch.no_grad():
+        first, clean_first = model.encoder.hidden[0], clean_vae.encoder.hidden[0]
+        audio = clean_first.in_features
+        # same pre-activation for the same log-power under the mixture's input normalisation
+        first.weight[:, :audio] = clean_first.weight * (model.input_std / clean_vae.input_std)[None, :]
+        first.weight[:, audio:] = 0.0
+        shift = (model.input_mean - clean_vae.input_mean) / clean_vae.input_std
+        first.bias.copy_(clean_first.bias + clean_first.weight @ shift)
+        model.encoder.mu.load_state_dict(clean_vae.encoder.mu.state_dict())
+        model.encoder.logvar.load_state_dict(clean_vae.encoder.logvar.state_dict())
+
+
+def _load_decoder_part(path: Path | None, config: TrainConfig) -> SpeechVAE:
+    if path is None:
+        raise ValueError("the encoder part of two-stage training needs the decoder part's model file")
+    model = load_model(path)
+    if model.config != _part_model_config(config, "decoder"):
+        raise ValueError(f"{path}: its model config is not the decoder part of the training config's model")
     return model
 
 
@@ -56,8 +121,10 @@ def training_noises(config: TrainConfig, noise: Path) -> list[Utterance]:
     return noises
 
 
-def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path) -> TrainingRun:
-    """SI: targets and interferers from all training speakers; dev mixtures from the dev speakers."""
+def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path, part: str = "joint",
+                        decoder: Path | None = None) -> TrainingRun:
+    """SI: targets and interferers from all training speakers; dev mixtures from the dev speakers. `part` and
+    `decoder` (the decoder part's model file, for the encoder part) select a part of two-stage training."""
     lips = config.model.uses_lips
     targets, dev_targets = load_utterances(train, lips=lips), load_utterances(dev, lips=lips)
     noises = training_noises(config, noise)
@@ -65,15 +132,18 @@ def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path
     dev_sampler = _sampler(config, dev_targets, dev_targets + targets, noises, 1)
     speakers = len({u.speaker for u in targets})
     log.info("SI training: %d utterances of %d speakers, %d dev utterances", len(targets), speakers, len(dev_targets))
-    return TrainingRun(_fresh_model(config, sampler), sampler, dev_sampler,
-                       Schedule(config.epochs, config.learning_rate, f"{config.model.kind} SI",
-                                config.kl_warmup_epochs))
+    epochs = config.decoder_epochs if part == "decoder" else config.epochs
+    return TrainingRun(_fresh_model(config, sampler, part, decoder), sampler, dev_sampler,
+                       _schedule(config, part, f"{config.model.kind} SI", epochs, config.learning_rate),
+                       model_spec(part))
 
 
 def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferers: Path, noise: Path,
-                      init: Path | None) -> TrainingRun:
+                      init: Path | None, part: str = "joint", decoder: Path | None = None) -> TrainingRun:
     """SD: one speaker's utterances (the last `sd.dev_fraction` of them held out for early stopping),
-    interferers from the SI training speakers; fine-tuned from the SI model when `sd.init` is "si"."""
+    interferers from the SI training speakers; fine-tuned from the SI model `init` when `sd.init` is "si".
+    Two-stage parts: the decoder part fine-tunes the SI decoder part (`init`'s folder/decoder/model.pt) on the
+    speaker's clean speech; the encoder part fine-tunes `init` with the SD decoder (`decoder`) in place, frozen."""
     lips = config.model.uses_lips
     own = load_utterances(train, speakers={speaker}, lips=lips)
     held_out = max(1, round(config.sd.dev_fraction * len(own)))
@@ -88,13 +158,15 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     if config.sd.init == "si":
         if init is None:
             raise ValueError("sd.init is 'si': give the SI model with --init")
-        model = load_model(init).train().requires_grad_(True)
-        if model.config != config.model:
-            raise ValueError(f"{init}: its model config differs from the training config's model section")
+        source = init.parent / DECODER_DIR / "model.pt" if part == "decoder" else init
+        model = load_model(source).train().requires_grad_(True)
+        if model.config != _part_model_config(config, part):
+            raise ValueError(f"{source}: its model config differs from the training config's model section")
+        if part == "encoder":
+            model.decoder.load_state_dict(_load_decoder_part(decoder, config).decoder.state_dict())
     else:
-        model = _fresh_model(config, sampler)
+        model = _fresh_model(config, sampler, part, decoder)
     log.info("SD training of %s: %d utterances, %d held out for dev, init %s", speaker, len(targets),
              len(dev_targets), init if config.sd.init == "si" else "scratch")
-    title = f"{config.model.kind} SD {speaker}"
-    schedule = Schedule(config.sd.epochs, config.sd.learning_rate, title, config.kl_warmup_epochs)
-    return TrainingRun(model, sampler, dev_sampler, schedule)
+    schedule = _schedule(config, part, f"{config.model.kind} SD {speaker}", config.sd.epochs, config.sd.learning_rate)
+    return TrainingRun(model, sampler, dev_sampler, schedule, model_spec(part))

@@ -43,12 +43,16 @@ class TrainingDivergedError(ValueError):
 
 @dataclass
 class Schedule:
-    """What differs between SI and SD training: epochs, learning rate, and a title for logs and plots."""
+    """What differs between runs: epochs, learning rate, a title for logs and plots, KL warm-up, and the decay of
+    the learning rate by `lr_decay` after `lr_patience` epochs without dev improvement (floored at `min_lr`)."""
 
     epochs: int
     learning_rate: float
     title: str
     kl_warmup_epochs: int = 0
+    lr_decay: float = 1.0
+    lr_patience: int = 2
+    min_lr: float = 1.0e-5
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class TrainingState:
     best_dev: float = math.inf
     bad_epochs: int = 0
     history: list[dict] = dataclasses.field(default_factory=list)
+    lr_bad_epochs: int = 0
 
 
 def _checkpoint_payload(state: TrainingState, config: Any, spec: ModelSpec) -> dict:
@@ -85,6 +90,7 @@ def _checkpoint_payload(state: TrainingState, config: Any, spec: ModelSpec) -> d
         "epoch": state.epoch,
         "best_dev": state.best_dev,
         "bad_epochs": state.bad_epochs,
+        "lr_bad_epochs": state.lr_bad_epochs,
         "history": state.history,
         "config": dataclasses.asdict(config),
     }
@@ -96,15 +102,27 @@ def _restore(path: Path, config: Any, spec: ModelSpec, learning_rate: float, dev
         raise ValueError(f"{path}: was written with another config than the one given; resume with the same config "
                          f"(its copy is {path.parent / 'config.yaml'}) or train into a new exp dir")
     model = spec.build(payload["model"], path).to(device)
+    spec.objective(model)  # the objective may freeze parameters, which the optimiser must then leave alone
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     optimizer.load_state_dict(payload["optimizer"])
     return TrainingState(model, optimizer, payload["epoch"], payload["best_dev"], payload["bad_epochs"],
-                         payload["history"])
+                         payload["history"], payload.get("lr_bad_epochs", 0))
 
 
 def _beta(schedule: Schedule, epoch: int) -> float:
     """KL weight: linear warm-up from 0 to 1 over `kl_warmup_epochs` (KL annealing), then 1."""
     return 1.0 if schedule.kl_warmup_epochs <= 0 else min(1.0, epoch / schedule.kl_warmup_epochs)
+
+
+def _decay_on_plateau(state: TrainingState, schedule: Schedule, improved: bool) -> None:
+    """Multiply the learning rate by lr_decay after lr_patience epochs without dev improvement."""
+    state.lr_bad_epochs = 0 if improved else state.lr_bad_epochs + 1
+    if schedule.lr_decay < 1.0 and state.lr_bad_epochs >= schedule.lr_patience:
+        for group in state.optimizer.param_groups:
+            group["lr"] = max(group["lr"] * schedule.lr_decay, schedule.min_lr)
+        state.lr_bad_epochs = 0
+        log.info("dev loss stalled for %d epochs: learning rate now %.3g", schedule.lr_patience,
+                 state.optimizer.param_groups[0]["lr"])
 
 
 def _generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
@@ -207,8 +225,10 @@ class Trainer:
         write_text_atomic(self.exp_dir / "history.tsv", "\n".join(rows) + "\n")
         plot_losses(state.history, self.exp_dir / "loss.png", self.schedule.title, self.spec.labels)
 
-    def fit(self, model: torch.nn.Module, train: MixtureSampler, dev: MixtureSampler, resume: bool = False) -> Path:
-        """Train until the epochs are spent or the dev loss stops improving; returns the model file."""
+    def fit(self, model: torch.nn.Module, train: MixtureSampler, dev: MixtureSampler, resume: bool = False,
+            finish: Callable[[Path], None] | None = None) -> Path:
+        """Train until the epochs are spent or the dev loss stops improving; returns the model file.
+        `finish(exp_dir)` runs on the main process once training ended, before the done marker (diagnostics)."""
         if is_done(self.exp_dir):
             log.info("%s is complete, nothing to do", self.exp_dir)
             return self.exp_dir / "model.pt"
@@ -225,13 +245,18 @@ class Trainer:
             improved = dev_terms["loss"] < state.best_dev
             state.best_dev = min(state.best_dev, dev_terms["loss"])
             state.bad_epochs = 0 if improved else state.bad_epochs + 1
+            learning_rate = state.optimizer.param_groups[0]["lr"]
+            _decay_on_plateau(state, self.schedule, improved)
             state.history.append({"epoch": state.epoch, **{f"train_{k}": v for k, v in train_terms.items()},
-                                  **{f"dev_{k}": v for k, v in dev_terms.items()}, "seconds": time.time() - started})
+                                  **{f"dev_{k}": v for k, v in dev_terms.items()}, "lr": learning_rate,
+                                  "seconds": time.time() - started})
             self._write_epoch(state, improved)
             log.info("epoch %d: train %s, dev %s%s, %.1f s", state.epoch, _describe(train_terms),
                      _describe(dev_terms), " *best*" if improved else "", time.time() - started)
         if state.bad_epochs >= self.config.patience:
             log.info("early stop: no dev improvement for %d epochs", state.bad_epochs)
         if self.placement.is_main:
+            if finish is not None:
+                finish(self.exp_dir)
             mark_done(self.exp_dir)
         return self.exp_dir / "model.pt"
