@@ -85,8 +85,12 @@ def format_cell(values: list[float]) -> str:
     """"mean ± half-width" of the finite values, then the count of the others: "(3 -inf)", "(2 n/a)" (undefined,
     left out); "–" for the mean when no value is finite."""
     mean, half = mean_interval(values)
-    text = "–" if math.isnan(mean) else f"{mean:.2f} ± {half:.2f}" if math.isfinite(half) else f"{mean:.2f}"
+    text = f"{mean:.2f} ± {half:.2f}" if math.isfinite(half) else _mean_text(mean)
     return text + _nonfinite_notes(values)
+
+
+def _mean_text(mean: float) -> str:
+    return "–" if math.isnan(mean) else f"{mean:.2f}"
 
 
 def _nonfinite_notes(values: list[float]) -> str:
@@ -277,8 +281,8 @@ def comparison_markdown(systems: list[System], method: str, metric: str = "si_sd
                 continue
             values = [row[metric] for row in other.rows()]
             theirs = mean_interval(values)[0]
-            start = (f"- {protocol}: {method} {mean:.2f}{_nonfinite_notes(our_values)} vs {other.method} "
-                     f"{theirs:.2f}{_nonfinite_notes(values)}")
+            start = (f"- {protocol}: {method} {_mean_text(mean)}{_nonfinite_notes(our_values)} vs {other.method} "
+                     f"{_mean_text(theirs)}{_nonfinite_notes(values)}")
             if math.isnan(mean) or math.isnan(theirs):
                 lines.append(f"{start}: no finite values to compare")
                 continue

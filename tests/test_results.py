@@ -137,4 +137,4 @@ def test_the_comparison_states_the_difference_with_its_sign(tmp_path):
     nmf = mean_interval([row["si_sdr_imp"] for row in systems[1].rows()])[0]
     assert "Difference of the mean SI-SDR improvement (dB)" in text
     assert f"- SI: AV-VAE {av:.2f} vs NMF {nmf:.2f}: {av - nmf:+.2f} dB (worse)" in text
-    assert f"- SI: AV-VAE {av:.2f} vs Silence nan (12 -inf): no finite values to compare" in text
+    assert f"- SI: AV-VAE {av:.2f} vs Silence – (12 -inf): no finite values to compare" in text
