@@ -1,7 +1,10 @@
 """RESULTS.md and its plot from per-utterance score TSVs: methods x conditions, SI and SD, mean and 95% interval.
 
-A score TSV (written by the scoring stage) has a header and one row per separated speaker: `key`, `speaker`,
-`condition`, then one column per metric (`sdr`, `sdr_imp`, `pesq`, ...).
+A score TSV (written by the scoring stage, avvae.scoring) has a header and one row per separated speaker: `key`,
+`speaker`, `condition`, one column per metric (`sdr`, `sdr_imp`, `pesq`, ...), and in newer files `estimate` and
+`permutation` ("best" where the system was scored with its best speaker order). Metric values may be "nan"
+(undefined, e.g. the PESQ of an all-zero estimate) or "-inf"/"inf" (e.g. its SI-SDR): a cell averages the finite
+values and counts the others, never averaging them into a NaN.
 """
 
 from __future__ import annotations
@@ -19,15 +22,23 @@ from scipy import stats
 
 from avvae.atomic import atomic_path, write_text_atomic
 
+# In table order: what is comparable across systems first (SI-SDR cannot be gained by scaling, STOI by attenuating).
 METRICS = {
-    "sdr_imp": "SDR improvement (dB)",
+    "si_sdr_imp": "SI-SDR improvement (dB)",
+    "stoi": "STOI",
+    "stoi_imp": "STOI improvement",
+    "sdr_imp": "SDR improvement (dB), BSS Eval v4",
+    "sdr_v3_imp": "SDR improvement (dB), BSS Eval v3 bss_eval_sources",
     "sir_imp": "SIR improvement (dB)",
     "sar": "SAR (dB)",
-    "si_sdr_imp": "SI-SDR improvement (dB)",
     "pesq": "PESQ (wide-band)",
-    "stoi": "STOI",
 }
+# Below these values a metric no longer tells outputs apart. Wide-band PESQ: P.862.2 maps the bottom of the raw
+# PESQ scale (-0.5) to MOS-LQO 1.04, and outputs with no intelligible speech sit at 1.02-1.04.
+FLOORS = {"pesq": 1.05}
+TEXT_COLUMNS = ("key", "speaker", "condition", "estimate", "permutation")
 PROTOCOLS = ("SI", "SD")
+DAGGER = "†"
 
 
 @dataclass(frozen=True)
@@ -44,20 +55,23 @@ class System:
 
 
 def read_scores(path: str | Path) -> list[dict]:
-    """Rows of a score TSV, metric columns as floats (NaN where a metric could not be computed)."""
+    """Rows of a score TSV, metric columns as floats (NaN where a metric is undefined, +-inf where infinite)."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     if not rows:
         raise ValueError(f"{path}: no scores")
-    for row in rows:
+    for number, row in enumerate(rows, start=2):
         for name in row:
-            if name not in ("key", "speaker", "condition"):
-                row[name] = float(row[name])
+            if name not in TEXT_COLUMNS:
+                try:
+                    row[name] = float(row[name])
+                except (TypeError, ValueError):
+                    raise ValueError(f"{path}:{number}: column {name!r} is {row[name]!r}, not a number") from None
     return rows
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:
-    """Mean and half-width of its 95% Student-t interval, NaNs left out."""
+    """Mean and half-width of its 95% Student-t interval over the finite values (NaN, NaN when there are none)."""
     finite = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
     if len(finite) == 0:
         return math.nan, math.nan
@@ -65,6 +79,30 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
         return float(finite[0]), math.nan
     half = stats.t.ppf(0.975, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite))
     return float(finite.mean()), float(half)
+
+
+def format_cell(values: list[float]) -> str:
+    """"mean ± half-width" of the finite values, then the count of the others: "(3 -inf)", "(2 n/a)" (undefined,
+    left out); "–" for the mean when no value is finite."""
+    mean, half = mean_interval(values)
+    text = f"{mean:.2f} ± {half:.2f}" if math.isfinite(half) else _mean_text(mean)
+    return text + _nonfinite_notes(values)
+
+
+def _mean_text(mean: float) -> str:
+    return "–" if math.isnan(mean) else f"{mean:.2f}"
+
+
+def _nonfinite_notes(values: list[float]) -> str:
+    counts = {"-inf": sum(v == -math.inf for v in values), "inf": sum(v == math.inf for v in values),
+              "n/a": sum(math.isnan(v) for v in values)}
+    notes = [f"{count} {name}" for name, count in counts.items() if count]
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def permutation_invariant(rows: list[dict]) -> bool:
+    """Whether a system's rows were scored with the best speaker order (score files before that column: no)."""
+    return any(row.get("permutation") == "best" for row in rows)
 
 
 def _split_condition(condition: str) -> tuple[str, float]:
@@ -82,8 +120,12 @@ def _conditions(rows_by_system: dict[System, list[dict]]) -> list[str]:
     return sorted(found, key=lambda c: (_split_condition(c)[0] != "", _split_condition(c), c)) + ["all"]
 
 
+def _values(rows: list[dict], metric: str, condition: str) -> list[float]:
+    return [r[metric] for r in rows if condition == "all" or r["condition"] == condition]
+
+
 def _cell(rows: list[dict], metric: str, condition: str) -> tuple[float, float]:
-    return mean_interval([r[metric] for r in rows if condition == "all" or r["condition"] == condition])
+    return mean_interval(_values(rows, metric, condition))
 
 
 def _condition_label(condition: str) -> str:
@@ -93,32 +135,70 @@ def _condition_label(condition: str) -> str:
     return f"{prefix.replace('-', ' ')}{snr:g} dB"
 
 
+INTRODUCTION = [
+    "SI-SDR improvement and STOI lead: neither can be gained by merely scaling the output down. SDR here is BSS",
+    "Eval v4 (museval, images mode, the whole signal as one window), which amounts to the scale-dependent SNR",
+    "|s|^2 / |ŝ - s|^2 and so rewards attenuation: an all-zero output (the Silence row, a reference and not a",
+    "method) scores 0 dB, an improvement of minus the mixture's SDR, several dB at a low input SNR. It follows with",
+    "the BSS Eval v3 `bss_eval_sources` SDR that older papers report (which credits a 512-tap filtered target), SIR,",
+    "SAR and wide-band PESQ.",
+    "",
+    "Mean over separated speakers, ± half-width of the 95% confidence interval (Student t). Columns: the",
+    "SNR condition of the test mixtures; SI = speaker-independent models, SD = speaker-dependent ones",
+    "(the mixture, silence and oracle rows do not depend on the protocol). A cell whose values are not all finite",
+    "averages the finite ones and counts the others: \"(k -inf)\" infinite values (the SI-SDR of an all-zero",
+    "estimate), \"(k n/a)\" undefined ones, left out (its SIR, SAR, v3 SDR and PESQ).",
+]
+
+
+def _row_label(method: str, systems: list[System], invariant: dict[System, bool]) -> str:
+    """The method, marked with DAGGER (and the protocols concerned, unless all) where scored in the best order."""
+    own = [s for s in systems if s.method == method]
+    marked = [s for s in own if invariant[s]]
+    if not marked:
+        return method
+    if len(marked) == len(own):
+        return f"{method} {DAGGER}"
+    return f"{method} {DAGGER} ({', '.join(s.protocol for s in marked)})"
+
+
+def _floor_cell(rows: list[dict], metric: str) -> str:
+    values = [r[metric] for r in rows if not math.isnan(r[metric])]
+    return f"{sum(v < FLOORS[metric] for v in values)}/{len(values)}"
+
+
 def results_markdown(systems: list[System], title: str) -> str:
-    """The RESULTS.md text: a header with date, versions and git hash, then one table per metric."""
+    """The RESULTS.md text: a header with date, versions and git hash, what the metrics are, one table per metric."""
     rows_by_system = {system: system.rows() for system in systems}
+    invariant = {system: permutation_invariant(rows) for system, rows in rows_by_system.items()}
     conditions = _conditions(rows_by_system)
-    lines = [f"# {title}", "", *_header_lines(), ""]
-    lines += ["Mean over separated speakers, ± half-width of the 95% confidence interval (Student t). Columns: the",
-              "SNR condition of the test mixtures; SI = speaker-independent models, SD = speaker-dependent ones",
-              "(the mixture and oracle rows do not depend on the protocol).", ""]
+    lines = [f"# {title}", "", *_header_lines(), "", *INTRODUCTION]
+    if any(invariant.values()):
+        lines.append(f"{DAGGER}: scored with the best speaker permutation (by SI-SDR): the system cannot tell the "
+                     "speakers apart (where protocols follow the mark, only in their columns).")
+    lines.append("")
     methods = list(dict.fromkeys(system.method for system in systems))
     for metric, label in METRICS.items():
         if not all(metric in rows[0] for rows in rows_by_system.values()):
             continue
         lines += [f"## {label}", ""]
         header = ["Method"] + [f"{p} {_condition_label(c)}" for p in PROTOCOLS for c in conditions]
+        if metric in FLOORS:
+            header += [f"{p} at floor" for p in PROTOCOLS]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for method in methods:
-            cells = [method]
-            for protocol in PROTOCOLS:
-                system = next((s for s in systems if s.method == method and s.protocol in (protocol, "both")), None)
-                for condition in conditions:
-                    if system is None:
-                        cells.append("")
-                        continue
-                    mean, half = _cell(rows_by_system[system], metric, condition)
-                    cells.append(f"{mean:.2f} ± {half:.2f}" if math.isfinite(half) else f"{mean:.2f}")
+            by_protocol = {p: next((s for s in systems if s.method == method and s.protocol in (p, "both")), None)
+                           for p in PROTOCOLS}
+            cells = [_row_label(method, systems, invariant)]
+            for system in by_protocol.values():
+                cells += ["" if system is None else format_cell(_values(rows_by_system[system], metric, c))
+                          for c in conditions]
+            if metric in FLOORS:
+                cells += ["" if s is None else _floor_cell(rows_by_system[s], metric) for s in by_protocol.values()]
             lines.append("| " + " | ".join(cells) + " |")
+        if metric in FLOORS:
+            lines += ["", f"At floor: estimates (of those scored) with {label} below {FLOORS[metric]:g}, where the "
+                      "metric no longer tells outputs apart (wide-band PESQ bottoms out at 1.02-1.04)."]
         lines.append("")
     lines += ["## Score files", ""]
     lines += [f"- {s.method} ({s.protocol}): " + ", ".join(f"`{path}`" for path in s.scores) for s in systems]
@@ -139,7 +219,7 @@ def _header_lines() -> list[str]:
 
 
 def plot_results(
-    systems: list[System], path: str | Path, metrics: tuple[str, ...] = ("sdr_imp", "pesq", "stoi")
+    systems: list[System], path: str | Path, metrics: tuple[str, ...] = ("si_sdr_imp", "stoi", "sdr_imp", "pesq")
 ) -> None:
     """One panel per metric: each method's mean (with its 95% interval) against the input SNR, SI solid, SD dashed;
     conditions other than a plain SNR (e.g. an unseen noise) stand apart on the right, unconnected."""
@@ -182,24 +262,32 @@ def plot_results(
     plt.close(figure)
 
 
-def comparison_markdown(systems: list[System], method: str, metric: str = "sdr_imp") -> str:
+def comparison_markdown(systems: list[System], method: str, metric: str = "si_sdr_imp") -> str:
     """How far `method` is above (or below) every other method in `metric`, per protocol, over all conditions:
-    the headline claim of the table, stated with its sign rather than left to the reader."""
+    the headline claim of the table, stated with its sign rather than left to the reader. Means are over the finite
+    values (the others counted); a system with none is not compared."""
     label = METRICS.get(metric, metric)
+    unit = " dB" if "(dB)" in label else ""
     lines = [f"## {method} against the other methods", "",
              f"Difference of the mean {label} over all conditions (positive: {method} is better).", ""]
     for protocol in PROTOCOLS:
         ours = next((s for s in systems if s.method == method and s.protocol in (protocol, "both")), None)
         if ours is None:
             continue
-        mean = mean_interval([row[metric] for row in ours.rows()])[0]
+        our_values = [row[metric] for row in ours.rows()]
+        mean = mean_interval(our_values)[0]
         for other in systems:
             if other.method == method or other.protocol not in (protocol, "both"):
                 continue
-            theirs = mean_interval([row[metric] for row in other.rows()])[0]
+            values = [row[metric] for row in other.rows()]
+            theirs = mean_interval(values)[0]
+            start = (f"- {protocol}: {method} {_mean_text(mean)}{_nonfinite_notes(our_values)} vs {other.method} "
+                     f"{_mean_text(theirs)}{_nonfinite_notes(values)}")
+            if math.isnan(mean) or math.isnan(theirs):
+                lines.append(f"{start}: no finite values to compare")
+                continue
             verdict = "better" if mean > theirs else "worse"
-            lines.append(f"- {protocol}: {method} {mean:.2f} vs {other.method} {theirs:.2f}: "
-                         f"{mean - theirs:+.2f} dB ({verdict})")
+            lines.append(f"{start}: {mean - theirs:+.2f}{unit} ({verdict})")
     return "\n".join(lines + [""])
 
 

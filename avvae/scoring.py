@@ -1,12 +1,15 @@
-"""Scoring of a decode dir against the references of its mixture data dir, into `<decode_dir>/scores.tsv`.
+"""Scoring of decode dirs against the references of their mixture data dir, into `<decode_dir>/scores.tsv`.
 
 The estimates are `<decode_dir>/wav/<key>_s<j>.wav` and `<key>_noise.wav` (avvae.decode_dir.output_paths), at the
 level of the mixture wav; the references are the mixture dir's spk<j>.scp and noise1.scp, the mixture its
 wav.scp, the condition its utt2cond, and the speaker ids its manifest.jsonl (utt2spk of a mixture dir maps each
-mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.metrics. Jobs score a share of
-the keys into `<decode_dir>/split<nj>/scores.<job>.tsv`; the merge checks that every mixture is there and
-writes scores.tsv sorted by key (speakers in order within a key). Every file is written atomically, and a
-finished part or scores.tsv is not computed again.
+mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.metrics, then which estimate was
+scored against that speaker and whether in the fixed order or the best one (for systems that cannot tell the
+speakers apart). A job scores its share of the keys for several decode dirs (the systems of one mixture set) at
+once, so that each mixture's references, BSS Eval factorisation and own scores are computed once for all of them,
+into `<decode_dir>/split<nj>/scores.<job>.tsv`; the merge checks that every mixture is there and writes
+scores.tsv sorted by key (speakers in order within a key). Every file is written atomically, and a finished part
+or scores.tsv is not computed again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 from tqdm import tqdm
@@ -27,11 +31,13 @@ from avvae.atomic import write_text_atomic
 from avvae.audio import read_wav
 from avvae.datadir import DataDirError, read_table, speaker_count
 from avvae.decode_dir import output_paths
-from avvae.metrics import METRICS, separation_scores, si_sdr
+from avvae.metrics import METRICS, MixtureScorer, si_sdr
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("key", "speaker", "condition", *METRICS, *(f"{name}_imp" for name in METRICS))
+FIRST_METRICS = METRICS[:6]  # the columns of the first format; later ones are appended so that old readers work
+COLUMNS = ("key", "speaker", "condition", *FIRST_METRICS, *(f"{name}_imp" for name in FIRST_METRICS),
+           *(column for name in METRICS[6:] for column in (name, f"{name}_imp")), "estimate", "permutation")
 
 
 @dataclass
@@ -80,6 +86,17 @@ def _read_same_length(path: str | Path, length: int | None, what: str) -> tuple[
     return samples, rate
 
 
+def mixture_scorer(mixtures: MixtureDir, key: str) -> MixtureScorer:
+    """The scorer of mixture `key`: its references (speakers, then the noise), the mixture and its own scores."""
+    mixture, rate = _read_same_length(mixtures.entry(key, mixtures.mixtures, "wav.scp"), None, "mixture")
+    references = [
+        _read_same_length(mixtures.entry(key, table, f"spk{j}.scp"), len(mixture), "reference")[0]
+        for j, table in enumerate(mixtures.sources, start=1)
+    ]
+    references.append(_read_same_length(mixtures.entry(key, mixtures.noise, "noise1.scp"), len(mixture), "noise")[0])
+    return MixtureScorer(np.stack(references), mixture, rate)
+
+
 def best_permutation(references: np.ndarray, estimates: np.ndarray) -> list[int]:
     """The order of the J speaker estimates that maximises their total SI-SDR against the J references."""
     count = len(references)
@@ -88,35 +105,37 @@ def best_permutation(references: np.ndarray, estimates: np.ndarray) -> list[int]
 
 
 def score_mixture(
-    mixtures: MixtureDir, decode_dir: str | Path, key: str, permutation_invariant: bool = False
+    mixtures: MixtureDir, decode_dir: str | Path, key: str, permutation_invariant: bool = False,
+    scorer: MixtureScorer | None = None,
 ) -> list[dict]:
-    """The score rows of mixture `key`: one per speaker, the noise estimate taking part in BSS Eval."""
-    mixture, rate = _read_same_length(mixtures.entry(key, mixtures.mixtures, "wav.scp"), None, "mixture")
-    references = [
-        _read_same_length(mixtures.entry(key, table, f"spk{j}.scp"), len(mixture), "reference")[0]
-        for j, table in enumerate(mixtures.sources, start=1)
-    ]
-    references.append(_read_same_length(mixtures.entry(key, mixtures.noise, "noise1.scp"), len(mixture), "noise")[0])
+    """The score rows of mixture `key` in `decode_dir`: one per speaker, with the estimate scored against it
+    (1-based) and whether that order was the best (`permutation_invariant`) or the fixed one. `scorer` is the
+    mixture's (from mixture_scorer), shared by the decode dirs of one job; built here when not given."""
+    scorer = mixture_scorer(mixtures, key) if scorer is None else scorer
+    length = scorer.references.shape[1]
     estimates = []
     for path in output_paths(Path(decode_dir), key, len(mixtures.sources)):
         if not path.is_file():
             raise ValueError(f"{path}: estimate of mixture {key} does not exist (decode it first)")
-        estimates.append(_read_same_length(path, len(mixture), "estimate")[0])
-    references, estimates = np.stack(references), np.stack(estimates)
+        estimates.append(_read_same_length(path, length, "estimate")[0])
+    estimates = np.stack(estimates[:-1])  # the noise estimate is checked but plays no part in the speakers' scores
+    order = list(range(len(estimates)))
     if permutation_invariant:
-        order = best_permutation(references[:-1], estimates[:-1])
-        estimates = estimates[order + [len(order)]]
-    scores = separation_scores(references, estimates, mixture, rate)
+        order = best_permutation(scorer.references[:-1], estimates)
+    scores = scorer.scores(estimates[order])
     speakers = mixtures.speakers.get(key)
     if speakers is None:
         raise DataDirError(f"{mixtures.path / 'manifest.jsonl'}: no entry for mixture {key!r}")
     condition = mixtures.entry(key, mixtures.conditions, "utt2cond")
-    return [{"key": key, "speaker": speaker, "condition": condition, **score}
-            for speaker, score in zip(speakers, scores)]
+    permutation = "best" if permutation_invariant else "fixed"
+    return [{"key": key, "speaker": speaker, "condition": condition, **score, "estimate": str(index + 1),
+             "permutation": permutation}
+            for speaker, score, index in zip(speakers, scores, order)]
 
 
 def format_scores(rows: list[dict]) -> str:
-    """The TSV text of score rows (header COLUMNS; metrics with 4 decimals, "nan" where undefined)."""
+    """The TSV text of score rows (header COLUMNS; metrics with 4 decimals, "nan" where undefined, "inf" or "-inf"
+    where infinite, e.g. the SI-SDR of a silent estimate)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter="\t", lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -142,20 +161,36 @@ def part_path(decode_dir: str | Path, nj: int, job: int) -> Path:
 
 
 def score_job(
-    mix_dir: str | Path, decode_dir: str | Path, keys: list[str], output: str | Path,
-    permutation_invariant: bool = False,
-) -> bool:
-    """Score the mixtures `keys` into `output` (a part); False when it was already there."""
-    output = Path(output)
-    if output.is_file():
-        log.info("%s exists, nothing to do", output)
-        return False
+    mix_dir: str | Path, decode_dirs: list[str | Path], keys: list[str], nj: int, job: int,
+    permutation_invariant: Collection[str | Path] = (),
+) -> list[Path]:
+    """Score the mixtures `keys` of every decode dir into its part of job `job` of `nj`, the decode dirs named in
+    `permutation_invariant` in their best speaker order; returns the parts written (a decode dir whose part or
+    scores.tsv exists is skipped)."""
+    decode_dirs = [Path(d) for d in decode_dirs]
+    invariant = {Path(d).resolve() for d in permutation_invariant}
+    unknown = invariant - {d.resolve() for d in decode_dirs}
+    if unknown:
+        raise ValueError(f"permutation-invariant dir(s) {sorted(map(str, unknown))} are not among the decode dirs "
+                         f"scored ({', '.join(map(str, decode_dirs))})")
+    pending = []
+    for decode_dir in decode_dirs:
+        done = [p for p in (decode_dir / "scores.tsv", part_path(decode_dir, nj, job)) if p.is_file()]
+        if done:
+            log.info("%s exists, nothing to do for %s", done[0], decode_dir)
+        else:
+            pending.append(decode_dir)
+    if not pending:
+        return []
     mixtures = MixtureDir.read(mix_dir)
-    rows = []
-    for key in tqdm(keys, desc=f"score {Path(decode_dir).name}", unit="mix", mininterval=2.0):
-        rows += score_mixture(mixtures, decode_dir, key, permutation_invariant)
-    write_text_atomic(output, format_scores(rows))
-    return True
+    rows: dict[Path, list[dict]] = {decode_dir: [] for decode_dir in pending}
+    for key in tqdm(keys, desc=f"score {len(pending)} dir(s)", unit="mix", mininterval=2.0):
+        scorer = mixture_scorer(mixtures, key)
+        for decode_dir in pending:
+            rows[decode_dir] += score_mixture(mixtures, decode_dir, key, decode_dir.resolve() in invariant, scorer)
+    for decode_dir in pending:
+        write_text_atomic(part_path(decode_dir, nj, job), format_scores(rows[decode_dir]))
+    return [part_path(decode_dir, nj, job) for decode_dir in pending]
 
 
 def merge_scores(mix_dir: str | Path, decode_dir: str | Path, nj: int) -> Path:

@@ -8,7 +8,7 @@
 #   5. speaker-dependent (SD) training for each test speaker: exp/<model>_sd/<speaker>
 #   6. NMF dictionaries of the baseline: exp/nmf_sd (per speaker), exp/nmf_si
 #   7. separation of the test mixtures (nj jobs): exp/<system>/decode_<set>/wav
-#   8. scoring: exp/<system>/decode_<set>/scores.tsv
+#   8. scoring: exp/<system>/decode_<set>/scores.tsv (all systems of a set in one pass)
 #   9. RESULTS.md and results.png from the score files
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
@@ -141,14 +141,18 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   done
 fi
 
-# The rows of the results: exp/<system>, and the decoding options of each.
-systems="mixture oracle nmf_sd nmf_si"
+# The rows of the results: exp/<system>, and the decoding options of each. mixture, silence (all-zero estimates) and
+# oracle are references, not methods: what doing nothing, removing everything and the ideal mask score.
+systems="mixture silence oracle nmf_sd nmf_si"
 for model in ${si_models}; do systems="${systems} ${model}_si"; done
 for model in ${sd_models}; do systems="${systems} ${model}_sd"; done
 [ "${supervised}" != true ] || systems="${systems} supervised"
+# Systems that cannot tell the speakers apart (the same dictionary or the same audio-only model for every speaker,
+# nothing to say which estimate is whose): scored with the best speaker permutation, marked † in RESULTS.md.
+permutation_invariant="nmf_si avae_si"
 decode_options() {
   case $1 in
-    mixture|oracle) echo "--method $1" ;;
+    mixture|silence|oracle) echo "--method $1" ;;
     nmf_*) echo "--method nmf --nmf-dir exp/$1" ;;
     supervised) echo "--method supervised --model-dir exp/$1" ;;
     *_si) echo "--method mcem --config ${mcem_config} --model-dir exp/$1" ;;
@@ -167,14 +171,19 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-  log "Stage 8: scoring"
-  for system in ${systems}; do
-    for set in ${test_sets}; do
-      # an SI dictionary cannot tell the speakers apart: its estimates are scored in their best order
-      score_opts=$([ "${system}" = nmf_si ] && echo --permutation-invariant || true)
-      steps/score.sh --cmd "${decode_cmd}" --nj "${nj}" --score-opts "${score_opts}" \
-        "data/${set}" "exp/${system}/decode_${set}"
+  log "Stage 8: scoring (best speaker permutation for: ${permutation_invariant})"
+  for set in ${test_sets}; do
+    dirs=()
+    score_opts=""
+    for system in ${systems}; do
+      dirs+=("exp/${system}/decode_${set}")
+      case " ${permutation_invariant} " in
+        *" ${system} "*) score_opts="${score_opts} --permutation-invariant exp/${system}/decode_${set}" ;;
+      esac
     done
+    # all systems of a set in one pass: each mixture's references and own scores are computed once
+    steps/score.sh --cmd "${decode_cmd}" --nj "${nj}" --score-opts "${score_opts}" --log-dir "exp/score_${set}/log" \
+      "data/${set}" "${dirs[@]}"
   done
 fi
 

@@ -15,7 +15,7 @@ from tests.recipe import copy_recipe, run_recipe, shrink_configs
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
 MODELS = ("--si_models", "avae avvae", "--sd_models", "avvae")  # CVAE trains and decodes like these two
-SYSTEMS = ("mixture", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised")
+SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised")
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,8 @@ def test_training_separation_and_scoring_end_in_results(recipe):
             assert len(list((decode / "wav").glob("*.wav"))) == 3 * count
             assert len((decode / "scores.tsv").read_text().splitlines()) == 1 + 2 * count
     results = (recipe / "RESULTS.md").read_text()
-    for label in ("Mixture (unprocessed)", "Oracle IRM", "NMF", "A-VAE + MCEM", "AV-VAE + MCEM", "Supervised AV"):
+    for label in ("Mixture (unprocessed)", "Silence (all-zero output)", "Oracle IRM", "NMF † (SI)",
+                  "A-VAE + MCEM †", "AV-VAE + MCEM", "Supervised AV"):
         assert f"| {label} |" in results
     assert "unseen babble -10 dB" in results
     assert (recipe / "results.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,12 +1,16 @@
-"""RESULTS.md tables and plot from score TSVs."""
+"""RESULTS.md tables and plot from score TSVs: metric order, cells that count non-finite values, rows marked for
+the best speaker permutation, the PESQ floor, and the comparison."""
 
 import csv
+import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from avvae.results import System, comparison_markdown, mean_interval, results_markdown, write_results
+from avvae.results import (
+    System, comparison_markdown, format_cell, mean_interval, read_scores, results_markdown, write_results,
+)
 
 
 def write_tsv(path, rows):
@@ -17,21 +21,38 @@ def write_tsv(path, rows):
     return path
 
 
-def scores(rng, offset):
+def scores(rng, offset, permutation="fixed"):
     return [{"key": f"mix{i:04d}", "speaker": str(1 + i % 2), "condition": f"snr{[-5, 0, 5][i % 3]}",
-             "sdr_imp": offset + rng.normal(), "pesq": 2.0 + 0.1 * offset + rng.normal(0, 0.1),
-             "stoi": 0.7 + rng.normal(0, 0.01)} for i in range(12)]
+             "si_sdr_imp": offset + rng.normal(), "sdr_imp": offset + rng.normal(),
+             "pesq": 1.03 + 0.1 * offset * (i % 2) + rng.normal(0, 0.005), "stoi": 0.7 + rng.normal(0, 0.01),
+             "estimate": str(1 + i % 2), "permutation": permutation} for i in range(12)]
 
 
-def test_mean_interval_matches_student_t():
-    values = [1.0, 2.0, 4.0, float("nan"), 3.0]
+def table(text, label):
+    return text.split(f"## {label}\n")[1].split("##")[0]
+
+
+def row_cells(section, label):
+    return next(line for line in section.splitlines() if line.startswith(f"| {label} |")).split(" | ")
+
+
+def test_mean_interval_matches_student_t_over_the_finite_values():
+    values = [1.0, 2.0, 4.0, float("nan"), 3.0, -math.inf]
     mean, half = mean_interval(values)
     finite = np.array([1.0, 2.0, 4.0, 3.0])
     assert mean == pytest.approx(2.5)
     assert half == pytest.approx(stats.t.ppf(0.975, 3) * finite.std(ddof=1) / 2)
 
 
-def test_results_table_has_every_method_protocol_and_condition(tmp_path):
+def test_a_cell_counts_its_infinite_and_undefined_values():
+    assert format_cell([1.0, 2.0, 4.0, 3.0]) == f"2.50 ± {mean_interval([1.0, 2.0, 4.0, 3.0])[1]:.2f}"
+    assert format_cell([1.0, 3.0, -math.inf, math.nan, -math.inf]).endswith(" (2 -inf, 1 n/a)")
+    assert format_cell([1.0, 3.0, -math.inf]).startswith("2.00 ± ")
+    assert format_cell([-math.inf] * 4) == "– (4 -inf)"
+    assert format_cell([math.nan, 5.0]) == "5.00 (1 n/a)"
+
+
+def test_results_lead_with_si_sdr_and_stoi_and_fill_every_protocol_and_condition(tmp_path):
     rng = np.random.default_rng(0)
     systems = [
         System("Mixture", "both", (write_tsv(tmp_path / "mix.tsv", scores(rng, 0.0)),)),
@@ -40,14 +61,45 @@ def test_results_table_has_every_method_protocol_and_condition(tmp_path):
     ]
     write_results(systems, tmp_path, "mini_av")
     text = (tmp_path / "RESULTS.md").read_text()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[:4] == ["## SI-SDR improvement (dB)", "## STOI", "## SDR improvement (dB), BSS Eval v4",
+                            "## PESQ (wide-band)"], "STOI improvement, v3 SDR, SIR and SAR absent from these files"
+    assert "SDR here is BSS" in text and "rewards attenuation" in text and "†" not in text
     assert "| Method | SI -5 dB | SI 0 dB | SI 5 dB | SI all | SD -5 dB | SD 0 dB | SD 5 dB | SD all |" in text
-    sdr_table = text.split("## SDR improvement (dB)")[1].split("##")[0]
-    av_row = next(line for line in sdr_table.splitlines() if line.startswith("| AV-VAE"))
     with open(tmp_path / "si.tsv") as handle:
-        si_all = mean_interval([float(row["sdr_imp"]) for row in csv.DictReader(handle, delimiter="\t")])
-    assert f"{si_all[0]:.2f} ± {si_all[1]:.2f}" == av_row.split(" | ")[4]
-    assert "## PESQ (wide-band)" in text and "## STOI" in text and "SIR improvement" not in text
+        si_all = mean_interval([float(row["si_sdr_imp"]) for row in csv.DictReader(handle, delimiter="\t")])
+    assert f"{si_all[0]:.2f} ± {si_all[1]:.2f}" == row_cells(table(text, "SI-SDR improvement (dB)"), "AV-VAE")[4]
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pesq_table_counts_the_estimates_at_its_floor(tmp_path):
+    rng = np.random.default_rng(3)
+    rows = scores(rng, 5.0)  # odd rows about 1.53, even rows about 1.03: at the floor
+    systems = [System("NMF", "SI", (write_tsv(tmp_path / "si.tsv", rows),)),
+               System("NMF", "SD", (write_tsv(tmp_path / "sd.tsv", [dict(r, pesq=2.5) for r in rows]),))]
+    pesq = table(results_markdown(systems, "mini_av"), "PESQ (wide-band)")
+    assert "| SI at floor | SD at floor |" in pesq
+    assert row_cells(pesq, "NMF")[-2:] == ["6/12", "0/12 |"]
+    assert "At floor: estimates" in pesq
+
+
+def test_non_finite_values_are_counted_and_best_permutation_rows_marked(tmp_path):
+    rng = np.random.default_rng(4)
+    silence = [dict(row, si_sdr_imp=-math.inf, pesq=math.nan) for row in scores(rng, 0.0)]
+    nmf_si, nmf_sd = scores(rng, 3.0, permutation="best"), scores(rng, 4.0)
+    avae = scores(rng, 2.0, permutation="best")
+    systems = [System("Silence", "both", (write_tsv(tmp_path / "silence.tsv", silence),)),
+               System("NMF", "SI", (write_tsv(tmp_path / "nmf_si.tsv", nmf_si),)),
+               System("NMF", "SD", (write_tsv(tmp_path / "nmf_sd.tsv", nmf_sd),)),
+               System("A-VAE", "SI", (write_tsv(tmp_path / "avae.tsv", avae),))]
+    text = results_markdown(systems, "mini_av")
+    si_sdr = table(text, "SI-SDR improvement (dB)")
+    assert row_cells(si_sdr, "Silence")[1:] == ["– (4 -inf)"] * 3 + ["– (12 -inf)"] + ["– (4 -inf)"] * 3 + [
+        "– (12 -inf) |"]
+    assert "| NMF † (SI) |" in si_sdr and "| A-VAE † |" in si_sdr
+    assert "†: scored with the best speaker permutation" in text
+    assert row_cells(table(text, "PESQ (wide-band)"), "Silence")[-2:] == ["0/0", "0/0 |"]
+    assert "nan" not in text.split("## Score files")[0]
 
 
 def test_a_second_score_file_adds_its_conditions_after_the_plain_snrs(tmp_path):
@@ -58,17 +110,31 @@ def test_a_second_score_file_adds_its_conditions_after_the_plain_snrs(tmp_path):
     systems = [System("NMF", "SI", files)]
     text = results_markdown(systems, "mini_av")
     assert "| Method | SI -5 dB | SI 0 dB | SI 5 dB | SI unseen babble -10 dB | SI all |" in text
-    sdr_table = text.split("## SDR improvement (dB)")[1].split("##")[0]
-    cells = next(line for line in sdr_table.splitlines() if line.startswith("| NMF")).split(" | ")
+    cells = row_cells(table(text, "SDR improvement (dB), BSS Eval v4"), "NMF")
     assert cells[4].startswith(f"{mean_interval([r['sdr_imp'] for r in unseen])[0]:.2f} ±")
     assert cells[5].startswith(f"{mean_interval([r['sdr_imp'] for r in seen + unseen])[0]:.2f} ±")
 
 
+def test_score_files_of_the_first_format_are_read_and_bad_values_named(tmp_path):
+    rng = np.random.default_rng(5)
+    old = [{k: v for k, v in row.items() if k not in ("estimate", "permutation")} for row in scores(rng, 1.0)]
+    rows = read_scores(write_tsv(tmp_path / "old.tsv", old))
+    assert len(rows) == 12 and isinstance(rows[0]["sdr_imp"], float) and "permutation" not in rows[0]
+    assert "†" not in results_markdown([System("NMF", "SI", (tmp_path / "old.tsv",))], "mini_av")
+    old[3]["pesq"] = "oops"
+    with pytest.raises(ValueError, match=r"bad.tsv:5: column 'pesq' is 'oops', not a number"):
+        read_scores(write_tsv(tmp_path / "bad.tsv", old))
+
+
 def test_the_comparison_states_the_difference_with_its_sign(tmp_path):
     rng = np.random.default_rng(2)
+    silence = [dict(row, si_sdr_imp=-math.inf) for row in scores(rng, 0.0)]
     systems = [System("AV-VAE", "SI", (write_tsv(tmp_path / "av.tsv", scores(rng, 5.0)),)),
-               System("NMF", "SI", (write_tsv(tmp_path / "nmf.tsv", scores(rng, 7.0)),))]
+               System("NMF", "SI", (write_tsv(tmp_path / "nmf.tsv", scores(rng, 7.0)),)),
+               System("Silence", "both", (write_tsv(tmp_path / "silence.tsv", silence),))]
     text = comparison_markdown(systems, "AV-VAE")
-    av = mean_interval([row["sdr_imp"] for row in systems[0].rows()])[0]
-    nmf = mean_interval([row["sdr_imp"] for row in systems[1].rows()])[0]
+    av = mean_interval([row["si_sdr_imp"] for row in systems[0].rows()])[0]
+    nmf = mean_interval([row["si_sdr_imp"] for row in systems[1].rows()])[0]
+    assert "Difference of the mean SI-SDR improvement (dB)" in text
     assert f"- SI: AV-VAE {av:.2f} vs NMF {nmf:.2f}: {av - nmf:+.2f} dB (worse)" in text
+    assert f"- SI: AV-VAE {av:.2f} vs Silence – (12 -inf): no finite values to compare" in text

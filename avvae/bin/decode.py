@@ -12,7 +12,7 @@ from typing import Callable
 
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
-from avvae.decode import Method, decode_mixtures, unprocessed_mixture
+from avvae.decode import Method, decode_mixtures, silence, unprocessed_mixture
 from avvae.feature_files import open_features
 from avvae.mcem import McemConfig, mcem_method, oracle_latent_method
 from avvae.models import SpeechVAE, load_model
@@ -81,6 +81,7 @@ def supervised_method(args: argparse.Namespace) -> Method:
 METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
     "mixture": lambda args: unprocessed_mixture,
     "oracle": lambda args: ideal_ratio_mask,
+    "silence": lambda args: silence,
     "nmf": nmf_method,
     "mcem": mcem_decoding,
     "oracle_latent": oracle_latent_decoding,

@@ -2,7 +2,7 @@
 
 A system is exp/<name>/decode_<set>/scores.tsv; its row label and protocol come from <name>: a suffix _si or _sd
 gives the protocol (none: the row counts for both, e.g. the mixture and the oracle; the supervised network is SI),
-the stem the method.
+the stem the method. Rows scored with the best speaker permutation are marked from their score files.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from avvae.results import System, write_results
 
 LABELS = {
     "mixture": "Mixture (unprocessed)",
+    "silence": "Silence (all-zero output)",
     "oracle": "Oracle IRM",
     "nmf": "NMF",
     "avae": "A-VAE + MCEM",
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--systems", nargs="+", required=True, help="exp/<name> folders in table order")
     parser.add_argument("--title", required=True, help="title of RESULTS.md, e.g. the corpus name")
     parser.add_argument("--compare", default="AV-VAE + MCEM",
-                        help="the method whose SDR improvement is set against every other (default: AV-VAE + MCEM)")
+                        help="the method whose SI-SDR improvement is set against every other (default: AV-VAE + MCEM)")
     parser.add_argument("--out-dir", default=".", help="where RESULTS.md and results.png go (default: .)")
     return parser
 
