@@ -32,6 +32,7 @@ supervised=true         # also train and test the supervised AV baseline (conf/t
 sd_models="avae avvae cvae"    # VAEs trained SD for each test speaker
 mcem_config=conf/mcem.yaml     # MCEM separation settings
 nmf_config=conf/nmf.yaml       # NMF baseline settings
+oracle_latent_models=avvae  # VAEs whose oracle-latent reference rows are computed ("": none)
 ngpu=0                  # training: 0 CPU, 1 GPU, > 1 DDP over GPUs (torchrun)
 title=""                # RESULTS.md title (default: the corpus folder's name)
 
@@ -54,6 +55,7 @@ Options:
   --si_models <list>       # (default: '${si_models}')
   --sd_models <list>       # (default: '${sd_models}')
   --supervised <bool>      # (default: ${supervised})
+  --oracle_latent_models <list>  # (default: '${oracle_latent_models}')
   --mcem_config <yaml>     # (default: ${mcem_config})
   --nmf_config <yaml>      # (default: ${nmf_config})
   --ngpu <n>               # (default: ${ngpu})
@@ -147,6 +149,12 @@ systems="mixture silence oracle nmf_sd nmf_si"
 for model in ${si_models}; do systems="${systems} ${model}_si"; done
 for model in ${sd_models}; do systems="${systems} ${model}_sd"; done
 [ "${supervised}" != true ] || systems="${systems} supervised"
+# Reference rows of the model alone: each speaker's decoder at the latent fitted to its clean source, then MCEM's
+# M-step and Wiener filter (model error apart from MCEM's inference error).
+for model in ${oracle_latent_models}; do
+  [[ " ${si_models} " != *" ${model} "* ]] || systems="${systems} oracle_latent_${model}_si"
+  [[ " ${sd_models} " != *" ${model} "* ]] || systems="${systems} oracle_latent_${model}_sd"
+done
 # Systems that cannot tell the speakers apart (the same dictionary or the same audio-only model for every speaker,
 # nothing to say which estimate is whose): scored with the best speaker permutation, marked † in RESULTS.md.
 permutation_invariant="nmf_si avae_si"
@@ -155,6 +163,9 @@ decode_options() {
     mixture|silence|oracle) echo "--method $1" ;;
     nmf_*) echo "--method nmf --nmf-dir exp/$1" ;;
     supervised) echo "--method supervised --model-dir exp/$1" ;;
+    oracle_latent_*_si) echo "--method oracle_latent --config ${mcem_config} --model-dir exp/${1#oracle_latent_}" ;;
+    oracle_latent_*_sd) echo "--method oracle_latent --config ${mcem_config} --model-dir exp/${1#oracle_latent_} \
+--speaker-dependent" ;;
     *_si) echo "--method mcem --config ${mcem_config} --model-dir exp/$1" ;;
     *_sd) echo "--method mcem --config ${mcem_config} --model-dir exp/$1 --speaker-dependent" ;;
   esac

@@ -23,6 +23,9 @@ LABELS = {
     "avvae": "AV-VAE + MCEM",
     "cvae": "CVAE + MCEM",
     "supervised": "Supervised AV",
+    "oracle_latent_avae": "A-VAE oracle latent",
+    "oracle_latent_avvae": "AV-VAE oracle latent",
+    "oracle_latent_cvae": "CVAE oracle latent",
 }
 PROTOCOLS = {"si": "SI", "sd": "SD"}
 UNSUFFIXED = {"supervised": "SI"}  # trained on the training speakers; other unsuffixed rows count for both

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from avvae.models.config import ModelConfig
 from avvae.training.config import MixingConfig
+from avvae.training.lip_augment import LipAugmentConfig
 
 
 @dataclass
@@ -35,6 +36,7 @@ class MaskNetConfig:
 class SupervisedConfig:
     model: MaskNetConfig = field(default_factory=MaskNetConfig)
     mixing: MixingConfig = field(default_factory=MixingConfig)
+    lip_augment: LipAugmentConfig = field(default_factory=LipAugmentConfig)
     seed: int = 0
     epochs: int = 30
     batch_size: int = 16
@@ -42,5 +44,8 @@ class SupervisedConfig:
     segments_per_utterance: int = 2
     learning_rate: float = 1.0e-3
     patience: int = 5
+    lr_decay: float = 1.0
+    lr_patience: int = 2
+    min_learning_rate: float = 1.0e-5
     grad_clip: float = 5.0
     num_threads: int = 0

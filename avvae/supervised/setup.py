@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from avvae.supervised.config import SupervisedConfig
+from avvae.supervised.files import MASK_NET
 from avvae.supervised.model import MaskNet
 from avvae.training.data import MixtureSampler, load_utterances
 from avvae.training.setup import TrainingRun, training_noises
@@ -38,10 +39,11 @@ def speaker_independent(config: SupervisedConfig, train: Path, dev: Path, noise:
     targets, dev_targets = load_utterances(train), load_utterances(dev)
     noises = training_noises(config, noise)
     sampler = MixtureSampler(targets, targets, noises, config.mixing, config.segment_frames,
-                             config.segments_per_utterance)
+                             config.segments_per_utterance, config.lip_augment)
     dev_sampler = MixtureSampler(dev_targets, dev_targets + targets, noises, config.mixing, config.segment_frames)
     speakers = len({u.speaker for u in targets})
     log.info("supervised SI training: %d utterances of %d speakers, %d dev utterances", len(targets), speakers,
              len(dev_targets))
-    return TrainingRun(_fresh_model(config, sampler), sampler, dev_sampler,
-                       Schedule(config.epochs, config.learning_rate, "supervised mask network SI"))
+    schedule = Schedule(config.epochs, config.learning_rate, "supervised mask network SI", 0, config.lr_decay,
+                        config.lr_patience, config.min_learning_rate)
+    return TrainingRun(_fresh_model(config, sampler), sampler, dev_sampler, schedule, MASK_NET)

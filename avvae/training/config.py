@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from avvae.models.config import ModelConfig
+from avvae.training.lip_augment import LipAugmentConfig
 
 
 @dataclass
@@ -24,12 +25,15 @@ class MixingConfig:
 @dataclass
 class SpeakerDependentConfig:
     """Speaker-dependent training: fine-tuned from the SI model (`init: si`) or from scratch (`init: scratch`),
-    on one speaker's utterances, a fraction of which is held out for early stopping."""
+    on one speaker's utterances, a fraction of which is held out for early stopping. `segments_per_utterance`:
+    segments drawn from each of the speaker's utterances per epoch (0: the SI setting), so that a speaker's
+    minute or two of speech still gives an epoch of several steps."""
 
     init: str = "si"
     epochs: int = 20
     learning_rate: float = 1.0e-4
     dev_fraction: float = 0.2
+    segments_per_utterance: int = 0
 
     def __post_init__(self) -> None:
         if self.init not in ("si", "scratch"):
@@ -46,11 +50,13 @@ class TrainConfig:
     `decoder_epochs` (a sharp generative model), then trains the mixture (+ lips) encoder and the visual prior
     against that decoder, frozen, for `epochs`. The learning rate is multiplied by `lr_decay` after `lr_patience`
     epochs without dev improvement (1.0: constant), never below `min_learning_rate`; training stops after
-    `patience` such epochs. `diagnostic_utterances` dev utterances measure the model at the end (diagnostics.yaml).
+    `patience` such epochs. `lip_augment` changes each training segment's lip appearance at random.
+    `diagnostic_utterances` dev utterances measure the model at the end (diagnostics.yaml).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     mixing: MixingConfig = field(default_factory=MixingConfig)
+    lip_augment: LipAugmentConfig = field(default_factory=LipAugmentConfig)
     sd: SpeakerDependentConfig = field(default_factory=SpeakerDependentConfig)
     seed: int = 0
     epochs: int = 50

@@ -16,6 +16,7 @@ import torch
 
 from avvae.feature_files import open_features
 from avvae.training.config import MixingConfig
+from avvae.training.lip_augment import LipAugmentConfig, augment_lips
 
 
 @dataclass
@@ -92,9 +93,11 @@ class MixtureSampler:
         mixing: MixingConfig,
         segment_frames: int,
         repeats: int = 1,
+        lip_augment: LipAugmentConfig | None = None,
     ):
         self.targets, self.interferers, self.noises = targets, interferers, noises
         self.mixing, self.length, self.repeats = mixing, segment_frames, repeats
+        self.lip_augment = lip_augment if lip_augment is not None and lip_augment.enabled else None
         self.uses_lips = targets[0].lips is not None
 
     def _partner(self, rng: np.random.Generator, target: Utterance) -> Utterance | None:
@@ -121,6 +124,8 @@ class MixtureSampler:
             snr = rng.uniform(*self.mixing.snr_db)
             mixture = speech + noise * np.sqrt(_power(speech) / _power(noise) / 10 ** (snr / 10))
         lips = _segment(target.lips, start, self.length) if self.uses_lips else None
+        if lips is not None and self.lip_augment is not None:
+            lips = augment_lips(rng, lips, self.lip_augment)
         return mixture, clean, lips, valid
 
     def num_batches(self, batch_size: int) -> int:

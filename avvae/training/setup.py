@@ -11,10 +11,9 @@ from pathlib import Path
 
 import torch
 
-import dataclasses
 import functools
 
-from avvae.models import SpeechVAE, load_model
+from avvae.models import ModelConfig, SpeechVAE, load_model
 from avvae.models.files import build_model, model_payload
 from avvae.training.config import TrainConfig
 from avvae.training.data import MixtureSampler, Utterance, load_utterances
@@ -50,9 +49,14 @@ def parts(config: TrainConfig) -> list[str]:
     return ["decoder", "encoder"] if config.mode == "two_stage" else ["joint"]
 
 
-def _part_model_config(config: TrainConfig, part: str):
-    """The decoder part learns an audio-only VAE (prior N(0, I)) of the same sizes."""
-    return dataclasses.replace(config.model, kind="avae") if part == "decoder" else config.model
+def _part_model_config(config: TrainConfig, part: str) -> ModelConfig:
+    """The decoder part learns an audio-only VAE (prior N(0, I)) of the same audio sizes; the lip settings, which
+    it has no use for, stay at their defaults, so that A-VAE and AV-VAE decoder parts are the same model."""
+    if part != "decoder":
+        return config.model
+    model = config.model
+    return ModelConfig(kind="avae", num_freqs=model.num_freqs, latent_dim=model.latent_dim,
+                       hidden_dim=model.hidden_dim, log_floor=model.log_floor)
 
 
 def _schedule(config: TrainConfig, part: str, title: str, epochs: int, learning_rate: float) -> Schedule:
@@ -61,8 +65,9 @@ def _schedule(config: TrainConfig, part: str, title: str, epochs: int, learning_
 
 
 def _sampler(config: TrainConfig, targets: list[Utterance], interferers: list[Utterance],
-             noises: list[Utterance], repeats: int) -> MixtureSampler:
-    return MixtureSampler(targets, interferers, noises, config.mixing, config.segment_frames, repeats)
+             noises: list[Utterance], repeats: int, augment: bool = False) -> MixtureSampler:
+    return MixtureSampler(targets, interferers, noises, config.mixing, config.segment_frames, repeats,
+                          config.lip_augment if augment else None)
 
 
 def _fresh_model(config: TrainConfig, sampler: MixtureSampler, part: str = "joint",
@@ -128,7 +133,7 @@ def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path
     lips = config.model.uses_lips
     targets, dev_targets = load_utterances(train, lips=lips), load_utterances(dev, lips=lips)
     noises = training_noises(config, noise)
-    sampler = _sampler(config, targets, targets, noises, config.segments_per_utterance)
+    sampler = _sampler(config, targets, targets, noises, config.segments_per_utterance, augment=True)
     dev_sampler = _sampler(config, dev_targets, dev_targets + targets, noises, 1)
     speakers = len({u.speaker for u in targets})
     log.info("SI training: %d utterances of %d speakers, %d dev utterances", len(targets), speakers, len(dev_targets))
@@ -152,8 +157,8 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     targets, dev_targets = own[:-held_out], own[-held_out:]
     others = load_utterances(interferers, lips=False)
     noises = training_noises(config, noise)
-    repeats = config.segments_per_utterance
-    sampler = _sampler(config, targets, others, noises, repeats)
+    repeats = config.sd.segments_per_utterance or config.segments_per_utterance
+    sampler = _sampler(config, targets, others, noises, repeats, augment=True)
     dev_sampler = _sampler(config, dev_targets, others, noises, repeats)
     if config.sd.init == "si":
         if init is None:
