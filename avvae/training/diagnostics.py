@@ -43,6 +43,7 @@ def _batch_terms(model: SpeechVAE, batch: Batch, generator: torch.Generator,
                  encoder_input: str) -> dict[str, torch.Tensor]:
     """Per-frame quantities of one batch's valid frames, concatenated later."""
     floor = model.config.log_floor
+    batch = batch.to(model.input_mean.device)  # lips as training reads them: uint8 from the sampler -> [0, 1]
     mask = batch.mask
     context = model.visual_context(batch.lips)
     encoder_input = batch.clean if encoder_input == "clean" else batch.mixture
