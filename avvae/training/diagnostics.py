@@ -23,7 +23,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from avvae.atomic import atomic_path, write_text_atomic  # noqa: E402
-from avvae.models.latent_fit import fit_latent, itakura_saito_per_frame  # noqa: E402
+from avvae.models.latent_fit import fit_latent  # noqa: E402
 from avvae.models.vae import SpeechVAE  # noqa: E402
 from avvae.training.data import Batch  # noqa: E402
 
