@@ -89,3 +89,26 @@ def test_fit_latent_recovers_the_variances_of_a_known_latent():
     after = itakura_saito_per_frame(power, model.log_variance(z, None), 0.0).mean()
     assert z.shape == z_true.shape and not z.requires_grad
     assert float(after) < 0.05 * float(before) and float(after) < 0.05 * 65
+
+
+def test_the_objective_can_read_clean_speech_and_freeze_the_decoder(training_feats):
+    """The two parts of two-stage training: an encoder on the clean target, then a decoder that no step changes."""
+    config = small_config("avvae")
+    targets = load_utterances(training_feats.train)
+    noises = load_utterances(training_feats.noise, lips=False)
+    batch = next(MixtureSampler(targets, targets, noises, config.mixing, 32).batches(0, 1, 4)).to(torch.device("cpu"))
+    louder = type(batch)(batch.mixture * 10.0, batch.clean, batch.lips, batch.mask, batch.keys)
+    model = SpeechVAE(config.model)
+
+    def loss(objective: VaeObjective, which) -> float:
+        return float(objective(which, 1.0, torch.Generator().manual_seed(0))["loss"].detach())
+
+    assert loss(VaeObjective(model, encoder_input="clean"), louder) == loss(VaeObjective(model, encoder_input="clean"), batch)
+    assert loss(VaeObjective(model), louder) != loss(VaeObjective(model), batch)
+
+    objective = VaeObjective(model, freeze_decoder=True)
+    assert objective.encoder_input == "mixture"
+    objective(batch, 1.0, torch.Generator().manual_seed(0))["loss"].backward()
+    assert all(p.grad is None for p in model.decoder.parameters())
+    assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.encoder.mu.parameters())
+    assert all(p.grad is not None for p in model.prior_net.parameters())

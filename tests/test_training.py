@@ -1,5 +1,6 @@
 """Training: the reconstruction improves, the lips make an informative prior, a killed run resumes to the same
-parameters, a diverging run stops with a clear message and keeps its checkpoint, SD fine-tuning from SI."""
+parameters, a diverging run stops with a clear message and keeps its checkpoint, SD fine-tuning from SI, the
+learning rate decays on dev plateaus (and resumes where it was), bad training configs are rejected."""
 
 import os
 import signal
@@ -13,9 +14,12 @@ import pytest
 import torch
 
 from avvae.bin import export_model
-from avvae.config import save_config
-from avvae.models import ModelFileError, SpeechVAE, load_model
+from avvae.bin.train import build_parser as train_parser
+from avvae.bin.train import main as train_main
+from avvae.config import load_config, save_config
+from avvae.models import ModelConfig, ModelFileError, SpeechVAE, load_model
 from avvae.models.files import CHECKPOINT_FORMAT, load_file
+from avvae.training.config import TrainConfig
 from avvae.training.data import Batch, MixtureSampler, load_utterances
 from avvae.training.distributed import Placement
 from avvae.training.objective import gaussian_kl
@@ -175,3 +179,104 @@ def test_two_processes_under_torchrun_train_one_model(training_feats, tmp_path):
     assert result.stderr.count("SI training: 24 utterances") == 2, "two processes"
     assert len((tmp_path / "exp" / "history.tsv").read_text().splitlines()) == 3
     assert load_model(tmp_path / "exp" / "model.pt").config.kind == "avvae"
+
+
+def _dev_losses(monkeypatch, losses: list[float]) -> None:
+    """Make the dev loss of epoch e be losses[e - 1] whatever the model does: plateaus on demand."""
+    remaining = iter(losses)
+    def evaluate(self, model, batches):
+        loss = next(remaining)
+        return {"loss": loss, "recon": loss, "kl": 0.0}
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+
+
+def _lr_column(exp_dir: Path) -> list[float]:
+    rows = [line.split("\t") for line in (exp_dir / "history.tsv").read_text().splitlines()]
+    column = rows[0].index("lr")
+    return [float(row[column]) for row in rows[1:]]
+
+
+def _fit(config, feats, exp_dir: Path) -> None:
+    run = speaker_independent(config, feats.train, feats.dev, feats.noise)
+    Trainer(config, run.schedule, exp_dir, CPU).fit(run.model, run.train, run.dev)
+
+
+def _last_lr(exp_dir: Path) -> float:
+    return load_file(exp_dir / "checkpoint.pt", CHECKPOINT_FORMAT)["optimizer"]["param_groups"][0]["lr"]
+
+
+def test_the_learning_rate_halves_every_epoch_without_improvement_down_to_its_floor(training_feats, tmp_path,
+                                                                                      monkeypatch):
+    _dev_losses(monkeypatch, [1.0] * 5)
+    config = small_config("avae", epochs=5, learning_rate=4e-3, lr_decay=0.5, lr_patience=1, min_learning_rate=1.5e-3)
+    _fit(config, training_feats, tmp_path)
+    assert _lr_column(tmp_path) == pytest.approx([4e-3, 4e-3, 2e-3, 1.5e-3, 1.5e-3])
+    assert _last_lr(tmp_path) == pytest.approx(1.5e-3)
+
+
+def test_an_improvement_restarts_the_count_towards_a_decay(training_feats, tmp_path, monkeypatch):
+    _dev_losses(monkeypatch, [5.0, 4.0, 4.0, 3.0, 3.0, 3.0])
+    config = small_config("avae", epochs=6, learning_rate=4e-3, lr_decay=0.5, lr_patience=2)
+    _fit(config, training_feats, tmp_path)
+    assert _lr_column(tmp_path) == pytest.approx([4e-3] * 6)
+    assert _last_lr(tmp_path) == pytest.approx(2e-3)  # epochs 5 and 6 made the second plateau of two epochs
+
+
+# The training command with a dev loss that never improves, killing itself (SIGKILL) when the dev loss of epoch
+# $KILL_AT_EPOCH is asked for: after the checkpoint of the epoch before, with one epoch towards a decay counted.
+_PLATEAU_TRAIN = """
+import os, signal
+from avvae.cli import run_main
+from avvae.bin.train import build_parser, main
+from avvae.training.trainer import Trainer
+calls = []
+def evaluate(self, model, batches):
+    calls.append(None)
+    if len(calls) == int(os.environ.get("KILL_AT_EPOCH", "0")):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"loss": 1.0, "recon": 1.0, "kl": 0.0}
+Trainer.evaluate = evaluate
+run_main(build_parser, main)
+"""
+
+
+def test_a_killed_run_resumes_its_learning_rate_schedule(training_feats, tmp_path):
+    config_path = tmp_path / "train.yaml"
+    save_config(small_config("avae", epochs=5, learning_rate=4e-3, lr_decay=0.5, lr_patience=2), config_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def command(exp_dir: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-c", _PLATEAU_TRAIN, *_train_command(config_path, training_feats, exp_dir, *extra)[3:]]
+
+    subprocess.run(command(tmp_path / "straight"), check=True, env=env, capture_output=True)
+    killed = subprocess.run(command(tmp_path / "killed"), env={**env, "KILL_AT_EPOCH": "3"}, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL and _checkpoint_epoch(tmp_path / "killed") == 2
+    subprocess.run(command(tmp_path / "killed", "--resume"), check=True, env=env, capture_output=True)
+
+    assert _lr_column(tmp_path / "straight") == pytest.approx([4e-3, 4e-3, 4e-3, 2e-3, 2e-3])
+    assert _lr_column(tmp_path / "killed") == _lr_column(tmp_path / "straight")
+    assert _last_lr(tmp_path / "killed") == _last_lr(tmp_path / "straight") == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(mode="stagewise"), "training mode 'stagewise' is not one of joint, two_stage"),
+    (dict(mode="two_stage"), "two_stage needs decoder_epochs >= 1.*got decoder_epochs 0"),
+    (dict(mode="two_stage", decoder_epochs=3, model=ModelConfig(kind="cvae")), "decoder sees only z.*kind cvae"),
+    (dict(lr_decay=0.0), r"lr_decay must be in \(0, 1\].*got lr_decay 0.0"),
+    (dict(lr_decay=1.5), r"lr_decay must be in \(0, 1\].*got lr_decay 1.5"),
+    (dict(lr_patience=0), "lr_patience >= 1.*lr_patience 0"),
+    (dict(min_learning_rate=0.0), "min_learning_rate > 0.*min_learning_rate 0.0"),
+])
+def test_bad_modes_and_decays_are_rejected_naming_the_key(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**overrides)
+
+
+def test_a_bad_training_config_stops_the_command_before_it_writes(training_feats, tmp_path):
+    config_path = tmp_path / "train.yaml"
+    config_path.write_text("mode: two_stage\nlr_decay: 0.5\n")
+    with pytest.raises(ValueError, match="decoder_epochs >= 1"):
+        train_main(train_parser().parse_args(_train_command(config_path, training_feats, tmp_path / "exp")[3:]))
+    assert not (tmp_path / "exp").exists()
+    config_path.write_text("mode: two_stage\ndecoder_epochs: 2\nlr_decay: 0.5\nmodel: {kind: avae}\n")
+    assert load_config(config_path, TrainConfig).decoder_epochs == 2

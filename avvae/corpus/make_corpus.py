@@ -69,6 +69,11 @@ class Utterance:
 GRAMMARS = {"grid": grid.draw_sentence, "timit_like": timit_like.draw_sentence}
 
 
+def spoken(config: CorpusConfig, words: tuple[str, ...]) -> str:
+    """The text espeak-ng reads: GRID spells its letters ("a" is the letter), TIMIT-like text is read as written."""
+    return spoken_text(list(words)) if config.sentences == "grid" else " ".join(words)
+
+
 def plan_utterance(config: CorpusConfig, speaker: SpeakerConfig, utt: str) -> Utterance:
     rng = rng_for(config.seed, utt)
     words = tuple(GRAMMARS[config.sentences](rng))
@@ -113,7 +118,7 @@ def noise_file(corpus_dir: Path, split: str, noise_type: str) -> Path:
 
 def make_utterance(config: CorpusConfig, utterance: Utterance, corpus_dir: Path) -> None:
     """Synthesise one utterance and render its lips; the wav is written last (its presence means complete)."""
-    audio, timeline = synthesise(utterance.speaker, spoken_text(list(utterance.words)), utterance.pause_s,
+    audio, timeline = synthesise(utterance.speaker, spoken(config, utterance.words), utterance.pause_s,
                                  config.mbrola_dir)
     duration = len(audio) / config.sample_rate
     frame_times = np.arange(int(round(duration * config.fps))) / config.fps
@@ -138,7 +143,7 @@ def make_babble_stream(config: CorpusConfig, split: str, talker: int) -> np.ndar
         index = len(utterances)
         speaker = speakers[(talker + index) % len(speakers)]
         plan = plan_utterance(config, speaker, f"{speaker.id}_{split}{talker}_{index:03d}")
-        audio, _ = synthesise(speaker, spoken_text(list(plan.words)), plan.pause_s, config.mbrola_dir)
+        audio, _ = synthesise(speaker, spoken(config, plan.words), plan.pause_s, config.mbrola_dir)
         utterances.append(audio)
         total += len(audio)
     return babble_stream(utterances, length, rng_for(config.seed, "babble", split, str(talker)))

@@ -49,8 +49,10 @@ NEUTRAL = (0.35, 0.55, 0.10, 0.3, 0.1, 1.0)  # for symbols we do not know
 ALIASES = {
     "4": "d", "5": "l", "L": "l", "6": "V", "R": "r", "rs": "S", "J": "j", "dj": "dZ", "tj": "tS", "&": "{",
     "$": "o", "x": "k", "c": "k", "C": "S", "ph": "p", "th": "t", "kh": "k", "ts": "s", "pf": "f", "2": "@",
-    "9": "@", "Y": "y", "B": "v", "G": "g",
+    "9": "@", "Y": "y", "B": "v", "G": "g", "q": "g", "u0": "u",
 }
+# Consonant clusters that a phoneme set writes as one symbol (gr2: X is /ks/).
+CLUSTERS = {"X": ("k", "s")}
 DIPHTHONGS = {
     "eI": ("e", "I"), "aI": ("a", "I"), "OI": ("O", "I"), "@U": ("@", "U"), "aU": ("a", "U"), "I@": ("I", "@"),
     "e@": ("e", "@"), "U@": ("U", "@"), "EI": ("E", "I"), "AI": ("A", "I"), "Ei": ("E", "i"), "Au": ("A", "u"),
@@ -70,8 +72,8 @@ def viseme_parts(symbol: str) -> list[str | None]:
     base = symbol.split("_")[0].translate(str.maketrans("", "", ":=~'\""))  # t_h -> t, u: -> u
     if _known(base):
         return [_known(base)]
-    if base in DIPHTHONGS:
-        return list(DIPHTHONGS[base])
+    if base in DIPHTHONGS or base in CLUSTERS:
+        return list(DIPHTHONGS.get(base) or CLUSTERS[base])
     for cut in range(1, len(base)):
         first, second = _known(base[:cut]), _known(base[cut:])
         if first and second:

@@ -82,4 +82,6 @@ class TrainConfig:
             raise ValueError("mode two_stage needs decoder_epochs >= 1 and a model whose decoder sees only z "
                              f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}")
         if not 0 < self.lr_decay <= 1 or self.lr_patience < 1 or self.min_learning_rate <= 0:
-            raise ValueError("lr_decay must be in (0, 1], lr_patience >= 1 and min_learning_rate > 0")
+            raise ValueError(f"lr_decay must be in (0, 1], lr_patience >= 1 and min_learning_rate > 0, got lr_decay "
+                             f"{self.lr_decay}, lr_patience {self.lr_patience}, "
+                             f"min_learning_rate {self.min_learning_rate}")

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from avvae.atomic import atomic_path, write_text_atomic  # noqa: E402
-from avvae.models.latent_fit import fit_latent, itakura_saito_per_frame  # noqa: E402
+from avvae.models.latent_fit import fit_latent  # noqa: E402
 from avvae.models.vae import SpeechVAE  # noqa: E402
 from avvae.training.data import Batch  # noqa: E402
 
@@ -43,6 +43,7 @@ def _batch_terms(model: SpeechVAE, batch: Batch, generator: torch.Generator,
                  encoder_input: str) -> dict[str, torch.Tensor]:
     """Per-frame quantities of one batch's valid frames, concatenated later."""
     floor = model.config.log_floor
+    batch = batch.to(model.input_mean.device)  # lips as training reads them: uint8 from the sampler -> [0, 1]
     mask = batch.mask
     context = model.visual_context(batch.lips)
     encoder_input = batch.clean if encoder_input == "clean" else batch.mixture
