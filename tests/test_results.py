@@ -9,7 +9,13 @@ import pytest
 from scipy import stats
 
 from avvae.results import (
-    System, comparison_markdown, format_cell, mean_interval, read_scores, results_markdown, write_results,
+    System,
+    comparison_markdown,
+    format_cell,
+    mean_interval,
+    read_scores,
+    results_markdown,
+    write_results,
 )
 
 

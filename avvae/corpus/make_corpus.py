@@ -28,8 +28,8 @@ from avvae.atomic import is_done, mark_done, write_text_atomic
 from avvae.audio import peak_normalise, read_wav, write_wav
 from avvae.cli import run_main
 from avvae.config import ConfigError
-from avvae.corpus.config import CorpusConfig, SpeakerConfig, load_corpus_config
 from avvae.corpus import grid, timit_like
+from avvae.corpus.config import CorpusConfig, SpeakerConfig, load_corpus_config
 from avvae.corpus.grid import spoken_text
 from avvae.corpus.noise import (
     average_spectrum,

@@ -5,13 +5,12 @@ model's own encoder and prior trained against that decoder, frozen)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
-import functools
 
 from avvae.models import ModelConfig, SpeechVAE, load_model
 from avvae.models.files import build_model, model_payload
