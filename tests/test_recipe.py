@@ -15,7 +15,8 @@ from tests.recipe import copy_recipe, run_recipe, shrink_configs
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
 MODELS = ("--si_models", "avae avvae", "--sd_models", "avvae")  # CVAE trains and decodes like these two
-SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised")
+SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised",
+           "oracle_latent_avvae_si", "oracle_latent_avvae_sd")
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +117,22 @@ def test_training_separation_and_scoring_end_in_results(recipe):
             assert len((decode / "scores.tsv").read_text().splitlines()) == 1 + 2 * count
     results = (recipe / "RESULTS.md").read_text()
     for label in ("Mixture (unprocessed)", "Silence (all-zero output)", "Oracle IRM", "NMF † (SI)",
-                  "A-VAE + MCEM †", "AV-VAE + MCEM", "Supervised AV"):
+                  "A-VAE + MCEM †", "AV-VAE + MCEM", "Supervised AV", "AV-VAE oracle latent"):
         assert f"| {label} |" in results
+    assert (recipe / "exp" / "avvae_si" / "decoder" / "model.pt").is_file(), "two-stage: the decoder part"
+    assert (recipe / "exp" / "avvae_si" / "diagnostics.yaml").is_file()
+    oracle = _column(recipe / "exp" / "oracle" / "decode_test_mix" / "scores.tsv", "si_sdr_imp")
+    assert np.isfinite(oracle).all() and oracle.mean() > 5.0, "the ideal ratio mask must beat the mixture by far"
+    for system in ("avae_si", "avvae_si", "avvae_sd", "oracle_latent_avvae_si"):
+        assert np.isfinite(_column(recipe / "exp" / system / "decode_test_mix" / "scores.tsv", "si_sdr")).all()
     assert "unseen babble -10 dB" in results
     assert (recipe / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert "Successfully finished" in log
+
+
+def _column(scores, name):
+    rows = [line.split("\t") for line in scores.read_text().splitlines()]
+    return np.array([float(row[rows[0].index(name)]) for row in rows[1:]])
 
 
 def test_rerun_of_training_and_decoding_does_no_work(recipe):

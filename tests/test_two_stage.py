@@ -83,6 +83,8 @@ def test_two_stage_trains_the_encoder_against_the_frozen_decoder_part(two_stage_
     _assert_all_differ(_part(trained, "lips."), _part(start, "lips."))
     for exp_dir in (exp / "decoder", exp):
         _assert_diagnostics(exp_dir)
+        si_model = yaml.safe_load((exp_dir / "diagnostics.yaml").read_text())["si_model"]
+        assert all(math.isfinite(si_model[f"is_per_bin_{name}"]) for name in ("recon", "best_latent", "constant"))
 
 
 def test_a_rerun_does_nothing_and_a_done_decoder_part_is_kept(two_stage_si, training_feats, tmp_path):
@@ -140,3 +142,5 @@ def test_sd_two_stage_fine_tunes_both_si_parts(two_stage_si, training_feats, tmp
     _assert_all_differ(_part(model.state_dict(), "prior_net.mu"), _part(si, "prior_net.mu"))
     for exp_dir in (exp / "decoder", exp):
         _assert_diagnostics(exp_dir)
+        si_model = yaml.safe_load((exp_dir / "diagnostics.yaml").read_text())["si_model"]
+        assert all(math.isfinite(si_model[f"is_per_bin_{name}"]) for name in ("recon", "best_latent", "constant"))

@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _diagnose(run: TrainingRun, config: TrainConfig):
-    """The finishing step of a part: the best model measured on the first dev utterances."""
+def _diagnose(run: TrainingRun, config: TrainConfig, reference: Path | None):
+    """The finishing step of a part: the best model measured on the first dev utterances, and, for SD training,
+    the SI model it started from measured on the same utterances (does SD beat SI on its own speaker?)."""
     def finish(exp_dir: Path) -> None:
         batches, wanted = [], config.diagnostic_utterances
         for batch in run.dev.batches(DEV_SEED, 0, config.batch_size):
@@ -53,10 +54,23 @@ def _diagnose(run: TrainingRun, config: TrainConfig):
             if sum(len(b.keys) for b in batches) >= wanted:
                 break
         model = load_model(exp_dir / "model.pt")
-        result = diagnostics.measure(model, batches, config.seed, run.spec.objective(model).encoder_input)
+        encoder_input = run.spec.objective(model).encoder_input
+        result = diagnostics.measure(model, batches, config.seed, encoder_input)
+        if reference is not None:
+            start = diagnostics.measure(load_model(reference), batches, config.seed, encoder_input)
+            curves = result.pop("curves")  # kept last in the yaml
+            result["si_model"] = {key: value for key, value in start.items() if key.startswith("is_per_bin")}
+            result["curves"] = curves
         diagnostics.write(result, exp_dir, run.schedule.title)
         logging.info("%s: %s", exp_dir, diagnostics.summary(result))
     return finish
+
+
+def _si_reference(args: argparse.Namespace, config: TrainConfig, part: str) -> Path | None:
+    """The SI model file an SD part fine-tunes (None for SI training or SD from scratch)."""
+    if args.speaker is None or config.sd.init != "si" or args.init is None:
+        return None
+    return args.init.parent / DECODER_DIR / "model.pt" if part == "decoder" else args.init
 
 
 def _run(config: TrainConfig, args: argparse.Namespace, part: str, decoder: Path | None) -> TrainingRun:
@@ -85,8 +99,9 @@ def main(args: argparse.Namespace) -> None:
                 logging.info("%s is complete", exp_dir)
             else:
                 run = _run(config, args, part, decoder)
+                finish = _diagnose(run, config, _si_reference(args, config, part))
                 Trainer(config, run.schedule, exp_dir, placement, run.spec).fit(
-                    run.model, run.train, run.dev, args.resume, _diagnose(run, config))
+                    run.model, run.train, run.dev, args.resume, finish)
             decoder = exp_dir / "model.pt"
     finally:
         distributed.stop(placement)

@@ -86,11 +86,16 @@ def measure(model: SpeechVAE, batches: list[Batch], seed: int = 0, encoder_input
 
 
 def summary(result: dict) -> str:
-    """One line for logs and the loss plot."""
-    return (f"IS/bin: recon {result['is_per_bin_recon']:.2f}, prior mean {result['is_per_bin_prior_mean']:.2f}, "
+    """One line for logs: the model's numbers, and the SI model's on the same utterances when measured."""
+    line = (f"IS/bin: recon {result['is_per_bin_recon']:.2f}, prior mean {result['is_per_bin_prior_mean']:.2f}, "
             f"best latent {result['is_per_bin_best_latent']:.2f}, constant {result['is_per_bin_constant']:.2f} "
             f"(exact model {EXACT_MODEL_IS:.2f}); log-variance spread under the prior "
             f"{result['prior_spread_nats']:.2f} nats vs data {result['data_spread_nats']:.2f}")
+    if "si_model" in result:
+        si = result["si_model"]
+        line += (f"; the SI model it started from: recon {si['is_per_bin_recon']:.2f}, "
+                 f"best latent {si['is_per_bin_best_latent']:.2f}")
+    return line
 
 
 def write(result: dict, exp_dir: Path, title: str, sample_rate: int = 16000) -> None:
