@@ -291,11 +291,15 @@ def comparison_markdown(systems: list[System], method: str, metric: str = "si_sd
     return "\n".join(lines + [""])
 
 
-def write_results(systems: list[System], out_dir: str | Path, title: str, compare: str | None = None) -> None:
-    """RESULTS.md (with the comparison of method `compare` when given) and results.png in `out_dir`."""
+def write_results(systems: list[System], out_dir: str | Path, title: str, compare: str | None = None,
+                  notes: str | None = None) -> None:
+    """RESULTS.md (with the comparison of method `compare` when given, then a person's `notes` on the run) and
+    results.png in `out_dir`."""
     out_dir = Path(out_dir)
     text = results_markdown(systems, title)
     if compare is not None:
         text += "\n" + comparison_markdown(systems, compare)
+    if notes:
+        text += "\n" + notes.rstrip() + "\n"
     write_text_atomic(out_dir / "RESULTS.md", text + "\n![results](results.png)\n")
     plot_results(systems, out_dir / "results.png")

@@ -201,8 +201,9 @@ fi
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
   log "Stage 9: RESULTS.md"
   # shellcheck disable=SC2086
+  notes_opts=$([ -f RESULTS.notes.md ] && echo "--notes RESULTS.notes.md" || true)  # a person's notes on the run
   python -m avvae.bin.make_results --title "${title:-$(basename "$(pwd)")}" --test-sets ${test_sets} \
-    --systems ${systems}
+    --systems ${systems} ${notes_opts}
   log "see RESULTS.md and results.png"
 fi
 

@@ -2,6 +2,7 @@
 encoder part starts from its clean encoder (renormalised to the mixture's statistics) and trains against its
 decoder, frozen; SD training does the same from the SI parts; every part ends with its diagnostics."""
 
+import dataclasses
 import math
 import shutil
 from pathlib import Path
@@ -144,3 +145,16 @@ def test_sd_two_stage_fine_tunes_both_si_parts(two_stage_si, training_feats, tmp
         _assert_diagnostics(exp_dir)
         si_model = yaml.safe_load((exp_dir / "diagnostics.yaml").read_text())["si_model"]
         assert all(math.isfinite(si_model[f"is_per_bin_{name}"]) for name in ("recon", "best_latent", "constant"))
+
+
+def test_a_vae_and_av_vae_decoder_parts_are_trained_alike(two_stage_si, training_feats, tmp_path):
+    """The decoder part reads no lips, so the audio-only model's decoder part is the AV-VAE's, bit for bit: the
+    two rows of the results differ only in what the lips add."""
+    config = small_config("avae", epochs=2, mode="two_stage", decoder_epochs=2, diagnostic_utterances=8)
+    config.model = dataclasses.replace(_config().model, kind="avae")
+    save_config(config, tmp_path / "train.yaml")
+    run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise, "decoder")
+    assert all(utterance.lips is None for utterance in run.train.targets)
+    _train(tmp_path / "train.yaml", training_feats, tmp_path / "exp", "--dev", str(training_feats.dev))
+    _assert_equal(load_model(tmp_path / "exp" / "decoder" / "model.pt").state_dict(),
+                  load_model(two_stage_si / "decoder" / "model.pt").state_dict())

@@ -60,13 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", default="AV-VAE + MCEM",
                         help="the method whose SI-SDR improvement is set against every other (default: AV-VAE + MCEM)")
     parser.add_argument("--out-dir", default=".", help="where RESULTS.md and results.png go (default: .)")
+    parser.add_argument("--notes", type=Path,
+                        help="a markdown file of notes on the run, written by a person, appended to RESULTS.md")
     return parser
 
 
 def main(args: argparse.Namespace) -> None:
     systems = find_systems(Path(args.exp_dir), args.test_sets, args.systems)
     compare = args.compare if any(system.method == args.compare for system in systems) else None
-    write_results(systems, args.out_dir, args.title, compare)
+    notes = None
+    if args.notes is not None:
+        if not args.notes.is_file():
+            raise ValueError(f"{args.notes}: no such notes file")
+        notes = args.notes.read_text()
+    write_results(systems, args.out_dir, args.title, compare, notes)
     logging.info("%s/RESULTS.md: %d systems", args.out_dir, len(systems))
 
 

@@ -129,7 +129,7 @@ def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path
                         decoder: Path | None = None) -> TrainingRun:
     """SI: targets and interferers from all training speakers; dev mixtures from the dev speakers. `part` and
     `decoder` (the decoder part's model file, for the encoder part) select a part of two-stage training."""
-    lips = config.model.uses_lips
+    lips = _part_model_config(config, part).uses_lips  # the decoder part reads no lips
     targets, dev_targets = load_utterances(train, lips=lips), load_utterances(dev, lips=lips)
     noises = training_noises(config, noise)
     sampler = _sampler(config, targets, targets, noises, config.segments_per_utterance, augment=True)
@@ -148,7 +148,7 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     interferers from the SI training speakers; fine-tuned from the SI model `init` when `sd.init` is "si".
     Two-stage parts: the decoder part fine-tunes the SI decoder part (`init`'s folder/decoder/model.pt) on the
     speaker's clean speech; the encoder part fine-tunes `init` with the SD decoder (`decoder`) in place, frozen."""
-    lips = config.model.uses_lips
+    lips = _part_model_config(config, part).uses_lips  # the decoder part reads no lips
     own = load_utterances(train, speakers={speaker}, lips=lips)
     held_out = max(1, round(config.sd.dev_fraction * len(own)))
     if len(own) <= held_out:
