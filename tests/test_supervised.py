@@ -90,7 +90,7 @@ def test_training_lowers_the_loss_and_writes_a_mask_model(trained):
     before, after = trainer.evaluate(initial, dev), trainer.evaluate(load_mask_net(exp_dir / "model.pt"), dev)
     assert after["loss"] < 0.8 * before["loss"] and after["snr_db"] > before["snr_db"] + 1.0
     history = (exp_dir / "history.tsv").read_text().splitlines()
-    assert len(history) == 9 and history[0] == "epoch\ttrain_loss\ttrain_snr_db\tdev_loss\tdev_snr_db\tseconds"
+    assert len(history) == 9 and history[0] == "epoch\ttrain_loss\ttrain_snr_db\tdev_loss\tdev_snr_db\tlr\tseconds"
     assert (exp_dir / "loss.png").read_bytes()[:4] == b"\x89PNG" and (exp_dir / ".done").is_file()
     with pytest.raises(ModelFileError, match="expected a avvae-model-1 file, found 'avvae-masknet-1'"):
         load_model(exp_dir / "model.pt")
