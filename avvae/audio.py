@@ -28,7 +28,18 @@ def read_wav(path: str | Path, expected_rate: int | None = None) -> tuple[np.nda
         raise AudioFileError(f"{path}: expected mono audio, found {samples.shape[1]} channels")
     if expected_rate is not None and rate != expected_rate:
         raise AudioFileError(f"{path}: sample rate {rate} Hz, expected {expected_rate} Hz")
+    check_finite(samples[:, 0], str(path), rate)
     return samples[:, 0], int(rate)
+
+
+def check_finite(samples: np.ndarray, what: str, rate: int) -> None:
+    """Fail, naming `what` and the first bad sample, when a waveform holds NaN or infinite values: one such
+    sample turns every spectrogram, separation and score computed from it into NaN."""
+    bad = np.flatnonzero(~np.isfinite(samples))
+    if bad.size:
+        first = int(bad[0])
+        raise AudioFileError(f"{what}: {bad.size} non-finite sample(s), the first at sample {first} "
+                             f"({first / rate:.3f} s): {samples[first]}")
 
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:
@@ -37,6 +48,7 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int, subtype: str = "
     FLOAT goes through scipy: libsndfile stamps float WAVs with the time (PEAK chunk), so the same samples
     would give different bytes on each run, and the corpus and mixtures must be reproducible byte for byte.
     """
+    check_finite(np.asarray(samples), f"{path} (not written)", rate)
     with atomic_path(path) as tmp:
         if subtype == "FLOAT":
             scipy.io.wavfile.write(tmp, rate, np.asarray(samples, dtype=np.float32))

@@ -95,6 +95,9 @@ def decode_mixtures(feats: str | Path, out_dir: str | Path, method: Method, keys
             separation = method(mixture)
             estimates = torch.cat([separation.sources, separation.noise[None]]).to(mixture.stft.dtype).cpu()
             signals = istft(estimates, config, mixture.num_samples).numpy() / mixture.scale
+            if not np.isfinite(signals).all():
+                raise ValueError(f"{feats}: mixture {key}: the separation is not finite (NaN or infinite samples); "
+                                 f"nothing was written for it (check its features and the model)")
             for path, signal in zip(paths, signals):
                 write_wav(path, signal.astype(np.float32), config.sample_rate)
             computed += 1
