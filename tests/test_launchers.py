@@ -39,6 +39,8 @@ def test_options_set_declared_variables(tmp_path, args, expected):
     ("--use-gpu yes", "option --use-gpu takes true or false, got 'yes'"),
     ("--nj", "option --nj needs a value"),
     ("--config missing.conf", "--config: no such file 'missing.conf'"),
+    ("--nj three", "option --nj takes a whole number, got 'three'"),
+    ("--PATH /x", "unknown option --PATH"),
 ])
 def test_bad_options_fail_with_a_message(tmp_path, args, message):
     (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
@@ -103,3 +105,23 @@ def test_slurm_pl_rejects_an_option_the_site_config_does_not_map(tmp_path):
     (tmp_path / "slurm.conf").write_text("command sbatch\n")
     result = bash(f"{UTILS}/slurm.pl --config slurm.conf --gpu 1 log/a.log true", tmp_path)
     assert result.returncode != 0 and "slurm.conf says nothing about option --gpu" in result.stderr
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("nj=2\njobs=3\n", "unknown option jobs (in my.conf:2)"),
+    ("# comment\n\nnj=two\n", "option nj (in my.conf:3) takes a whole number, got 'two'"),
+    ("nj 2\n", "my.conf:1: expected 'name=value', got 'nj 2'"),
+    ("PATH=/x\n", "unknown option PATH (in my.conf:1)"),
+])
+def test_a_config_file_obeys_the_command_line_rules(tmp_path, lines, message):
+    (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
+    (tmp_path / "my.conf").write_text(lines)
+    result = bash("bash s.sh --config my.conf", tmp_path)
+    assert result.returncode != 0 and message in result.stderr and "nj=" not in result.stdout
+
+
+def test_a_config_file_takes_quoted_values_and_comments(tmp_path):
+    (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
+    (tmp_path / "my.conf").write_text('# site settings\ntrain_config="c d.yaml"\n  nj=-1\n')
+    expected = "nj=-1 use_gpu=false train_config=c d.yaml rest="
+    assert bash("bash s.sh --config my.conf", tmp_path).stdout.strip() == expected
