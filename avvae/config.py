@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
+import re
 import types
 import typing
 from pathlib import Path
@@ -53,19 +55,50 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, str):
+        # YAML 1.1 reads 1e-3 (no dot) as a string: accept what Python reads as a number
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if kind in (int, float, str, bool) and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
 
 
 def from_dict(schema: type[T], values: dict[str, Any], where: str = "config") -> T:
-    """Build dataclass `schema` from a mapping, rejecting unknown keys and wrong types."""
+    """Build dataclass `schema` from a mapping, rejecting unknown keys, wrong types and values out of range (the
+    dataclass's own checks, reported with `where`)."""
     hints = typing.get_type_hints(schema)
     fields = {field.name for field in dataclasses.fields(schema)}
     unknown = sorted(set(values) - fields)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(fields))})")
-    return schema(**{key: _coerce(value, hints[key], f"{where}.{key}") for key, value in values.items()})
+    built = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in values.items()}
+    try:
+        return schema(**built)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from error
+
+
+_BOUND = re.compile(r"^(>=|>|<=|<)\s*(-?[0-9.e+-]+)$")
+_COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+def check_ranges(config: Any, ranges: dict[str, str]) -> None:
+    """Check the fields of a config dataclass against bounds such as {"epochs": ">= 1", "dev_fraction": "> 0, < 1"};
+    the first violation is a ValueError naming the key, the bound and the value. One mechanism for every config,
+    called from each dataclass's __post_init__."""
+    for name, bounds in ranges.items():
+        value = getattr(config, name)
+        for bound in bounds.split(","):
+            match = _BOUND.match(bound.strip())
+            if match is None:
+                raise ValueError(f"bad bound {bound!r} for {name}")
+            if not _COMPARE[match[1]](value, float(match[2])):
+                raise ValueError(f"{name} must be {bounds}, got {value!r}")
 
 
 def load_config(path: str | Path, schema: type[T], overrides: dict[str, Any] | None = None) -> T:

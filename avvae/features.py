@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from avvae.audio import read_wav
+from avvae.config import check_ranges
 from avvae.datadir import is_mixture_dir, read_table, speaker_count
 from avvae.lips import load_lips, resample_lips
 from avvae.stft import StftConfig, stft
@@ -42,6 +43,13 @@ class FeatureConfig:
     lips_interpolation: str = "nearest"
     lips_tolerance: float = 0.1
     peak_normalise: bool = True
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"sample_rate": "> 0", "n_fft": ">= 2", "hop_length": ">= 1", "lips_tolerance": ">= 0"})
+        if self.hop_length > self.n_fft:
+            raise ValueError(f"hop_length ({self.hop_length}) must not exceed n_fft ({self.n_fft})")
+        if self.lips_interpolation not in ("nearest", "linear"):
+            raise ValueError(f"lips_interpolation must be nearest or linear, got {self.lips_interpolation!r}")
 
     @property
     def stft(self) -> StftConfig:

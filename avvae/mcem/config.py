@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avvae.config import check_ranges
+
 SCANS = ("in_turn", "joint")
 SAMPLERS = ("mh", "mala", "variational")
 INITS = ("encoder", "prior")
@@ -86,8 +88,9 @@ class McemConfig:
                 raise ValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")
         if self.chains < 1 or (self.chains > 1 and self.sampler != "mh"):
             raise ValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
-        if self.iterations < 0 or self.noise_rank < 1 or self.proposal_std <= 0 or self.floor <= 0:
-            raise ValueError("mcem iterations must be >= 0, noise_rank >= 1, proposal_std and floor > 0")
+        check_ranges(self, {"iterations": ">= 0", "noise_rank": ">= 1", "proposal_std": "> 0", "floor": "> 0",
+                            "threads": ">= 0", "log_every": ">= 1", "variational_steps": ">= 1",
+                            "variational_lr": "> 0"})
 
     def schedule(self, draws: int, burn_in: int) -> tuple[int, int, int]:
         """(draws, burn-in) of each chain and the number of draws kept over all chains."""

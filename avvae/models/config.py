@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avvae.config import check_ranges
+
 KINDS = ("avae", "avvae", "cvae")
 
 
@@ -31,6 +33,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"model kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        check_ranges(self, {"num_freqs": ">= 2", "latent_dim": ">= 1", "hidden_dim": ">= 1", "lip_size": ">= 1",
+                            "lip_hidden": ">= 1", "lip_embedding": ">= 1", "lip_context": ">= 0", "log_floor": "> 0"})
 
     @property
     def uses_lips(self) -> bool:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from avvae.config import check_ranges
 from avvae.models.config import ModelConfig
-from avvae.training.config import MixingConfig
+from avvae.training.config import TRAINING_RANGES, MixingConfig
 from avvae.training.lip_augment import LipAugmentConfig
 
 
@@ -25,6 +26,11 @@ class MaskNetConfig:
     hidden_dim: int = 128
     layers: int = 2
     log_floor: float = 1.0e-4
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"num_freqs": ">= 2", "audio_dim": ">= 1", "lip_size": ">= 1", "lip_hidden": ">= 1",
+                            "lip_embedding": ">= 1", "lip_context": ">= 0", "hidden_dim": ">= 1", "layers": ">= 1",
+                            "log_floor": "> 0"})
 
     def lip_encoder_config(self) -> ModelConfig:
         """The VAEs' model config with this network's lip sizes, which is what LipEncoder reads."""
@@ -49,3 +55,7 @@ class SupervisedConfig:
     min_learning_rate: float = 1.0e-5
     grad_clip: float = 5.0
     num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {**TRAINING_RANGES, "lr_decay": "> 0, <= 1", "lr_patience": ">= 1",
+                            "min_learning_rate": "> 0"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from avvae.config import check_ranges
 from avvae.models.config import ModelConfig
 from avvae.training.lip_augment import LipAugmentConfig
 
@@ -20,6 +21,13 @@ class MixingConfig:
     interferer_probability: float = 1.0
     noise_probability: float = 1.0
     exclude_noise_types: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("sir_db", "snr_db"):
+            low_high = getattr(self, name)
+            if len(low_high) != 2 or low_high[0] > low_high[1]:
+                raise ValueError(f"mixing.{name} must be [low, high] in dB, got {low_high}")
+        check_ranges(self, {"interferer_probability": ">= 0, <= 1", "noise_probability": ">= 0, <= 1"})
 
 
 @dataclass
@@ -38,9 +46,15 @@ class SpeakerDependentConfig:
     def __post_init__(self) -> None:
         if self.init not in ("si", "scratch"):
             raise ValueError(f"sd.init must be 'si' or 'scratch', not {self.init!r}")
+        check_ranges(self, {"epochs": ">= 1", "learning_rate": "> 0", "dev_fraction": "> 0, < 1",
+                            "segments_per_utterance": ">= 0"})
 
 
 TRAINING_MODES = ("joint", "two_stage")
+TRAINING_RANGES = {  # shared by the supervised network's config
+    "epochs": ">= 1", "batch_size": ">= 1", "segment_frames": ">= 1", "segments_per_utterance": ">= 1",
+    "learning_rate": "> 0", "patience": ">= 1", "grad_clip": ">= 0", "num_threads": ">= 0",
+}
 
 
 @dataclass
@@ -81,6 +95,8 @@ class TrainConfig:
         if self.mode == "two_stage" and (self.decoder_epochs < 1 or self.model.kind == "cvae"):
             raise ValueError("mode two_stage needs decoder_epochs >= 1 and a model whose decoder sees only z "
                              f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}")
+        check_ranges(self, {**TRAINING_RANGES, "decoder_epochs": ">= 0", "diagnostic_utterances": ">= 1",
+                            "kl_warmup_epochs": ">= 0"})
         if not 0 < self.lr_decay <= 1 or self.lr_patience < 1 or self.min_learning_rate <= 0:
             raise ValueError(f"lr_decay must be in (0, 1], lr_patience >= 1 and min_learning_rate > 0, got lr_decay "
                              f"{self.lr_decay}, lr_patience {self.lr_patience}, "

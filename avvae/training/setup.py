@@ -119,7 +119,12 @@ def _load_decoder_part(path: Path | None, config: TrainConfig) -> SpeechVAE:
 def training_noises(config: TrainConfig, noise: Path) -> list[Utterance]:
     """The noise recordings training may use: those whose type (utt2spk of the noise dir) is not excluded."""
     excluded = set(config.mixing.exclude_noise_types)
-    noises = [u for u in load_utterances(noise, lips=False) if u.speaker not in excluded]
+    every = load_utterances(noise, lips=False)
+    unknown = sorted(excluded - {u.speaker for u in every})
+    if unknown:  # a typo would silently let the "unseen" noise into training
+        raise ValueError(f"mixing.exclude_noise_types: {', '.join(unknown)} is not a noise type of {noise} "
+                         f"(its types: {', '.join(sorted({u.speaker for u in every}))})")
+    noises = [u for u in every if u.speaker not in excluded]
     if not noises:
         raise ValueError(f"{noise}: every noise type is in mixing.exclude_noise_types ({', '.join(sorted(excluded))})")
     return noises
