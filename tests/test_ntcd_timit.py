@@ -1,60 +1,94 @@
-"""egs/ntcd_timit on a small tree laid out as the NTCD-TIMIT release: data prep and feature dump through run.sh,
-training to RESULTS.md with one-epoch configs, and clear errors for a missing root, a missing lips folder and a
-noisy file that does not match its clean one."""
+"""egs/ntcd_timit on a small tree laid out, and encoded, as the NTCD-TIMIT release: lip ROIs as MATLAB v7.3 files
+of DCT rows under the release's train/dev/test folders, capitalised noise folders under the archives' prefix, noisy =
+clean + noise sample for sample. Data prep and feature dump through run.sh with only --db_root and the default
+configs (layout, speaker lists, noise types; only sizes shrunk), training to RESULTS.md with one-epoch configs, the
+release's own split, the discovery of the lip and noisy folders, check_release, and clear errors for a missing root,
+lip file or noisy file."""
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import scipy.fft
+import soundfile
 import yaml
-from PIL import Image
 
-from avvae.audio import read_wav, write_wav
+from avvae.audio import read_wav
 from avvae.config import load_config
 from avvae.corpus_prep.common import CorpusLayoutError, crossfade_concatenate
-from avvae.corpus_prep.ntcd_timit import NtcdConfig, prepare_ntcd_timit
+from avvae.corpus_prep.ntcd_lips import read_mat_lips
+from avvae.corpus_prep.ntcd_timit import NtcdConfig, prepare_ntcd_timit, resolve_layout
 from avvae.datadir import read_table, validate_data_dir
 from avvae.lips import load_lips
 from avvae.stft import StftConfig
 from tests.datadirs import RATE, lips_for, voiced_utterance
-from tests.recipe import copy_recipe, run_script, shrink_configs
+from tests.recipe import ROOT, copy_recipe, run_script, shrink_configs
 
-VOLUNTEERS = ("01M", "13F", "30F", "31F")
+AUTHORS_DEV = ("06M", "17F", "20M", "35M", "38F", "42M", "52M", "59F")
+AUTHORS_TEST = ("09F", "24M", "26M", "27M", "33F", "40F", "47M", "49F", "56M")
+OTHER_VOLUNTEERS = ("01M", "08F")
+RELEASE_SPLIT = {"dev": ("06M", "08F", "17F"), "test": ("09F", "24M", "47M")}  # made up, but 08F in dev as released
 UTTS = ("sa1", "si1130", "sx134")
-NOISES = ("car", "white")
+NOISES = ("Babble", "Cafe", "Car", "LR", "Street", "White")
+NOISY_PREFIX = "u/drspeech/data/TCDTIMIT/Noisy_TCDTIMIT"
+LIPS_ROOT = "matlab_raw"
+FPS = 29.97
 SPEECH_SETS = ("train_si", "dev_si", "train_sd", "test")
+MATLAB_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jun  5 10:00:00 2017 HDF5 schema 1.00 ."
 
 
-def make_release(root: Path, seed: int = 0) -> tuple[Path, dict[str, np.ndarray]]:
-    """Clean audio, PNG lip frames and -5 dB noisy versions of 4 volunteers and a lipspeaker, 3 sentences each;
-    returns the root and the lip frames written, by utterance key."""
+def write_matlab_lips(path: Path, frames: np.ndarray) -> None:
+    """A MATLAB v7.3 MAT-file as the release's: `data` = dct2 of each frame, flattened column-major, 4489 x T in
+    MATLAB (so (T, 4489) in HDF5), class single, after MATLAB's 512-byte header."""
+    rows = np.stack([scipy.fft.dctn(frame.astype(np.float64), norm="ortho").flatten(order="F") for frame in frames])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w", userblock_size=512) as handle:
+        handle.create_dataset("data", data=rows.astype(np.float32)).attrs["MATLAB_class"] = np.bytes_("single")
+    with open(path, "r+b") as handle:  # text, subsystem offset, version 0x0200, endian indicator
+        handle.write(MATLAB_HEADER.ljust(116) + bytes(8) + (0x0200).to_bytes(2, "little") + b"IM")
+
+
+def write_pcm16(path: Path, samples: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), samples.astype(np.int16), RATE, subtype="PCM_16")
+
+
+def release_split(spk: str) -> str:
+    return next((split for split, names in RELEASE_SPLIT.items() if spk in names), "train")
+
+
+def make_release(root: Path, seed: int = 0) -> tuple[Path, dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]:
+    """Clean audio, `.mat` lip ROIs (a little shorter than the audio) and -5 dB noisy versions of 19 volunteers and a
+    lipspeaker, 3 sentences each; returns the root, the lip frames by utterance key and the noise (int16) by
+    (key, type)."""
     rng = np.random.default_rng(seed)
-    lips = {}
-    speakers = [("volunteers", spk) for spk in VOLUNTEERS] + [("lipspeakers", "Lipspkr1")]
-    for index, (group, spk) in enumerate(speakers):
+    lips, noises = {}, {}
+    speakers = [("volunteers", spk) for spk in sorted(AUTHORS_DEV + AUTHORS_TEST + OTHER_VOLUNTEERS)]
+    for index, (group, spk) in enumerate([*speakers, ("lipspeakers", "Lipspkr1")]):
         for utt in UTTS:
-            clean = voiced_utterance(rng, rng.uniform(1.0, 1.4), f0=100 + 30 * index)
-            write_wav(root / "Clean" / group / spk / "straightcam" / f"{utt}.wav", clean, RATE, subtype="PCM_16")
-            frames = root / "lips_roi" / group / spk / "straightcam" / utt
-            frames.mkdir(parents=True)
-            lips[f"{spk}_{utt}"] = lips_for(clean)
-            for number, frame in enumerate(lips[f"{spk}_{utt}"], start=1):
-                Image.fromarray(frame).save(frames / f"{number}.png")
+            seconds = rng.uniform(1.0, 1.4)
+            clean = np.rint(0.5 * 32767 * voiced_utterance(rng, seconds, f0=100 + 10 * index)).astype(np.int64)
+            write_pcm16(root / "Clean" / group / spk / "straightcam" / f"{utt}.wav", clean)
+            key = f"{spk}_{utt}"
+            video = len(clean) / RATE - rng.uniform(0.01, 0.05)  # the release's video ends a little early
+            lips[key] = lips_for(clean / 32768.0, video)[:int(video * FPS)]
+            write_matlab_lips(root / LIPS_ROOT / release_split(spk) / spk / f"{utt}.mat", lips[key])
             for noise in NOISES:
-                noisy = clean + 0.3 * rng.standard_normal(len(clean)).astype(np.float32)
-                write_wav(root / noise / "-5" / group / spk / "straightcam" / f"{utt}.wav",
-                          np.clip(noisy, -1, 1), RATE, subtype="PCM_16")
-    return root, lips
+                added = np.rint(0.08 * 32768 * rng.standard_normal(len(clean))).astype(np.int64)
+                noises[key, noise] = np.clip(added, -32768 - clean, 32767 - clean)
+                write_pcm16(root / NOISY_PREFIX / noise / "-5" / group / spk / "straightcam" / f"{utt}.wav",
+                            clean + noises[key, noise])
+    return root, lips, noises
 
 
-def tiny_config(recipe: Path) -> None:
-    """Point the recipe's conf at the small tree: 1 dev and 2 test volunteers, short noises, 3 mixtures."""
-    (recipe / "conf" / "speakers_dev.txt").write_text("13F\n")
-    (recipe / "conf" / "speakers_test.txt").write_text("# the test volunteers\n30F\n31F\n")
+def size_config(recipe: Path) -> None:
+    """Only sizes change from the recipe's defaults: 1 test utterance per speaker, 2 s noises, 3 mixtures."""
     corpus = yaml.safe_load((recipe / "conf" / "corpus.yaml").read_text())
-    corpus.update(lipspeakers=["Lipspkr1"], test_utts_per_speaker=1, noise_types=list(NOISES),
-                  noise_seconds_train=2.0, noise_seconds_test=2.0)
+    corpus.update(test_utts_per_speaker=1, noise_seconds_train=2.0, noise_seconds_test=2.0)
     (recipe / "conf" / "corpus.yaml").write_text(yaml.safe_dump(corpus))
     mix = yaml.safe_load((recipe / "conf" / "mix.yaml").read_text())
     mix.update(num_mixtures=3)
@@ -62,24 +96,56 @@ def tiny_config(recipe: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
-    release, lips = make_release(tmp_path_factory.mktemp("NTCD-TIMIT"))
+def release(tmp_path_factory):
+    return make_release(tmp_path_factory.mktemp("NTCD-TIMIT"))
+
+
+@pytest.fixture(scope="module")
+def recipe(release, tmp_path_factory):
+    root, _, _ = release
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "ntcd_timit")
-    tiny_config(recipe)
-    run_script(recipe, "--db_root", str(release), "--stop_stage", "3", "--nj", "1")
-    return recipe, lips
+    size_config(recipe)
+    result = run_script(recipe, "--db_root", str(root), "--stop_stage", "3", "--nj", "1")
+    return recipe, result.stdout
 
 
-def test_data_dirs_hold_the_splits(recipe):
-    recipe, _ = recipe
+def test_matlab_lips_decode_to_the_encoded_images(tmp_path):
+    """Full-range images survive single-precision DCT rows exactly; the file is laid out as MATLAB writes v7.3."""
+    frames = np.random.default_rng(1).integers(0, 256, (5, 67, 67)).astype(np.uint8)
+    frames[0, :, :] = 255
+    frames[1, :33] = 0
+    path = tmp_path / "sx134.mat"
+    write_matlab_lips(path, frames)
+    assert path.read_bytes().startswith(b"MATLAB 7.3 MAT-file")
+    with h5py.File(path) as handle:
+        assert handle["data"].shape == (5, 4489) and handle["data"].dtype == np.float32
+        assert handle["data"].attrs["MATLAB_class"] == b"single"
+    np.testing.assert_array_equal(read_mat_lips(path), frames)
+
+
+def test_matlab_lips_of_another_shape_are_named(tmp_path):
+    path = tmp_path / "si462.mat"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("data", data=np.zeros((4489, 3), np.float32))  # MATLAB's orientation, not HDF5's
+    with pytest.raises(CorpusLayoutError, match=f"{path}: 'data' has shape \\(4489, 3\\)"):
+        read_mat_lips(path)
+    path.write_bytes(b"MATLAB 5.0 MAT-file")
+    with pytest.raises(CorpusLayoutError, match=f"{path}: not a MATLAB v7.3"):
+        read_mat_lips(path)
+
+
+def test_data_dirs_hold_the_authors_split(recipe, release):
+    recipe, log = recipe
+    root = release[0]
+    assert f"lip ROIs found in {root / LIPS_ROOT}" in log and f"noisy speech found in {root / NOISY_PREFIX}" in log
     speakers = {name: set(read_table(recipe / "data" / name / "spk2utt")) for name in SPEECH_SETS}
-    assert speakers == {"train_si": {"01M", "Lipspkr1"}, "dev_si": {"13F"}, "train_sd": {"30F", "31F"},
-                        "test": {"30F", "31F"}}
+    assert speakers == {"train_si": set(OTHER_VOLUNTEERS), "dev_si": set(AUTHORS_DEV), "train_sd": set(AUTHORS_TEST),
+                        "test": set(AUTHORS_TEST)}
     test = set(read_table(recipe / "data" / "test" / "wav.scp"))
-    assert len(test) == 2 and not test & set(read_table(recipe / "data" / "train_sd" / "wav.scp"))
+    assert len(test) == 9 and not test & set(read_table(recipe / "data" / "train_sd" / "wav.scp"))
     assert not any(key.endswith("_sa1") for key in test), "SA sentences never go to test"
-    assert read_table(recipe / "data" / "train_si" / "wav.scp")["01M_sx134"].endswith(
-        "Clean/volunteers/01M/straightcam/sx134.wav")
+    assert read_table(recipe / "data" / "train_si" / "wav.scp")["08F_sx134"] == str(
+        (root / "Clean" / "volunteers" / "08F" / "straightcam" / "sx134.wav").resolve())
     for name in SPEECH_SETS:
         validate_data_dir(recipe / "data" / name)
     for name in ("noise_train", "noise_test"):
@@ -87,24 +153,12 @@ def test_data_dirs_hold_the_splits(recipe):
         validate_data_dir(recipe / "data" / name, require_lips=False)
 
 
-def test_training_separation_and_results_run_on_the_tree(recipe):
+def test_lips_are_the_decoded_mat_frames(recipe, release):
     recipe, _ = recipe
-    shrink_configs(recipe)
-    run_script(recipe, "--stage", "4", "--nj", "1", "--si_models", "avvae", "--sd_models", "avvae",
-               "--supervised", "false")
-    assert all((recipe / "exp" / "avvae_sd" / spk / "model.pt").is_file() for spk in ("30F", "31F"))
-    results = (recipe / "RESULTS.md").read_text()
-    sdr = results.split("## SDR improvement (dB)")[1].split("##")[0]
-    row = next(line for line in sdr.splitlines() if line.startswith("| AV-VAE + MCEM"))
-    assert all(cell.strip() for cell in row.split("|")[1:-1]), "SI and SD columns all filled"
-    assert "| NMF † (SI) |" in sdr and "| Oracle IRM |" in sdr
-
-
-def test_lips_are_the_png_frames_in_order(recipe):
-    recipe, written = recipe
-    for key, path in read_table(recipe / "data" / "train_si" / "lips.scp").items():
+    written = release[1]
+    for key, path in read_table(recipe / "data" / "dev_si" / "lips.scp").items():
         frames, fps = load_lips(path)
-        assert fps == 30.0 and len(written[key]) > 10, "frames 1.png ... 10.png and more: natural order matters"
+        assert fps == FPS
         np.testing.assert_array_equal(frames, written[key])
 
 
@@ -121,16 +175,33 @@ def test_features_have_the_published_frame_rate(recipe):
         assert len(handle) == 3
         assert {handle[key].attrs["condition"] for key in handle} == {"snr-5", "snr0", "snr5"}
     with h5py.File(recipe / "dump" / "noise_test" / "feats.h5") as handle:
-        assert sorted(handle) == ["car_test_ntcd", "white_test_ntcd"]
+        assert sorted(handle) == sorted(f"{noise}_test_ntcd" for noise in NOISES)
         assert handle.attrs["kind"] == "noise"
 
 
-def test_noise_is_noisy_minus_clean(recipe):
-    """The derived noise has the level of the added noise (0.3 standard deviation), not of the speech."""
+def test_noise_is_noisy_minus_clean(recipe, release):
+    """noise_test starts with the noise added to the first test utterance (of 09F), sample for sample."""
     recipe, _ = recipe
-    noise, _ = read_wav(read_table(recipe / "data" / "noise_test" / "wav.scp")["white_test_ntcd"])
+    noises = release[2]
+    first = next(key for key in sorted(read_table(recipe / "data" / "test" / "wav.scp")) if key.startswith("09F_"))
+    noise, _ = read_wav(read_table(recipe / "data" / "noise_test" / "wav.scp")["Cafe_test_ntcd"])
+    added = noises[first, "Cafe"] / 32768.0
     assert len(noise) >= 2 * RATE
-    assert np.std(noise) == pytest.approx(0.3, rel=0.05)
+    kept = len(added) - int(0.01 * RATE)  # the rest is cross-faded into the next utterance's noise
+    np.testing.assert_array_equal(noise[:kept], added[:kept].astype(np.float32))
+
+
+def test_training_separation_and_results_run_on_the_tree(recipe):
+    recipe, _ = recipe
+    shrink_configs(recipe)
+    run_script(recipe, "--stage", "4", "--nj", "1", "--si_models", "avvae", "--sd_models", "avvae",
+               "--supervised", "false")
+    assert all((recipe / "exp" / "avvae_sd" / spk / "model.pt").is_file() for spk in AUTHORS_TEST)
+    results = (recipe / "RESULTS.md").read_text()
+    sdr = results.split("## SDR improvement (dB)")[1].split("##")[0]
+    row = next(line for line in sdr.splitlines() if line.startswith("| AV-VAE + MCEM"))
+    assert all(cell.strip() for cell in row.split("|")[1:-1]), "SI and SD columns all filled"
+    assert "| NMF † (SI) |" in sdr and "| Oracle IRM |" in sdr
 
 
 def test_missing_root_is_named(tmp_path):
@@ -142,30 +213,93 @@ def test_missing_root_is_named(tmp_path):
 
 
 @pytest.fixture
-def small_release(tmp_path, monkeypatch):
-    """A release and a config of it for direct calls, from inside a copy of the recipe (speaker lists in conf/)."""
-    release, _ = make_release(tmp_path / "release")
+def small_release(release, tmp_path, monkeypatch):
+    """A copy of the release and the recipe's config, from inside a copy of the recipe (speaker lists in conf/)."""
+    root = tmp_path / "release"
+    shutil.copytree(release[0], root)
     recipe = copy_recipe(tmp_path, "ntcd_timit")
-    tiny_config(recipe)
+    size_config(recipe)
     monkeypatch.chdir(recipe)
-    return release, load_config(recipe / "conf" / "corpus.yaml", NtcdConfig)
+    return root, load_config(recipe / "conf" / "corpus.yaml", NtcdConfig)
 
 
-def test_missing_lips_folder_is_named(small_release, tmp_path):
-    release, config = small_release
-    folder = release / "lips_roi" / "volunteers" / "30F" / "straightcam" / "sx134"
-    folder.rename(folder.with_name("sx134_moved"))
-    with pytest.raises(CorpusLayoutError, match=f"{folder}: lip ROI folder does not exist"):
-        prepare_ntcd_timit(release, config, tmp_path / "corpus", tmp_path / "data")
+def test_release_split_reads_the_lip_folders(small_release, tmp_path):
+    root, config = small_release
+    config.speaker_split = "release"
+    prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")
+    speakers = {name: set(read_table(tmp_path / "data" / name / "spk2utt")) for name in SPEECH_SETS}
+    assert speakers["dev_si"] == set(RELEASE_SPLIT["dev"]) and speakers["test"] == set(RELEASE_SPLIT["test"])
+    assert speakers["train_si"] == set(AUTHORS_DEV + AUTHORS_TEST + OTHER_VOLUNTEERS) - speakers["dev_si"] - \
+        speakers["test"]
+    config.speaker_split = "lists"  # the noise in corpus/ was cut from the other split's speakers
+    with pytest.raises(CorpusLayoutError, match=f"{tmp_path / 'corpus' / 'noise' / 'train' / 'speakers.txt'}: the "
+                       "train noise there was made from other speakers"):
+        prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data2")
+
+
+def test_discovery_names_what_it_found_or_missed(small_release):
+    root, config = small_release
+    copy = root / "copy" / "matlab_raw"
+    shutil.copytree(root / LIPS_ROOT, copy)
+    with pytest.raises(CorpusLayoutError, match=f"2 candidates for the lip ROI folder.*: {root / LIPS_ROOT}, {copy};"):
+        resolve_layout(root, config)
+    config.lips_root = "copy/matlab_raw"
+    assert resolve_layout(root, config).lips_root == copy
+    shutil.rmtree(root / NOISY_PREFIX / "LR")
+    config.noisy_root = None
+    with pytest.raises(CorpusLayoutError, match=f"{root}: no noisy speech folder \\(holding Babble, Cafe, Car, LR"):
+        resolve_layout(root, config)
+    config.noisy_root = NOISY_PREFIX
+    shutil.rmtree(copy)
+    with pytest.raises(CorpusLayoutError, match=f"{copy}: lip ROI folder \\(lips_root\\) does not exist"):
+        resolve_layout(root, config)
+    config.lips_root = None
+    shutil.rmtree(root / LIPS_ROOT)
+    with pytest.raises(CorpusLayoutError, match=f"{root}: no lip ROI folder \\(train\\|dev\\|test/<spk>/<utt>.mat\\)"):
+        resolve_layout(root, config)
+
+
+def check_release(root: Path, recipe: str = "ntcd_timit") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "avvae.bin.check_release", str(ROOT / "egs" / recipe), str(root)],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_check_release_needs_a_checker_for_the_recipe(tmp_path):
+    result = check_release(tmp_path, "mini_av")
+    assert result.returncode == 1 and "no release checker for recipe 'mini_av' (checkers: ntcd_timit)" in result.stderr
+
+
+def test_check_release_reports_missing_lips_and_durations(small_release):
+    root, _ = small_release
+    result = check_release(root)
+    assert result.returncode == 0 and "no problems found" in result.stdout, result.stdout + result.stderr
+    assert " 09F test/test 3w 3l 18n" in result.stdout and " 08F train/dev 3w 3l 18n" in result.stdout
+    missing = root / LIPS_ROOT / "test" / "24M" / "sx134.mat"
+    missing.unlink()
+    short = root / LIPS_ROOT / "dev" / "08F" / "si1130.mat"
+    write_matlab_lips(short, np.zeros((10, 67, 67), np.uint8))
+    result = check_release(root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"missing lip file: 1\n    {missing} (clean sx134.wav exists)" in result.stdout
+    assert f"lips and audio durations differ by more than 0.1 s: 1\n    {short}: 10 frames = 0.33 s" in result.stdout
+    assert "!24M test/test 3w 2l 18n" in result.stdout and "!08F train/dev 3w 3l 18n" in result.stdout
+
+
+def test_missing_lip_file_is_named(small_release, tmp_path):
+    root, config = small_release
+    path = root / LIPS_ROOT / "test" / "47M" / "sx134.mat"
+    path.rename(path.with_name("sx134_moved.mat"))
+    with pytest.raises(CorpusLayoutError, match=f"{path}: lip ROI file does not exist"):
+        prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")
 
 
 def test_noisy_of_another_length_is_named(small_release, tmp_path):
-    release, config = small_release
-    noisy = release / "white" / "-5" / "volunteers" / "30F" / "straightcam" / "si1130.wav"
-    write_wav(noisy, np.zeros(RATE // 2, np.float32), RATE, subtype="PCM_16")
-    config.test_utts_per_speaker = 2  # both non-SA sentences of 30F are tested, so their noise is read
+    root, config = small_release
+    noisy = root / NOISY_PREFIX / "White" / "-5" / "volunteers" / "09F" / "straightcam" / "si1130.wav"
+    write_pcm16(noisy, np.zeros(RATE // 2))
+    config.test_utts_per_speaker = 2  # both non-SA sentences of 09F are tested, so their noise is read
     with pytest.raises(CorpusLayoutError, match=f"{noisy}: 8000 samples at 16000 Hz, but the clean"):
-        prepare_ntcd_timit(release, config, tmp_path / "corpus", tmp_path / "data")
+        prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")
 
 
 def test_crossfade_keeps_the_power_of_joined_noise():
@@ -178,8 +312,8 @@ def test_crossfade_keeps_the_power_of_joined_noise():
 
 
 def test_listed_speaker_missing_from_the_release_is_named(small_release, tmp_path):
-    release, config = small_release
-    Path(config.test_speakers).write_text("30F\n31G\n")
-    folder = release / "Clean" / "volunteers" / "31G" / "straightcam"
+    root, config = small_release
+    Path(config.test_speakers).write_text("09F\n31G\n")
+    folder = root / "Clean" / "volunteers" / "31G" / "straightcam"
     with pytest.raises(CorpusLayoutError, match=f"{folder}: speaker folder does not exist"):
-        prepare_ntcd_timit(release, config, tmp_path / "corpus", tmp_path / "data")
+        prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")

@@ -221,3 +221,33 @@ def run_parallel(function: Callable, jobs: Sequence, nj: int, what: str) -> None
         for _ in tqdm(pool.imap_unordered(function, jobs, chunksize=4), total=len(jobs), desc=what, unit="utt",
                       mininterval=5.0):
             pass
+
+
+def find_unique_folder(root: Path, is_match: Callable[[Path], bool], what: str, max_depth: int = 8) -> Path:
+    """The one folder under `root` (itself included, down to `max_depth` levels) for which `is_match` holds.
+
+    Matched folders are not searched further; linked folders are followed (each real folder visited once) and
+    unreadable ones skipped. No match, or two, is an error that names `what`, `root` and the folders found, so that
+    the user can set the path in the config instead.
+    """
+    found, level, seen = [], [root], set()
+    for _ in range(max_depth + 1):
+        deeper = []
+        for folder in level:
+            if folder.resolve() in seen:
+                continue
+            seen.add(folder.resolve())
+            if is_match(folder):
+                found.append(folder)
+                continue
+            try:
+                deeper.extend(sorted(p for p in folder.iterdir() if p.is_dir()))
+            except PermissionError:
+                continue
+        level = deeper
+    if not found:
+        raise CorpusLayoutError(f"{root}: no {what} found within {max_depth} folder levels; set its path in the config")
+    if len(found) > 1:
+        raise CorpusLayoutError(f"{root}: {len(found)} candidates for the {what}: {', '.join(map(str, found))}; set "
+                                "the one to use in the config")
+    return found[0]

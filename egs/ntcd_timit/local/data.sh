@@ -9,8 +9,9 @@ set -euo pipefail
 nj=4                      # parallel processes for the lips conversion
 config=conf/corpus.yaml   # the release's layout, the speaker lists, the noise
 corpus_dir=corpus         # where the converted lips and the derived noise go
+speaker_split=            # lists | release (empty: speaker_split of the config; lists, the AV-VAE authors' split)
 
-help_message="Usage: $0 [--nj N] [--config conf/corpus.yaml] [--corpus_dir DIR]
+help_message="Usage: $0 [--nj N] [--config conf/corpus.yaml] [--corpus_dir DIR] [--speaker_split lists|release]
 The NTCD-TIMIT root comes from NTCD_TIMIT (run.sh --db_root /path, or NTCD_TIMIT=/path in db.sh)."
 . ./utils/parse_options.sh
 . ./path.sh
@@ -27,6 +28,9 @@ if [ -f data/.done.prepare ]; then
   exit 0
 fi
 mkdir -p "${corpus_dir}/log"
-python -m avvae.bin.prepare_ntcd_timit --config "${config}" --nj "${nj}" "${NTCD_TIMIT}" "${corpus_dir}" data \
+split_opts=()
+[ -z "${speaker_split}" ] || split_opts=(--speaker_split "${speaker_split}")
+python -m avvae.bin.prepare_ntcd_timit --config "${config}" --nj "${nj}" "${split_opts[@]}" \
+  "${NTCD_TIMIT}" "${corpus_dir}" data \
   2> >(tee "${corpus_dir}/log/prepare.log" >&2)
 date > data/.done.prepare
