@@ -317,7 +317,7 @@ def test_mouth_landmarks_follow_the_mouth_of_a_real_face():
     assert 1.5 * 50 < side < 1.5 * 90 and (boxes[:, 2:] == side).all(), "one size per video, from the mouth's width"
     middle = boxes[:, :2] + side / 2
     assert np.all(np.abs(np.delete(middle - expected, 3, axis=0)) <= side / 8), "the mouth in the box's middle"
-    assert np.all(np.abs(middle[1:3] - expected[1:3]) <= 4), "away from the ends, the smoothed box is where the mouth is"
+    assert np.all(np.abs(middle[1:3] - expected[1:3]) <= 4), "away from the ends, the box is on the mouth"
     assert boxes[4, 0] <= boxes[3, 0] <= boxes[2, 0]
     assert boxes_from_landmarks(centres[3:4], widths[3:4], 1.5, (WIDTH, HEIGHT)) is None
 
