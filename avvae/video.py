@@ -1,8 +1,10 @@
-"""Grayscale video frames through the ffmpeg binary that imageio-ffmpeg ships (no system ffmpeg needed)."""
+"""Video frames and a container's audio track through the ffmpeg binary that imageio-ffmpeg ships (no system ffmpeg
+needed)."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,25 +14,44 @@ logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
 
 class VideoError(ValueError):
-    """A video cannot be decoded or has no frames; the message names it."""
+    """A video cannot be decoded, has no frames or no audio track; the message names it."""
 
 
-def read_gray_frames(path: str | Path, size: int, crop: tuple[int, int, int, int] | None = None
+def read_gray_frames(path: str | Path, size: int | None, crop: tuple[int, int, int, int] | None = None
                      ) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """uint8 [T, size, size] frames of the video (cropped to (x, y, width, height) first when given, then scaled),
-    its frame rate and its source (width, height)."""
+    """uint8 [T, size, size] frames of the video (cropped to (x, y, width, height) first when given, then scaled;
+    size None: [T, height, width] as encoded, or as cropped), its frame rate and its source (width, height)."""
     from imageio_ffmpeg import read_frames
 
-    filters = f"scale={size}:{size}:flags=bilinear"
+    filters = [] if size is None else [f"scale={size}:{size}:flags=bilinear"]
     if crop is not None:
         x, y, width, height = crop
-        filters = f"crop={width}:{height}:{x}:{y}," + filters
+        filters.insert(0, f"crop={width}:{height}:{x}:{y}")
     try:
-        reader = read_frames(str(path), pix_fmt="gray", bits_per_pixel=8, output_params=["-vf", filters])
+        reader = read_frames(str(path), pix_fmt="gray", bits_per_pixel=8,
+                             output_params=["-vf", ",".join(filters)] if filters else None)
         meta = next(reader)
-        frames = [np.frombuffer(frame, dtype=np.uint8).reshape(size, size) for frame in reader]
-    except (RuntimeError, OSError, StopIteration) as error:
+        width, height = (size, size) if size is not None else crop[2:] if crop is not None else meta["size"]
+        frames = [np.frombuffer(frame, dtype=np.uint8).reshape(height, width) for frame in reader]
+    except (RuntimeError, OSError, StopIteration, ValueError) as error:
         raise VideoError(f"{path}: cannot decode the video ({error})") from error
     if not frames:
         raise VideoError(f"{path}: no video frames")
     return np.stack(frames), float(meta["fps"]), tuple(meta["source_size"])
+
+
+def read_container_audio(path: str | Path, rate: int) -> np.ndarray:
+    """The first audio track of a video container (e.g. GRID's .mpg), mixed to mono and resampled to `rate` by
+    ffmpeg: float32 samples. Its time 0 is the video's, so lips and audio share one clock."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    command = [get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-ac", "1",
+               "-ar", str(rate), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise VideoError(f"{path}: cannot read its audio track ({message[-1] if message else 'ffmpeg failed'})")
+    samples = np.frombuffer(result.stdout, dtype="<f4").astype(np.float32)
+    if samples.size == 0:
+        raise VideoError(f"{path}: its audio track is empty")
+    return samples

@@ -1,6 +1,13 @@
-"""egs/grid on a small tree laid out as the GRID release (25 kHz audio, real MPEG-1 videos, alignments): lips
-extraction, data prep and feature dump through run.sh, and clear errors for a missing video, crop or alignment."""
+"""egs/grid on small trees laid out as the two GRID distributions: real MPEG-1 videos (25 fps, 3 s, 360x288) with
+their own audio track, where speech starts 0.6 s in, beside end-pointed 25 kHz wavs (the speech only) and
+alignments filed under the wrong speaker, as the release has them. Lips, audio and words through run.sh, the
+mouth landmarks on a real face, the GRID id decoder, and clear errors for packed, unreadable and silent videos."""
 
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import zipfile
 from pathlib import Path
 
 import h5py
@@ -8,62 +15,134 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 import yaml
+from matplotlib import cbook
+from PIL import Image
 
 from avvae.audio import read_wav, write_wav
 from avvae.config import load_config
+from avvae.corpus.grid import ADVERBS, COLOURS, COMMANDS, DIGITS, LETTERS, PREPOSITIONS
 from avvae.corpus_prep.common import CorpusLayoutError
-from avvae.corpus_prep.grid import GridConfig, extract_lips, prepare_grid
+from avvae.corpus_prep.grid import GridConfig, extract_media, grid_words, prepare_grid
+from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, mouth_landmarks
 from avvae.datadir import read_table, validate_data_dir
 from avvae.lips import load_lips
 from avvae.stft import StftConfig
-from tests.datadirs import voiced_utterance
+from tests.datadirs import RATE, voiced_utterance
 from tests.recipe import copy_recipe, run_script, shrink_configs
 
-GRID_RATE, FPS, WIDTH, HEIGHT = 25000, 25, 160, 128
-MOUTH = [40, 60, 80, 48]   # the mouth box of the test videos: [x, y, width, height]
-SPEAKERS = ("s1", "s2", "s3", "s4")
-SENTENCES = {"bbaf2n": "bin blue at f two now", "lgwm5s": "lay green with m five soon",
-             "pria1p": "place red in a one please"}
+FPS, WIDTH, HEIGHT, FRAMES = 25, 360, 288, 75   # GRID's videos: 3 s
+SPEECH_START = 0.6                              # seconds of silence before the speech, in the video's audio track
+ENDPOINTED_RATE = 25000                         # the separate wavs: the speech only
+MOUTH = [120, 170, 120, 90]                     # where the test videos draw their mouth: [x, y, width, height]
+SENTENCES = {  # each speaker says other sentences, as in GRID
+    "s1": {"bbaf2n": "bin blue at f two now", "lgwm5s": "lay green with m five soon"},
+    "s2": {"pria1p": "place red in a one please", "swbzza": "set white by z zero again"},
+    "s3": {"bgab3n": "bin green at b three now", "lrix7p": "lay red in x seven please"},
+    "s4": {"pbwe4s": "place blue with e four soon", "sgbv9n": "set green by v nine now"},
+}
+HOP = RATE // FPS
 
 
-def opening(signal: np.ndarray, rate: int, frames: int) -> np.ndarray:
-    """Mouth opening per video frame, in [0, 1], following the signal's energy."""
-    hop = rate / FPS
-    energy = np.array([np.sqrt(np.mean(signal[int(k * hop):int((k + 1) * hop)] ** 2) + 1e-12) for k in range(frames)])
-    return energy / energy.max()
+def frame_energy(signal: np.ndarray, frames: int) -> np.ndarray:
+    """RMS of the 16 kHz signal per video frame."""
+    padded = np.pad(signal, (0, max(0, frames * HOP - len(signal))))
+    return np.sqrt(np.mean(padded[:frames * HOP].reshape(frames, HOP) ** 2, axis=1))
 
 
-def write_video(path: Path, openness: np.ndarray) -> None:
-    """An MPEG-1 video at 25 fps: a uniform face, a dark mouth inside MOUTH as tall as the opening."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def mouth_frames(opening: np.ndarray) -> np.ndarray:
+    """GRID-sized gray frames: a uniform face, a dark mouth inside MOUTH as tall as the opening (0..1)."""
     x, y, width, height = MOUTH
-    writer = imageio_ffmpeg.write_frames(str(path), (WIDTH, HEIGHT), pix_fmt_in="gray", fps=FPS, codec="mpeg1video",
-                                         quality=9, ffmpeg_log_level="error")
-    writer.send(None)
-    for value in openness:
-        frame = np.full((HEIGHT, WIDTH), 200, np.uint8)
-        half = int(2 + value * (height / 2 - 2))
-        frame[y + height // 2 - half:y + height // 2 + half, x + 8:x + width - 8] = 30
-        writer.send(frame.tobytes())
-    writer.close()
+    frames = np.full((len(opening), HEIGHT, WIDTH), 200, np.uint8)
+    for frame, value in zip(frames, opening):
+        half = int(2 + value * (height / 2 - 4))
+        frame[y + height // 2 - half:y + height // 2 + half, x + 10:x + width - 10] = 30
+    return frames
 
 
-def make_release(root: Path, seed: int = 0) -> tuple[Path, dict[str, np.ndarray]]:
-    """GRID tree of 4 speakers x 3 sentences, and the mouth opening drawn in each video (by utterance key)."""
-    rng = np.random.default_rng(seed)
-    openings = {}
-    for index, spk in enumerate(SPEAKERS):
-        for utt, words in SENTENCES.items():
-            seconds = rng.uniform(1.0, 1.4)
-            signal = voiced_utterance(rng, seconds, f0=100 + 30 * index)  # at 16 kHz: played back at 25 kHz below
-            audio = np.interp(np.arange(int(seconds * GRID_RATE)) * 16000 / GRID_RATE, np.arange(len(signal)), signal)
-            write_wav(root / spk / f"{utt}.wav", audio.astype(np.float32), GRID_RATE, subtype="PCM_16")
-            openings[f"{spk}_{utt}"] = opening(audio, GRID_RATE, int(round(seconds * FPS)))
-            write_video(root / spk / "video" / f"{utt}.mpg", openings[f"{spk}_{utt}"])
-            lines = ["0 10000 sil"] + [f"{10000 * (i + 1)} {10000 * (i + 2)} {w}" for i, w in enumerate(words.split())]
-            (root / "alignments" / spk).mkdir(parents=True, exist_ok=True)
-            (root / "alignments" / spk / f"{utt}.align").write_text("\n".join(lines + ["70000 75000 sil"]) + "\n")
-    return root, openings
+def write_video(path: Path, frames: np.ndarray, audio: np.ndarray | None) -> None:
+    """An MPEG-1 program stream as GRID's: the frames at 25 fps and, when given, the 16 kHz audio as its MP2 track."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = ["-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-"]
+        if audio is not None:
+            write_wav(Path(tmp) / "track.wav", audio, RATE, subtype="PCM_16")
+            inputs += ["-i", str(Path(tmp) / "track.wav"), "-c:a", "mp2", "-ar", "32000", "-b:a", "128k"]
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *inputs, "-c:v",
+                        "mpeg1video", "-q:v", "3", "-pix_fmt", "yuv420p", "-f", "mpeg", str(path)],
+                       input=frames.tobytes(), check=True)
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    """Per utterance key: its .mpg (frames + 3 s track), its end-pointed 25 kHz wav and the drawn mouth opening."""
+    store = tmp_path_factory.mktemp("recordings")
+    rng = np.random.default_rng(0)
+    made = {}
+    for index, (spk, sentences) in enumerate(SENTENCES.items()):
+        for utt in sentences:
+            speech = voiced_utterance(rng, rng.uniform(1.2, 1.6), f0=100 + 30 * index)
+            start = int(SPEECH_START * RATE)
+            track = 0.002 * rng.standard_normal(FRAMES * HOP).astype(np.float32)
+            track[start:start + len(speech)] += speech
+            energy = frame_energy(track, FRAMES)
+            opening = energy / energy.max()
+            write_video(store / f"{spk}_{utt}.mpg", mouth_frames(opening), np.clip(track, -1, 1))
+            endpointed = np.interp(np.arange(int(len(speech) * ENDPOINTED_RATE / RATE)) * RATE / ENDPOINTED_RATE,
+                                   np.arange(len(speech)), speech).astype(np.float32)
+            write_wav(store / f"{spk}_{utt}.wav", endpointed, ENDPOINTED_RATE, subtype="PCM_16")
+            made[f"{spk}_{utt}"] = (store / f"{spk}_{utt}.mpg", store / f"{spk}_{utt}.wav", opening)
+    return made
+
+
+def alignment_text(words: str) -> str:
+    lines = ["0 15000 sil"] + [f"{15000 + 5000 * i} {20000 + 5000 * i} {w}" for i, w in enumerate(words.split())]
+    return "\n".join(lines + ["45000 75000 sil"]) + "\n"
+
+
+def make_record(root: Path, recordings: dict) -> Path:
+    """The single-record distribution, unpacked: sN/<utt>.mpg (from sN.zip), audio_25k/sN/<utt>.wav and
+    alignments/sN/<utt>.align, with s1's and s2's alignment folders swapped as in the release."""
+    misfiled = {"s1": "s2", "s2": "s1"}
+    for key, (video, wav, _) in recordings.items():
+        spk, utt = key.split("_")
+        (root / spk).mkdir(parents=True, exist_ok=True)
+        shutil.copy(video, root / spk / f"{utt}.mpg")
+        (root / "audio_25k" / spk).mkdir(parents=True, exist_ok=True)
+        shutil.copy(wav, root / "audio_25k" / spk / f"{utt}.wav")
+        folder = root / "alignments" / misfiled.get(spk, spk)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{utt}.align").write_text(alignment_text(SENTENCES[spk][utt]))
+    return root
+
+
+def make_talker_archives(root: Path, recordings: dict) -> Path:
+    """The per-talker distribution as downloaded: sN/video/sN.mpg_vcd.zip (holding sN/<utt>.mpg), sN/audio/sN.tar
+    (the end-pointed wavs) and sN/align/sN.tar."""
+    for spk, sentences in SENTENCES.items():
+        for kind in ("video", "audio", "align"):
+            (root / spk / kind).mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(root / spk / "video" / f"{spk}.mpg_vcd.zip", "w") as archive:
+            for utt in sentences:
+                archive.write(recordings[f"{spk}_{utt}"][0], f"{spk}/{utt}.mpg")
+        with tarfile.open(root / spk / "audio" / f"{spk}.tar", "w") as archive:
+            for utt in sentences:
+                archive.add(recordings[f"{spk}_{utt}"][1], f"{spk}/{utt}.wav")
+        with tarfile.open(root / spk / "align" / f"{spk}.tar", "w") as archive:
+            for utt, words in sentences.items():
+                text = root / spk / "align" / f"{utt}.align"
+                text.write_text(alignment_text(words))
+                archive.add(text, f"align/{utt}.align")
+                text.unlink()
+    return root
+
+
+def unpack_talker_videos(root: Path) -> None:
+    """As the README says: s1, s2 unzipped in the GRID root (sN/<utt>.mpg); s3, s4 into their video/ folder."""
+    for spk in SENTENCES:
+        with zipfile.ZipFile(root / spk / "video" / f"{spk}.mpg_vcd.zip") as archive:
+            for member in archive.namelist():
+                target = root / member if spk in ("s1", "s2") else root / spk / "video" / Path(member).name
+                target.write_bytes(archive.read(member))
 
 
 def make_noise(root: Path, seed: int = 0) -> Path:
@@ -83,7 +162,6 @@ def tiny_config(recipe: Path) -> None:
     (recipe / "conf" / "speakers_train.txt").write_text("s1\n")
     (recipe / "conf" / "speakers_dev.txt").write_text("s2\n")
     (recipe / "conf" / "speakers_test.txt").write_text("s3\ns4\n")
-    (recipe / "conf" / "crops.yaml").write_text(f"default: {MOUTH}\n")
     corpus = yaml.safe_load((recipe / "conf" / "corpus.yaml").read_text())
     corpus.update(test_utts_per_speaker=1)
     (recipe / "conf" / "corpus.yaml").write_text(yaml.safe_dump(corpus))
@@ -92,43 +170,88 @@ def tiny_config(recipe: Path) -> None:
     (recipe / "conf" / "mix.yaml").write_text(yaml.safe_dump(mix))
 
 
+SETS = ("train_si", "dev_si", "train_sd", "test")
+
+
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    release, openings = make_release(tmp_path_factory.mktemp("GRID"))
+def grid(tmp_path_factory, recordings):
+    """run.sh through the feature dump on the single-record tree (two jobs for the lips and audio)."""
+    release = make_record(tmp_path_factory.mktemp("GRID"), recordings)
     noise = make_noise(tmp_path_factory.mktemp("noise"))
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "grid")
     tiny_config(recipe)
-    # two jobs for the lips and the resampling (the job split is tested), one per dump (each job imports torch)
     run_script(recipe, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "3", "--nj", "1",
                "--local_data_opts", "--nj 2")
-    return recipe, release, openings
+    return recipe, release, noise
 
 
-def test_data_dirs_hold_16k_audio_lips_and_words(grid):
+def test_data_dirs_hold_the_videos_audio_lips_and_words(grid):
     recipe, release, _ = grid
-    speakers = {name: set(read_table(recipe / "data" / name / "spk2utt")) for name in ("train_si", "dev_si",
-                                                                                      "train_sd", "test")}
+    speakers = {name: set(read_table(recipe / "data" / name / "spk2utt")) for name in SETS}
     assert speakers == {"train_si": {"s1"}, "dev_si": {"s2"}, "train_sd": {"s3", "s4"}, "test": {"s3", "s4"}}
-    for name in speakers:
+    texts = {}
+    for name in SETS:
         validate_data_dir(recipe / "data" / name)
-    assert read_table(recipe / "data" / "train_si" / "text")["s1_bbaf2n"] == "bin blue at f two now"
-    samples, rate = read_wav(read_table(recipe / "data" / "train_si" / "wav.scp")["s1_bbaf2n"])
-    original, _ = read_wav(release / "s1" / "bbaf2n.wav")
-    assert rate == 16000 and abs(len(samples) - len(original) * 16000 / GRID_RATE) <= 1
+        texts.update(read_table(recipe / "data" / name / "text"))
+    # the words come from the ids, right also for s1 and s2, whose alignment folders hold each other's files
+    assert texts == {f"{spk}_{utt}": words for spk, sentences in SENTENCES.items() for utt, words in sentences.items()}
+    for key, path in read_table(recipe / "data" / "train_si" / "wav.scp").items():
+        samples, rate = read_wav(path)
+        assert rate == 16000 and abs(len(samples) - FRAMES * HOP) <= HOP, "the video's 3 s track, not the 1.2-1.6 s wav"
     for name in ("noise_train", "noise_test"):
         assert sorted(read_table(recipe / "data" / name / "spk2utt")) == ["brown", "white"]
         validate_data_dir(recipe / "data" / name, require_lips=False)
     assert (recipe / "corpus" / "lips" / ".done").is_file()
+    picture = Image.open(recipe / "data" / "local" / "crops.png")
+    assert picture.format == "PNG" and picture.height >= 4 * HEIGHT, "one row per test speaker"
 
 
-def test_lips_are_the_mouth_crop(grid):
-    """The extracted frames darken as the drawn mouth opens: the crop holds the mouth, frame for frame."""
-    recipe, _, openings = grid
+def test_lips_and_audio_share_one_clock(grid):
+    """The drawn mouth opens when the audio is loud: frame for frame in every data dir (the end-pointed wavs would
+    put the speech 0.6 s = 15 frames early)."""
+    recipe, _, _ = grid
+    for name in SETS:
+        wavs = read_table(recipe / "data" / name / "wav.scp")
+        for key, path in read_table(recipe / "data" / name / "lips.scp").items():
+            frames, fps = load_lips(path)
+            samples, _ = read_wav(wavs[key])
+            darkness = 255.0 - frames.reshape(len(frames), -1).mean(axis=1)
+            energy = frame_energy(samples, len(frames))
+            assert fps == FPS and np.corrcoef(darkness, energy)[0, 1] > 0.9, key
+            onset = np.argmax(energy > 0.2 * energy.max())
+            opens = np.argmax(darkness - darkness.min() > 0.2 * (darkness.max() - darkness.min()))
+            assert abs(onset - SPEECH_START * FPS) <= 1 and abs(opens - onset) <= 1, key
+
+
+def test_lips_are_the_mouth_crop(grid, recordings):
+    """No face is found in the drawn videos, so the fixed box is taken: the crops darken as the mouth opens."""
+    recipe, _, _ = grid
     for key, path in read_table(recipe / "data" / "train_si" / "lips.scp").items():
-        frames, fps = load_lips(path)
-        assert fps == FPS and frames.shape[1:] == (67, 67) and len(frames) == len(openings[key])
+        frames, _ = load_lips(path)
+        opening = recordings[key][2]
+        assert frames.shape == (FRAMES, 67, 67)
         darkness = 255.0 - frames.reshape(len(frames), -1).mean(axis=1)
-        assert np.corrcoef(darkness, openings[key])[0, 1] > 0.95
+        assert np.corrcoef(darkness, opening)[0, 1] > 0.95
+
+
+def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path):
+    """The per-talker distribution, videos unpacked both ways the config allows, gives the same data dirs."""
+    recipe, _, noise = grid
+    release = make_talker_archives(tmp_path / "GRID", recordings)
+    other = copy_recipe(tmp_path / "egs", "grid")
+    tiny_config(other)
+    packed = run_script(other, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "1",
+                        check=False)
+    assert packed.returncode != 0
+    assert f"{release}/s1/video/s1.mpg_vcd.zip is there: unpack it in the GRID root" in packed.stdout
+    unpack_talker_videos(release)
+    run_script(other, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "1")
+    for name in SETS:
+        assert read_table(other / "data" / name / "text") == read_table(recipe / "data" / name / "text")
+        for key, path in read_table(other / "data" / name / "wav.scp").items():
+            ours, _ = read_wav(path)
+            theirs, _ = read_wav(read_table(recipe / "data" / name / "wav.scp")[key])
+            assert np.array_equal(ours, theirs), key
 
 
 def test_features_have_lips_at_the_stft_rate(grid):
@@ -153,37 +276,98 @@ def test_training_separation_and_results_run_on_the_tree(grid):
     assert (recipe / "exp" / "avvae_si" / "decode_test_mix" / "scores.tsv").is_file()
 
 
+def grid_id(words: list[str]) -> str:
+    """GRID's id of six words: first letters, the letter itself, the digit (z for zero)."""
+    digit = "z" if words[4] == "zero" else str(DIGITS.index(words[4]))
+    return words[0][0] + words[1][0] + words[2][0] + words[3] + digit + words[5][0]
+
+
+def test_grid_ids_spell_their_words():
+    assert grid_words("bbaf2n") == "bin blue at f two now"
+    assert grid_words("swbzza") == "set white by z zero again"
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        words = [str(rng.choice(slot)) for slot in (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS)]
+        assert grid_words(grid_id(words)) == " ".join(words)
+    for bad in ("bbaf2", "xbaf2n", "bbaw2n", "bbaf0n", "bbaf2nn"):
+        with pytest.raises(ValueError, match=f"'{bad}' is not a GRID utterance id"):
+            grid_words(bad)
+
+
+def face_frames(shifts: list[int | None]) -> np.ndarray:
+    """GRID-sized gray frames of a real frontal face (matplotlib's Grace Hopper photo), the window moved right by
+    each shift (so the face moves left); a shift of None gives a blank frame."""
+    photo = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("L"))
+    return np.stack([np.full((HEIGHT, WIDTH), 128, np.uint8) if shift is None
+                     else photo[100:100 + HEIGHT, 75 + shift:75 + shift + WIDTH] for shift in shifts])
+
+
+def test_mouth_landmarks_follow_the_mouth_of_a_real_face():
+    """The photo's mouth (by eye: x 264, y 279; in the window x 189, y 179) is found and followed as the face moves;
+    a frame without a face takes a neighbour's box, and every box holds the mouth at its centre."""
+    shifts = [0, 4, 8, None, 16, 20, 24]
+    frames = face_frames(shifts)
+    centres, widths = mouth_landmarks(frames)
+    assert np.isnan(widths[3]) and not np.isnan(np.delete(widths, 3)).any()
+    expected = np.array([(189 - shift, 179) if shift is not None else (np.nan, np.nan) for shift in shifts])
+    close = np.all(np.abs(centres - expected) <= 4, axis=1)
+    assert close.sum() >= 5, "dlib may misplace the landmarks of one frame of a still photo, not more"
+    boxes = boxes_from_landmarks(centres, widths, 1.5, (WIDTH, HEIGHT))
+    side = boxes[0, 2]
+    assert 1.5 * 50 < side < 1.5 * 90 and (boxes[:, 2:] == side).all(), "one size per video, from the mouth's width"
+    middle = boxes[:, :2] + side / 2
+    assert np.all(np.abs(np.delete(middle - expected, 3, axis=0)) <= side / 8), "the mouth in the box's middle"
+    assert np.all(np.abs(middle[1:3] - expected[1:3]) <= 4), "away from the ends, the box is on the mouth"
+    assert boxes[4, 0] <= boxes[3, 0] <= boxes[2, 0]
+    assert boxes_from_landmarks(centres[3:4], widths[3:4], 1.5, (WIDTH, HEIGHT)) is None
+
+
+def test_nearest_face_fills_the_frames_without_one():
+    centres = np.array([[100, 150]] * 2 + [[np.nan, np.nan]] * 3 + [[200, 100]] * 5, dtype=float)
+    widths = np.array([40.0] * 2 + [np.nan] * 3 + [40.0] * 5)
+    boxes = boxes_from_landmarks(centres, widths, 2.0, (WIDTH, HEIGHT))
+    assert boxes[:, 2:].tolist() == [[80, 80]] * 10
+    assert boxes[:, :2].tolist() == [[60, 110]] * 4 + [[160, 60]] * 6
+    edge = boxes_from_landmarks(np.array([[5.0, 280.0]]), np.array([40.0]), 2.0, (WIDTH, HEIGHT))
+    assert edge.tolist() == [[0, HEIGHT - 80, 80, 80]], "kept inside the frame"
+
+
 @pytest.fixture
-def small_release(tmp_path, monkeypatch):
-    """A release, noise and config for direct calls, from inside a copy of the recipe (lists and crops in conf/)."""
-    release, _ = make_release(tmp_path / "release")
+def small_release(tmp_path, monkeypatch, recordings):
+    """The single-record tree, noise and config for direct calls, from inside a copy of the recipe."""
+    release = make_record(tmp_path / "release", recordings)
     recipe = copy_recipe(tmp_path, "grid")
     tiny_config(recipe)
     monkeypatch.chdir(recipe)
-    return release, make_noise(tmp_path / "noise"), load_config(recipe / "conf" / "corpus.yaml", GridConfig)
+    config = load_config(recipe / "conf" / "corpus.yaml", GridConfig)
+    config.mouth = "box"
+    return release, make_noise(tmp_path / "noise"), config
 
 
-def test_missing_video_is_named(small_release, tmp_path):
-    release, _, config = small_release
-    video = release / "s2" / "video" / "lgwm5s.mpg"
-    video.rename(video.with_suffix(".mpeg"))
-    with pytest.raises(CorpusLayoutError, match=f"{video}: video does not exist"):
-        extract_lips(release, config, "conf/crops.yaml", tmp_path / "lips")
-    config.skip_missing_video = True
-    extract_lips(release, config, "conf/crops.yaml", tmp_path / "lips")
-    assert len(list((tmp_path / "lips").rglob("*.npz"))) == 11
-    counts = prepare_grid(release, config, tmp_path / "noise", tmp_path, tmp_path / "data")
-    assert counts["dev_si"] == 2
+def test_unreadable_and_silent_videos_are_named(small_release, tmp_path):
+    release, noise, config = small_release
+    broken = release / "s2" / "pria1p.mpg"
+    broken.write_bytes(b"not a video")
+    with pytest.raises(CorpusLayoutError, match=f"{broken}: cannot decode the video"):
+        extract_media(release, config, "conf/crops.yaml", tmp_path / "corpus")
+    write_video(broken, mouth_frames(np.zeros(FRAMES)), None)
+    with pytest.raises(CorpusLayoutError, match=f"{broken}: cannot read its audio track"):
+        extract_media(release, config, "conf/crops.yaml", tmp_path / "corpus")
+    with pytest.raises(CorpusLayoutError, match="lips or audio missing"):
+        prepare_grid(release, config, noise, tmp_path / "corpus", tmp_path / "data")
+    config.skip_bad_video = True
+    assert extract_media(release, config, "conf/crops.yaml", tmp_path / "corpus") == 5
+    counts = prepare_grid(release, config, noise, tmp_path / "corpus", tmp_path / "data")
+    assert counts["dev_si"] == 1 and counts["train_si"] == 2
 
 
-def test_missing_crop_and_alignment_are_named(small_release, tmp_path):
+def test_missing_crop_and_foreign_names_are_named(small_release, tmp_path):
     release, noise, config = small_release
     Path("conf/crops.yaml").write_text(f"s1: {MOUTH}\n")
     with pytest.raises(CorpusLayoutError, match="conf/crops.yaml: no mouth crop for speaker s2 and no default"):
-        extract_lips(release, config, "conf/crops.yaml", tmp_path / "lips")
+        extract_media(release, config, "conf/crops.yaml", tmp_path / "corpus")
     Path("conf/crops.yaml").write_text(f"default: {MOUTH}\n")
-    extract_lips(release, config, "conf/crops.yaml", tmp_path / "lips")
-    alignment = release / "alignments" / "s3" / "pria1p.align"
-    alignment.rename(alignment.with_suffix(".txt"))
-    with pytest.raises(CorpusLayoutError, match=f"{alignment}: alignment does not exist"):
-        prepare_grid(release, config, noise, tmp_path, tmp_path / "data")
+    shutil.copy(release / "s3" / "bgab3n.mpg", release / "s3" / "take2.mpg")
+    extract_media(release, config, "conf/crops.yaml", tmp_path / "corpus")
+    with pytest.raises(CorpusLayoutError, match=f"{release}/s3/take2.mpg: 'take2' is not a GRID utterance id"):
+        prepare_grid(release, config, noise, tmp_path / "corpus", tmp_path / "data")

@@ -1,7 +1,7 @@
 """Write the data dirs of GRID (train_si, dev_si, train_sd, test, noise_train, noise_test) from the release.
 
-The lips must be there first (avvae.bin.extract_grid_lips). Audio is resampled to 16 kHz under CORPUS_DIR/wav.
-Usage: python -m avvae.bin.prepare_grid --config conf/corpus.yaml --noise-root NOISE --nj 4 /path/to/GRID corpus data
+The lips and the 16 kHz audio must be there first (avvae.bin.extract_grid_lips); `text` comes from the ids.
+Usage: python -m avvae.bin.prepare_grid --config conf/corpus.yaml --noise-root NOISE /path/to/GRID corpus data
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from avvae.corpus_prep.grid import GridConfig, prepare_grid
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("db_root", help="the GRID release's root folder")
-    parser.add_argument("corpus_dir", help="holds lips/ (from extract_grid_lips); 16 kHz audio goes to its wav/")
+    parser.add_argument("corpus_dir", help="holds lips/ and wav/ (from extract_grid_lips)")
     parser.add_argument("data_dir", help="where the data dirs go, e.g. data")
     parser.add_argument("--config", required=True, help="corpus config, e.g. conf/corpus.yaml")
     parser.add_argument("--noise-root", required=True, help="noise folder: <root>/{train,test}/<type>/<name>.wav")
-    parser.add_argument("--nj", type=int, default=1, help="parallel processes for the resampling")
     return parser
 
 
 def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, GridConfig)
-    counts = prepare_grid(args.db_root, config, args.noise_root, args.corpus_dir, args.data_dir, args.nj)
+    counts = prepare_grid(args.db_root, config, args.noise_root, args.corpus_dir, args.data_dir)
     for name, count in counts.items():
         logging.info("%s/%s: %d entries", args.data_dir, name, count)
 

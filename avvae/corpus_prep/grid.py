@@ -1,10 +1,16 @@
-"""GRID: mouth crops from the release's videos, its audio at 16 kHz, and the recipe's data dirs.
+"""GRID: lips and 16 kHz audio from the release's videos, the words from the utterance ids, and the data dirs.
 
-Read from the corpus root (every path is a template of conf/corpus.yaml):
-- audio `{spk}/{utt}.wav` (the 25 kHz `audio_25k` release, resampled to 16 kHz);
-- video `{spk}/video/{utt}.mpg` (25 fps), cropped to a fixed mouth box per speaker (conf/crops.yaml), made
-  grayscale and resized to 67x67 by ffmpeg (the one imageio-ffmpeg ships);
-- word alignments `alignments/{spk}/{utt}.align` (`start end word` lines), whose words give `text`.
+Only the videos are read, `{spk}/{utt}.mpg` as both distributions unpack (the per-talker `sN/video/sN.mpg_vcd.zip`
+and the single record's `sN.zip`), or `{spk}/video/{utt}.mpg` (templates of conf/corpus.yaml, the first that
+holds a speaker's videos is taken). Each video (MPEG-1, 360x288, 25 fps, 3 s) gives both streams:
+- audio: its own audio track, mixed to mono and resampled to 16 kHz by ffmpeg (the one imageio-ffmpeg ships).
+  The separate 25 kHz wavs (`audio_25k`, `sN/audio/sN.tar`) are end-pointed, their leading silence cut, so they
+  would be offset from the video by that silence: they are not read;
+- lips: per frame a mouth box from facial landmarks (avvae.corpus_prep.grid_mouth), or with `mouth: box` the fixed
+  box of conf/crops.yaml (also taken for a video in which no face is found), grayscale, resized to 67x67.
+The words (`text`) come from the utterance id, which spells them (`bbaf2n` = "bin blue at f two now"): the
+alignments are not needed, and the single record's `alignments.zip` files 19 speakers' alignments under another
+speaker's folder.
 GRID has no noise: the noise sets come from a folder `<noise_root>/{train,test}/<type>/<name>.wav`, e.g. the
 noise-only signals that egs/ntcd_timit writes to its corpus/noise.
 """
@@ -12,19 +18,19 @@ noise-only signals that egs/ntcd_timit writes to its corpus/noise.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import yaml
 
+from avvae.audio import write_wav
 from avvae.cli import split_keys
+from avvae.corpus.grid import ADVERBS, COLOURS, COMMANDS, DIGITS, LETTERS, PREPOSITIONS
 from avvae.corpus_prep.common import (
     NOISE_SPLITS,
     CorpusLayoutError,
     Utterance,
-    audio_at_rate,
     check_disjoint,
     fit_lips_to_audio,
     list_utterances,
@@ -32,36 +38,61 @@ from avvae.corpus_prep.common import (
     read_speaker_list,
     release_path,
     require,
-    run_parallel,
     split_test_utterances,
     write_noise_set,
     write_speech_set,
 )
+from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, crops_picture, mouth_landmarks
 from avvae.lips import save_lips
-from avvae.video import VideoError, read_gray_frames
+from avvae.video import VideoError, read_container_audio, read_gray_frames
 
 log = logging.getLogger(__name__)
 
-SILENCES = ("sil", "sp")
+MOUTH_METHODS = ("landmarks", "box")
+# The archives a speaker's videos come in, relative to the GRID root: unpacked there, they give {spk}/{utt}.mpg.
+VIDEO_ARCHIVES = ("{spk}/video/{spk}.mpg_vcd.zip", "{spk}.zip")
 
 
 @dataclass
 class GridConfig:
-    """conf/corpus.yaml of egs/grid: where the release's files are, the lips and the splits."""
+    """conf/corpus.yaml of egs/grid: where the release's videos are, the mouth crop, the lips and the splits."""
 
-    audio: str = "{spk}/{utt}.wav"
-    video: str = "{spk}/video/{utt}.mpg"
-    alignment: str | None = "alignments/{spk}/{utt}.align"
+    video: list[str] = field(default_factory=lambda: ["{spk}/{utt}.mpg", "{spk}/video/{utt}.mpg"])
+    mouth: str = "landmarks"
+    mouth_scale: float = 1.5
+    detect_every: int = 1
     lips_fps: float = 25.0
     lips_size: int = 67
     lips_tolerance: float = 0.1
-    skip_missing_video: bool = False
+    skip_bad_video: bool = False
     train_speakers: str = "conf/speakers_train.txt"
     dev_speakers: str = "conf/speakers_dev.txt"
     test_speakers: str = "conf/speakers_test.txt"
     test_utts_per_speaker: int = 100
     seed: int = 0
     sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        if self.mouth not in MOUTH_METHODS:
+            raise CorpusLayoutError(f"corpus config: mouth must be one of {', '.join(MOUTH_METHODS)}, "
+                                    f"got {self.mouth!r}")
+        if not self.video:
+            raise CorpusLayoutError("corpus config: video needs at least one layout template")
+        if self.detect_every < 1 or self.mouth_scale <= 0:
+            raise CorpusLayoutError("corpus config: detect_every must be >= 1 and mouth_scale > 0")
+
+
+def grid_words(utt: str) -> str:
+    """The six words a GRID utterance id spells: command, colour, preposition and adverb by their first letter, the
+    letter itself, the digit 1-9 or z for zero; e.g. `bbaf2n` -> "bin blue at f two now"."""
+    digits = {**{str(number): word for number, word in enumerate(DIGITS) if number}, "z": DIGITS[0]}
+    slots = [{word[0]: word for word in COMMANDS}, {word[0]: word for word in COLOURS},
+             {word[0]: word for word in PREPOSITIONS}, {letter: letter for letter in LETTERS}, digits,
+             {word[0]: word for word in ADVERBS}]
+    if len(utt) != len(slots) or any(char not in slot for char, slot in zip(utt, slots)):
+        raise ValueError(f"{utt!r} is not a GRID utterance id (command, colour, preposition, letter, digit 1-9 or z, "
+                         "adverb, e.g. bbaf2n)")
+    return " ".join(slot[char] for char, slot in zip(utt, slots))
 
 
 Crop = tuple[int, int, int, int]
@@ -90,75 +121,123 @@ def crop_for(crops: dict[str, Crop], spk: str, path: str | Path) -> Crop:
     raise CorpusLayoutError(f"{path}: no mouth crop for speaker {spk} and no default")
 
 
-def read_mouth_frames(video: Path, crop: Crop, size: int) -> np.ndarray:
-    """The video's frames cropped to `crop`, grayscale, resized to size x size: uint8 [T, size, size]."""
-    require(video, "video")
-    try:
-        frames, _, (source_width, source_height) = read_gray_frames(video, size, tuple(crop))
-    except VideoError as error:
-        raise CorpusLayoutError(str(error)) from error
-    x, y, width, height = crop
-    if x + width > source_width or y + height > source_height:
-        raise CorpusLayoutError(f"{video}: mouth crop {list(crop)} is outside the {source_width}x{source_height} frame")
-    return frames
-
-
 def _speakers(config: GridConfig) -> dict[str, list[str]]:
     speakers = {name: read_speaker_list(getattr(config, f"{name}_speakers")) for name in ("train", "dev", "test")}
     check_disjoint(speakers)
     return speakers
 
 
-def _all_utterances(root: Path, config: GridConfig) -> list[tuple[str, str]]:
-    """(speaker, utterance) of every listed speaker's audio, sorted."""
-    pairs = []
-    for spk in sorted(spk for names in _speakers(config).values() for spk in names):
-        utts = list_utterances(root, config.audio, spk=spk)
-        if not utts:
-            raise CorpusLayoutError(f"{release_path(root, config.audio, spk=spk, utt='*')}: no audio of speaker {spk}")
-        pairs += [(spk, utt) for utt in utts]
-    return pairs
+def speaker_videos(root: Path, config: GridConfig, spk: str) -> dict[str, Path]:
+    """{utterance: video} of one speaker, from the first layout template that finds any; an error naming the
+    places looked at (and a still packed archive, with how to unpack it) when none does."""
+    for template in config.video:
+        folder = release_path(root, template, spk=spk, utt="x").parent
+        if folder.is_dir():
+            utts = list_utterances(root, template, spk=spk)
+            if utts:
+                return {utt: release_path(root, template, spk=spk, utt=utt) for utt in utts}
+    looked = ", ".join(str(release_path(root, template, spk=spk, utt="<utt>")) for template in config.video)
+    archives = [root / archive.format(spk=spk) for archive in VIDEO_ARCHIVES]
+    packed = [archive for archive in archives if archive.is_file()]
+    hint = (f"; {packed[0]} is there: unpack it in the GRID root (cd {root} && unzip {packed[0].relative_to(root)})"
+            if packed else "")
+    raise CorpusLayoutError(f"no videos of speaker {spk} (looked for {looked}){hint}")
 
 
-def extract_lips(db_root: str | Path, config: GridConfig, crops_path: str | Path, lips_dir: str | Path,
-                 nj: int = 1, job: int = 1) -> int:
-    """Write lips_dir/<spk>/<utt>.npz for this job's share of the utterances; returns how many were written."""
-    root, lips_dir = Path(db_root), Path(lips_dir)
+def _all_videos(root: Path, config: GridConfig) -> dict[tuple[str, str], Path]:
+    """{(speaker, utterance): video} of every listed speaker, sorted."""
+    require(root, "GRID root")
+    speakers = sorted(spk for names in _speakers(config).values() for spk in names)
+    return {(spk, utt): path for spk in speakers for utt, path in speaker_videos(root, config, spk).items()}
+
+
+def media_paths(corpus_dir: Path, spk: str, utt: str) -> tuple[Path, Path]:
+    """Where an utterance's lips (.npz) and 16 kHz audio (.wav) go under the corpus folder."""
+    return corpus_dir / "lips" / spk / f"{utt}.npz", corpus_dir / "wav" / spk / f"{utt}.wav"
+
+
+def mouth_crops(frames: np.ndarray, config: GridConfig, box: Crop, where: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """(crops uint8 [T, size, size], boxes [T, 4], which boxes) of full frames [T, H, W]: per-frame landmark boxes,
+    or the fixed `box` with `mouth: box` or when no frame has a face (logged)."""
+    height, width = frames.shape[1:]
+    boxes, which = None, "fixed box"
+    if config.mouth == "landmarks":
+        centres, widths = mouth_landmarks(frames, config.detect_every)
+        boxes = boxes_from_landmarks(centres, widths, config.mouth_scale, (width, height))
+        missing = int(np.isnan(widths).sum())
+        if boxes is None:
+            log.warning("%s: no face found in any frame, the fixed mouth box %s taken", where, list(box))
+            which = "fixed box: no face found"
+        elif missing:
+            log.info("%s: no face in %d of %d frames, their nearest frame's box taken", where, missing, len(frames))
+            which = f"landmarks, no face in {missing} frames"
+        else:
+            which = "landmarks"
+    if boxes is None:
+        x, y, box_width, box_height = box
+        if x + box_width > width or y + box_height > height:
+            raise CorpusLayoutError(f"{where}: mouth crop {list(box)} is outside the {width}x{height} frame")
+        boxes = np.tile(np.array(box, dtype=int), (len(frames), 1))
+    return crop_frames(frames, boxes, config.lips_size), boxes, which
+
+
+def _read_video(video: Path, config: GridConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(gray frames [T, H, W], audio at the config's rate) of one video; errors name it."""
+    try:
+        frames, fps, _ = read_gray_frames(video, None)
+        audio = read_container_audio(video, config.sample_rate)
+    except VideoError as error:
+        raise CorpusLayoutError(str(error)) from error
+    if abs(fps - config.lips_fps) > 0.01:
+        raise CorpusLayoutError(f"{video}: {fps:g} fps, but lips_fps is {config.lips_fps:g}")
+    return frames, audio
+
+
+def extract_media(db_root: str | Path, config: GridConfig, crops_path: str | Path, corpus_dir: str | Path,
+                  nj: int = 1, job: int = 1) -> int:
+    """Write lips and 16 kHz audio (media_paths) for this job's share of the videos; returns how many were written.
+
+    Done utterances are skipped; with `skip_bad_video` an unreadable video is left out with a warning."""
+    root, corpus_dir = Path(db_root), Path(corpus_dir)
     crops = load_crops(crops_path)
+    videos = _all_videos(root, config)
     written = 0
-    for spk, utt in split_keys(_all_utterances(root, config), nj, job):
-        target = lips_dir / spk / f"{utt}.npz"
-        if target.is_file():
+    for spk, utt in split_keys(sorted(videos), nj, job):
+        lips_path, wav_path = media_paths(corpus_dir, spk, utt)
+        if lips_path.is_file() and wav_path.is_file():
             continue
-        video = release_path(root, config.video, spk=spk, utt=utt)
-        if config.skip_missing_video and not video.is_file():
-            log.warning("%s: no video, utterance %s_%s left out", video, spk, utt)
+        video, box = videos[spk, utt], crop_for(crops, spk, crops_path)
+        try:
+            frames, audio = _read_video(video, config)
+            lips, _, _ = mouth_crops(frames, config, box, video)
+            lips = fit_lips_to_audio(lips, config.lips_fps, len(audio), config.sample_rate, config.lips_tolerance,
+                                     video)
+        except CorpusLayoutError as error:
+            if not config.skip_bad_video:
+                raise
+            log.warning("%s; utterance %s_%s left out (skip_bad_video)", error, spk, utt)
             continue
-        frames = read_mouth_frames(video, crop_for(crops, spk, crops_path), config.lips_size)
-        info = soundfile.info(str(release_path(root, config.audio, spk=spk, utt=utt)))
-        save_lips(target, fit_lips_to_audio(frames, config.lips_fps, info.frames, info.samplerate,
-                                            config.lips_tolerance, video), config.lips_fps)
+        write_wav(wav_path, np.clip(audio, -1.0, 1.0), config.sample_rate, subtype="PCM_16")
+        save_lips(lips_path, lips, config.lips_fps)
         written += 1
     return written
 
 
-def read_words(path: Path) -> str:
-    """The words of a GRID alignment file (`start end word` lines), silences left out."""
-    require(path, "alignment")
-    words = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 3:
-            raise CorpusLayoutError(f"{path}:{number}: expected 'start end word', got {line!r}")
-        if fields[2] not in SILENCES:
-            words.append(fields[2])
-    return " ".join(words)
-
-
-def _resample_job(job: tuple[Path, Path, int]) -> None:
-    audio_at_rate(*job)
+def write_crops_picture(db_root: str | Path, config: GridConfig, crops_path: str | Path, picture: str | Path,
+                        count: int = 6) -> Path:
+    """A PNG of the mouth crops of the first video of `count` speakers spread over the lists, to look at."""
+    videos = _all_videos(Path(db_root), config)
+    crops = load_crops(crops_path)
+    speakers = sorted({spk for spk, _ in videos}, key=lambda name: (len(name), name))
+    chosen = [speakers[i] for i in sorted(set(np.linspace(0, len(speakers) - 1, min(count, len(speakers)))
+                                              .round().astype(int)))]
+    examples = []
+    for spk in chosen:
+        utt = min(utt for name, utt in videos if name == spk)
+        frames, _ = _read_video(videos[spk, utt], config)
+        lips, boxes, which = mouth_crops(frames, config, crop_for(crops, spk, crops_path), videos[spk, utt])
+        examples.append((f"{spk}_{utt} ({which})", frames, boxes, lips))
+    return crops_picture(picture, examples)
 
 
 def _split_pairs(pairs: list[tuple[str, str]], config: GridConfig) -> dict[str, list[tuple[str, str]]]:
@@ -178,26 +257,28 @@ def _split_pairs(pairs: list[tuple[str, str]], config: GridConfig) -> dict[str, 
 
 
 def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path, corpus_dir: str | Path,
-                 data_dir: str | Path, nj: int = 1) -> dict[str, int]:
-    """Write the speech and noise data dirs of GRID (lips from `extract_lips` first); returns each set's size."""
+                 data_dir: str | Path) -> dict[str, int]:
+    """Write the speech and noise data dirs of GRID (lips and audio from `extract_media` first); returns each set's
+    size."""
     root, corpus_dir, data_dir = Path(db_root), Path(corpus_dir).resolve(), Path(data_dir)
-    require(root, "GRID root")
-    pairs = _all_utterances(root, config)
-    lips = {pair: corpus_dir / "lips" / pair[0] / f"{pair[1]}.npz" for pair in pairs}
-    missing = [path for path in lips.values() if not path.is_file()]
-    if missing and not config.skip_missing_video:
-        raise CorpusLayoutError(f"{missing[0]}: lips missing ({len(missing)} in all): run the lips stage first")
+    videos = _all_videos(root, config)
+    media = {pair: media_paths(corpus_dir, *pair) for pair in videos}
+    missing = sorted(pair for pair, paths in media.items() if not all(path.is_file() for path in paths))
+    if missing and not config.skip_bad_video:
+        raise CorpusLayoutError(f"{media[missing[0]][0]}: lips or audio missing ({len(missing)} utterances in all): "
+                                "run the lips stage first")
     if missing:
-        log.warning("%d utterances have no lips (no video) and are left out, e.g. %s", len(missing), missing[0])
-    pairs = [pair for pair in pairs if lips[pair].is_file()]
-    audio = {(spk, utt): (release_path(root, config.audio, spk=spk, utt=utt), corpus_dir / "wav" / spk / f"{utt}.wav")
-             for spk, utt in pairs}
-    run_parallel(_resample_job, [(*audio[pair], config.sample_rate) for pair in pairs], nj, "audio")
+        log.warning("%d utterances have no lips or audio (bad video) and are left out, e.g. %s_%s", len(missing),
+                    *missing[0])
+    pairs = sorted(set(videos) - set(missing))
 
     def utterance(spk: str, utt: str) -> Utterance:
-        text = None if config.alignment is None else read_words(release_path(root, config.alignment, spk=spk, utt=utt))
-        wav = audio_at_rate(*audio[spk, utt], config.sample_rate)
-        return Utterance(f"{spk}_{utt}", spk, wav, lips[spk, utt], text)
+        try:
+            text = grid_words(utt)
+        except ValueError as error:
+            raise CorpusLayoutError(f"{videos[spk, utt]}: {error}") from None
+        lips, wav = media[spk, utt]
+        return Utterance(f"{spk}_{utt}", spk, wav, lips, text)
 
     counts = {name: write_speech_set(data_dir / name, [utterance(*pair) for pair in members], config.sample_rate)
               for name, members in _split_pairs(pairs, config).items()}

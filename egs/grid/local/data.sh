@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # GRID data preparation, in two stages:
-#   1. lips: every video cropped to its speaker's mouth box (conf/crops.yaml), 67x67 grayscale, in --nj jobs
-#   2. audio resampled to 16 kHz, words from the alignments, noise from the noise folder, and the data dirs
+#   1. lips and audio: from each video (sN/<utt>.mpg), its mouth per frame from facial landmarks (or the fixed box
+#      of conf/crops.yaml), 67x67 grayscale, and its own audio track at 16 kHz, in --nj jobs; then a picture of a
+#      few speakers' crops, data/local/crops.png, to look at
+#   2. words from the utterance ids, noise from the noise folder, and the data dirs
 #      data/{train_si,dev_si,train_sd,test,noise_train,noise_test}
 # The release's root: GRID, the noise folder: GRID_NOISE, from the environment (run.sh --db_root / --noise_root
 # set them) or else from db.sh.
@@ -11,9 +13,9 @@ set -euo pipefail
 # Options (--name value):
 stage=1                   # first stage of this script
 stop_stage=2              # last stage of this script
-nj=4                      # parallel jobs (lips) and processes (resampling)
-config=conf/corpus.yaml   # the release's layout, the speaker lists
-crops=conf/crops.yaml     # mouth box per speaker
+nj=4                      # parallel jobs (lips and audio)
+config=conf/corpus.yaml   # the release's layout, the mouth crop, the speaker lists
+crops=conf/crops.yaml     # fixed mouth box per speaker (mouth: box, and videos without a face found)
 corpus_dir=corpus         # where the lips and the 16 kHz audio go
 
 help_message="Usage: $0 [--stage N] [--stop_stage N] [--nj N] [--config conf/corpus.yaml] [--crops conf/crops.yaml]
@@ -37,12 +39,15 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   if [ -f "${corpus_dir}/lips/.done" ]; then
     log "lips are complete (${corpus_dir}/lips/.done), skipping"
   else
-    log "lips: mouth crops of the videos of ${GRID} to ${corpus_dir}/lips, ${nj} jobs"
+    log "lips and audio: mouth crops and audio tracks of the videos of ${GRID} to ${corpus_dir}/{lips,wav}, ${nj} jobs"
     mkdir -p "${corpus_dir}/lips/log"
     ${decode_cmd} JOB=1:"${nj}" "${corpus_dir}/lips/log/extract.JOB.log" \
       python -m avvae.bin.extract_grid_lips --config "${config}" --crops "${crops}" --nj "${nj}" --job JOB \
-        "${GRID}" "${corpus_dir}/lips"
-    cp "${crops}" "${corpus_dir}/lips/crops.yaml"
+        "${GRID}" "${corpus_dir}"
+    python -m avvae.bin.extract_grid_lips --config "${config}" --crops "${crops}" --picture data/local/crops.png \
+      "${GRID}" "${corpus_dir}"
+    log "look at data/local/crops.png: each row is a speaker's video, its mouth box drawn, beside the crop"
+    cp "${config}" "${crops}" "${corpus_dir}/lips/"
     date > "${corpus_dir}/lips/.done"
   fi
 fi
@@ -57,7 +62,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     log "data dirs are complete (data/.done.prepare), skipping; delete data/ to prepare them again"
   else
     mkdir -p "${corpus_dir}/log"
-    python -m avvae.bin.prepare_grid --config "${config}" --noise-root "${GRID_NOISE}" --nj "${nj}" \
+    python -m avvae.bin.prepare_grid --config "${config}" --noise-root "${GRID_NOISE}" \
       "${GRID}" "${corpus_dir}" data 2> >(tee "${corpus_dir}/log/prepare.log" >&2)
     date > data/.done.prepare
   fi
