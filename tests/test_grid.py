@@ -21,12 +21,14 @@ from PIL import Image
 from avvae.audio import read_wav, write_wav
 from avvae.config import load_config
 from avvae.corpus.grid import ADVERBS, COLOURS, COMMANDS, DIGITS, LETTERS, PREPOSITIONS
+from avvae.corpus_prep import check_grid
 from avvae.corpus_prep.common import CorpusLayoutError
 from avvae.corpus_prep.grid import GridConfig, extract_media, grid_words, prepare_grid
 from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, mouth_landmarks
 from avvae.datadir import read_table, validate_data_dir
 from avvae.lips import load_lips
 from avvae.stft import StftConfig
+from avvae.video import read_gray_frames
 from tests.datadirs import RATE, voiced_utterance
 from tests.recipe import copy_recipe, run_script, shrink_configs
 
@@ -371,3 +373,27 @@ def test_missing_crop_and_foreign_names_are_named(small_release, tmp_path):
     extract_media(release, config, "conf/crops.yaml", tmp_path / "corpus")
     with pytest.raises(CorpusLayoutError, match=f"{release}/s3/take2.mpg: 'take2' is not a GRID utterance id"):
         prepare_grid(release, config, noise, tmp_path / "corpus", tmp_path / "data")
+
+
+def test_check_release_reports_each_speaker_and_what_is_missing(grid, recordings, tmp_path):
+    """A clean copy passes; a speaker still packed, a video without sound and a foreign file name are reported."""
+    recipe, release, _ = grid
+    report = check_grid.check_release(recipe, release)
+    assert not report.problems, report.render()
+    assert [cell.split()[:2] for cell in report.speakers] == [["s1", "train"], ["s2", "dev"], ["s3", "test"],
+                                                              ["s4", "test"]]
+    assert any(f"{release}/{{spk}}" in line for line in report.found)
+
+    copy = make_talker_archives(tmp_path / "GRID", recordings)
+    unpack_talker_videos(copy)
+    shutil.rmtree(copy / "s2")
+    silent = sorted((copy / "s1").glob("*.mpg"))[0]
+    frames, _, _ = read_gray_frames(silent, None)
+    write_video(silent, frames, None)
+    shutil.copy(silent, silent.parent / "notgrid.mpg")
+    report = check_grid.check_release(recipe, copy)
+    assert set(report.problems) == {"speaker without videos", "video without a readable audio track",
+                                    "utterance id that is not GRID's"}
+    assert "no videos of speaker s2" in report.problems["speaker without videos"][0]
+    assert "notgrid" in report.problems["utterance id that is not GRID's"][0]
+    assert report.speakers[0].startswith("!s1") and report.speakers[1].startswith("!s2")

@@ -1,6 +1,7 @@
 """Check a copy of a corpus release before stage 1: what was found per speaker, what is missing or inconsistent.
 
 Usage: python -m avvae.bin.check_release egs/ntcd_timit /path/to/NTCD-TIMIT
+       python -m avvae.bin.check_release egs/grid /path/to/GRID
 
 The checker is the recipe's, chosen by the recipe folder's name (CHECKERS), and reads the layout and split of the
 recipe's conf/corpus.yaml. Prints one screen; exits 1 when it found problems, 0 when none.
@@ -16,7 +17,7 @@ from pathlib import Path
 from avvae.cli import run_main
 
 # recipe folder name -> module with `check_release(recipe: Path, root: Path) -> ReleaseReport`
-CHECKERS = {"ntcd_timit": "avvae.corpus_prep.check_ntcd_timit"}
+CHECKERS = {"ntcd_timit": "avvae.corpus_prep.check_ntcd_timit", "grid": "avvae.corpus_prep.check_grid"}
 
 
 def build_parser() -> argparse.ArgumentParser:
