@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from avvae.bin import decode
 from avvae.bin.train import build_parser, main
 from avvae.config import save_config
 from avvae.models import load_model, save_model
@@ -21,6 +22,7 @@ from avvae.training.setup import speaker_dependent, speaker_independent
 from tests.training_data import small_config
 
 CPU = torch.device("cpu")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _config():
@@ -157,3 +159,24 @@ def test_a_vae_and_av_vae_decoder_parts_are_trained_alike(two_stage_si, training
     _train(tmp_path / "train.yaml", training_feats, tmp_path / "exp", "--dev", str(training_feats.dev))
     _assert_equal(load_model(tmp_path / "exp" / "decoder" / "model.pt").state_dict(),
                   load_model(two_stage_si / "decoder" / "model.pt").state_dict())
+
+
+def test_decoding_refuses_a_training_folder_that_has_not_finished(two_stage_si, tmp_path):
+    """A killed training leaves model.pt (its best epoch so far) beside checkpoint.pt and no .done: decoding with
+    it would be kept once training finishes, so it is refused; a finished folder and an exported model are taken."""
+    def method(model_dir):
+        args = decode.build_parser().parse_args(["mix.h5", "out", "--method", "mcem", "--config",
+                                                 str(ROOT / "egs/mini_av/conf/mcem.yaml"), "--model-dir",
+                                                 str(model_dir)])
+        return decode.vae_models(args)[1](["s1"])
+
+    assert method(two_stage_si)[0].config.kind == "avvae"
+    killed = tmp_path / "killed"
+    shutil.copytree(two_stage_si, killed)
+    (killed / ".done").unlink()
+    with pytest.raises(ValueError, match=f"{killed}: training has not finished"):
+        method(killed)
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    shutil.copy(killed / "model.pt", exported / "model.pt")
+    method(exported)

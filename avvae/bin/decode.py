@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Callable
 
+from avvae.atomic import is_done
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
 from avvae.decode import Method, decode_mixtures, silence, unprocessed_mixture
@@ -32,6 +33,17 @@ def nmf_method(args: argparse.Namespace) -> Method:
     return NmfMethod(load_dictionaries(path), config, str(path))
 
 
+def require_finished_training(model: Path) -> None:
+    """Refuse the model.pt of a training folder whose training has not finished (a checkpoint but no done marker):
+    it is the best epoch of a killed or running run, and a decode made with it would be kept once training ends.
+    A model file elsewhere (e.g. written by export_model) is taken as it is."""
+    folder = model.parent
+    if (folder / "checkpoint.pt").is_file() and not is_done(folder):
+        raise ValueError(f"{folder}: training has not finished (checkpoint.pt but no .done), so {model} is not the "
+                         "final model: rerun the training stage to finish it (or export_model a checkpoint to "
+                         "another folder to decode with it on purpose)")
+
+
 def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str]], list[SpeechVAE]]]:
     """The MCEM config of --config and the VAE(s) of --model-dir: its model.pt for every speaker (SI), or, with
     --speaker-dependent, <model-dir>/<speaker>/model.pt for each speaker of the mixture (SD); each file read once."""
@@ -44,6 +56,7 @@ def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str
 
     def model_at(path: Path) -> SpeechVAE:
         if path not in cache:
+            require_finished_training(path)
             cache[path] = load_model(path, config.device)
         return cache[path]
 
@@ -75,6 +88,7 @@ def supervised_method(args: argparse.Namespace) -> Method:
     if args.model_dir is None:
         raise ValueError("--method supervised needs --model-dir (the train_supervised output, e.g. exp/supervised)")
     path = Path(args.model_dir) / "model.pt"
+    require_finished_training(path)
     return SupervisedMethod(load_mask_net(path), str(path))
 
 
