@@ -109,11 +109,18 @@ def _audio_length(scp: Path, key: str, path: str, sample_rate: int) -> float:
     return info.frames / info.samplerate
 
 
-def _lips_length(scp: Path, key: str, path: str) -> float:
+def _lips_length(scp: Path, key: str, path: str, sizes: dict[tuple[int, int], str]) -> float:
+    """Seconds of a lips file; its frame size must be that of the set's other lips (`sizes`: size -> first key)."""
     try:
         frames, fps = load_lips(path)
     except LipsFileError as error:
         raise DataDirError(f"{scp}: {key}: {error}") from error
+    size = frames.shape[1:]
+    if sizes and size not in sizes:
+        (other, first), = sizes.items()
+        raise DataDirError(f"{scp}: {key}: lip frames are {size[0]}x{size[1]} ({path}), but {first}'s are "
+                           f"{other[0]}x{other[1]}: every lips file of a set must have one frame size")
+    sizes.setdefault(size, key)
     return len(frames) / fps
 
 
@@ -162,8 +169,9 @@ def validate_data_dir(
         lips_scp = directory / "lips.scp"
         lips = read_table(lips_scp)
         _check_same_keys(wav_scp, keys, lips_scp, list(lips))
+        sizes: dict[tuple[int, int], str] = {}
         for key, path in lips.items():
-            _check_lips_match(lips_scp, key, lengths[key], _lips_length(lips_scp, key, path), lips_tolerance)
+            _check_lips_match(lips_scp, key, lengths[key], _lips_length(lips_scp, key, path, sizes), lips_tolerance)
     return len(keys)
 
 
@@ -178,11 +186,12 @@ def _validate_mixture_sources(
         for key, path in table.items():
             if _audio_length(scp, key, path, sample_rate) != lengths[key]:
                 raise DataDirError(f"{scp}: {key}: length differs from the mixture in wav.scp")
+    sizes: dict[tuple[int, int], str] = {}
     for j in range(1, speaker_count(directory) + 1):
         scp = directory / f"lips{j}.scp"
         table = read_table(scp)
         _check_same_keys(wav_scp, keys, scp, list(table))
         for key, path in table.items():
-            _check_lips_match(scp, key, lengths[key], _lips_length(scp, key, path), lips_tolerance)
+            _check_lips_match(scp, key, lengths[key], _lips_length(scp, key, path, sizes), lips_tolerance)
     if not (directory / "manifest.jsonl").is_file():
         raise DataDirError(f"{directory / 'manifest.jsonl'}: file does not exist (it records how mixtures were made)")

@@ -34,10 +34,19 @@ def load_lips(path: str | Path) -> tuple[np.ndarray, float]:
     if not path.is_file():
         raise LipsFileError(f"{path}: lips file does not exist")
     try:
-        with np.load(path) as data:
-            frames, fps = data["frames"], float(data["fps"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise LipsFileError(f"{path}: not a lips .npz with 'frames' and 'fps' ({error})") from error
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise LipsFileError(f"{path}: holds a single array, not a lips .npz with 'frames' and 'fps'")
+    with data:
+        missing = sorted({"frames", "fps"} - set(data.files))
+        if missing:
+            raise LipsFileError(f"{path}: not a lips .npz: no {' and no '.join(missing)} (it holds {data.files})")
+        frames, fps_array = data["frames"], data["fps"]
+    if fps_array.size != 1 or not np.issubdtype(fps_array.dtype, np.number):
+        raise LipsFileError(f"{path}: 'fps' must be one number, got {fps_array.dtype} {fps_array.shape}")
+    fps = float(fps_array.reshape(()))
     if frames.dtype != np.uint8 or frames.ndim != 3 or len(frames) == 0:
         raise LipsFileError(f"{path}: 'frames' must be non-empty uint8 [T, H, W], got {frames.dtype} {frames.shape}")
     if not fps > 0:

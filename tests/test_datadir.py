@@ -71,6 +71,47 @@ def test_corrupt_lips_file(data, tmp_path):
         validate_data_dir(data)
 
 
+def _npy_renamed_npz(path):
+    np.save(path.with_suffix(".npy"), np.zeros((3, 67, 67), np.uint8))
+    path.with_suffix(".npy").rename(path)
+
+
+def _fps_array(path):
+    np.savez(path, frames=np.zeros((3, 67, 67), np.uint8), fps=np.array([30.0, 25.0]))
+
+
+def _no_frames(path):
+    np.savez(path, pixels=np.zeros((3, 67, 67), np.uint8))
+
+
+@pytest.mark.parametrize("write, message", [
+    (_npy_renamed_npz, "holds a single array, not a lips .npz"),
+    (_fps_array, r"'fps' must be one number, got float64 \(2,\)"),
+    (_no_frames, "not a lips .npz: no fps and no frames"),
+])
+def test_malformed_lips_files_are_named(data, tmp_path, write, message):
+    lips = read_table(data / "lips.scp")
+    bad = tmp_path / "bad.npz"
+    write(bad)
+    lips["spk1_000"] = str(bad)
+    write_table(data / "lips.scp", lips)
+    with pytest.raises(DataDirError, match=f"spk1_000: {bad}: {message}"):
+        validate_data_dir(data)
+
+
+def test_lips_of_another_frame_size_are_refused(data, tmp_path):
+    """A 32x32 lips file among 67x67 ones would pass the dump and break training far later."""
+    lips = read_table(data / "lips.scp")
+    first, last = sorted(lips)[0], sorted(lips)[-1]
+    small = tmp_path / "small.npz"
+    seconds = soundfile.info(read_table(data / "wav.scp")[last]).duration
+    save_lips(small, np.zeros((int(round(seconds * 30)), 32, 32), dtype=np.uint8), 30.0)
+    lips[last] = str(small)
+    write_table(data / "lips.scp", lips)
+    with pytest.raises(DataDirError, match=f"{last}: lip frames are 32x32 .*but {first}'s are 67x67"):
+        validate_data_dir(data)
+
+
 def test_duplicated_key(data):
     text = (data / "utt2spk").read_text().splitlines()
     (data / "utt2spk").write_text("\n".join([text[0], text[0], *text[1:]]) + "\n")
