@@ -20,6 +20,7 @@ def read_wav(path: str | Path, expected_rate: int | None = None) -> tuple[np.nda
     path = Path(path)
     if not path.is_file():
         raise AudioFileError(f"{path}: audio file does not exist")
+    check_complete(path)
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:
@@ -30,6 +31,28 @@ def read_wav(path: str | Path, expected_rate: int | None = None) -> tuple[np.nda
         raise AudioFileError(f"{path}: sample rate {rate} Hz, expected {expected_rate} Hz")
     check_finite(samples[:, 0], str(path), rate)
     return samples[:, 0], int(rate)
+
+
+def check_complete(path: Path) -> None:
+    """Fail when a WAV file is shorter than its header says (a copy or download cut short): libsndfile would read the
+    part that is there as a shorter recording, with no error. Non-WAV files and streamed headers (data size 0 or
+    0xFFFFFFFF) are not checked."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                available = path.stat().st_size - handle.tell()
+                if 0 < size < 0xFFFFFFFF and available < size:
+                    raise AudioFileError(f"{path}: truncated: its header announces {size} bytes of samples, the file "
+                                         f"holds {available}")
+                return
+            handle.seek(size + (size & 1), 1)
 
 
 def check_finite(samples: np.ndarray, what: str, rate: int) -> None:

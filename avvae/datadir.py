@@ -16,6 +16,7 @@ from pathlib import Path
 import soundfile
 
 from avvae.atomic import write_text_atomic
+from avvae.audio import AudioFileError, check_complete
 from avvae.lips import LipsFileError, load_lips
 
 
@@ -99,7 +100,10 @@ def _audio_length(scp: Path, key: str, path: str, sample_rate: int) -> float:
     if not file.is_file():
         raise DataDirError(f"{scp}: {key}: audio file {file} does not exist")
     try:
+        check_complete(file)
         info = soundfile.info(str(file))
+    except AudioFileError as error:
+        raise DataDirError(f"{scp}: {key}: {error}") from error
     except (RuntimeError, soundfile.LibsndfileError) as error:
         raise DataDirError(f"{scp}: {key}: cannot read {file} ({error})") from error
     if info.samplerate != sample_rate:

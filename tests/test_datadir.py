@@ -140,3 +140,13 @@ def test_spk2utt_out_of_date(data):
     write_table(data / "utt2spk", utt2spk)
     with pytest.raises(DataDirError, match=r"spk2utt: does not match utt2spk"):
         validate_data_dir(data)
+
+
+def test_a_truncated_wav_is_refused_not_read_as_a_shorter_recording(data):
+    """A copy cut short (here: half of one file) would otherwise be read, and dumped, as half the recording."""
+    wav = read_table(data / "wav.scp")["spk1_001"]
+    content = open(wav, "rb").read()
+    with open(wav, "wb") as handle:
+        handle.write(content[: len(content) // 2])
+    with pytest.raises(DataDirError, match=f"wav.scp: spk1_001: {wav}: truncated: its header announces"):
+        validate_data_dir(data)

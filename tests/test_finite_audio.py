@@ -1,4 +1,5 @@
-"""Non-finite audio never passes silently: reading, dumping, writing and decoding name the file or mixture."""
+"""Audio that cannot be trusted never passes silently: non-finite or truncated files are refused when read, dumped
+or written, naming the file (or the mixture)."""
 
 import numpy as np
 import pytest
@@ -60,3 +61,12 @@ def test_a_separation_that_is_not_finite_fails_naming_the_mixture_and_writes_not
         decode_mixtures(feats, tmp_path / "decode", broken)
     assert not list((tmp_path / "decode").rglob("*.wav"))
     assert decode_mixtures(feats, tmp_path / "decode", unprocessed_mixture) == 2
+
+
+def test_reading_a_truncated_wav_names_the_file(tmp_path):
+    path = _float_wav(tmp_path / "cut.wav", np.ones(1000) * 0.1)
+    content = path.read_bytes()
+    path.write_bytes(content[:-100])
+    with pytest.raises(AudioFileError, match=r"cut\.wav: truncated: its header announces 4000 bytes of samples, the "
+                                             r"file holds 3900"):
+        read_wav(path)

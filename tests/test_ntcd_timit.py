@@ -266,7 +266,8 @@ def check_release(root: Path, recipe: str = "ntcd_timit") -> subprocess.Complete
 
 def test_check_release_needs_a_checker_for_the_recipe(tmp_path):
     result = check_release(tmp_path, "mini_av")
-    assert result.returncode == 1 and "no release checker for recipe 'mini_av' (checkers: grid, ntcd_timit)" in result.stderr
+    message = "no release checker for recipe 'mini_av' (checkers: grid, ntcd_timit)"
+    assert result.returncode == 1 and message in result.stderr
 
 
 def test_check_release_reports_missing_lips_and_durations(small_release):
