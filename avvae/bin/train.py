@@ -25,7 +25,14 @@ from avvae.config import load_config
 from avvae.models import load_model
 from avvae.training import diagnostics, distributed
 from avvae.training.config import TrainConfig
-from avvae.training.setup import DECODER_DIR, TrainingRun, parts, speaker_dependent, speaker_independent
+from avvae.training.setup import (
+    DECODER_DIR,
+    TrainingRun,
+    parts,
+    si_start,
+    speaker_dependent,
+    speaker_independent,
+)
 from avvae.training.trainer import DEV_SEED, Trainer
 
 
@@ -70,7 +77,7 @@ def _si_reference(args: argparse.Namespace, config: TrainConfig, part: str) -> P
     """The SI model file an SD part fine-tunes (None for SI training or SD from scratch)."""
     if args.speaker is None or config.sd.init != "si" or args.init is None:
         return None
-    return args.init.parent / DECODER_DIR / "model.pt" if part == "decoder" else args.init
+    return si_start(args.init, part)
 
 
 def _run(config: TrainConfig, args: argparse.Namespace, part: str, decoder: Path | None) -> TrainingRun:

@@ -5,6 +5,7 @@ model's own encoder and prior trained against that decoder, frozen)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -13,13 +14,11 @@ from pathlib import Path
 import torch
 
 from avvae.models import ModelConfig, SpeechVAE, load_model
-from avvae.models.files import build_model, model_payload
 from avvae.training.config import TrainConfig
 from avvae.training.data import MixtureSampler, Utterance, load_utterances
 from avvae.training.objective import VaeObjective
-from avvae.training.trainer import ModelSpec, Schedule
+from avvae.training.trainer import VAE, ModelSpec, Schedule
 
-PARTS = ("joint", "decoder", "encoder")
 DECODER_DIR = "decoder"  # the decoder part's exp dir, inside the model's exp dir
 
 log = logging.getLogger(__name__)
@@ -39,8 +38,12 @@ def model_spec(part: str) -> ModelSpec:
     objective = {"joint": VaeObjective,
                  "decoder": functools.partial(VaeObjective, encoder_input="clean"),
                  "encoder": functools.partial(VaeObjective, freeze_decoder=True)}[part]
-    return ModelSpec(objective, model_payload, build_model, {"loss": "total", "recon": "reconstruction (IS)",
-                                                             "kl": "KL"})
+    return dataclasses.replace(VAE, objective=objective)
+
+
+def si_start(init: Path, part: str) -> Path:
+    """The SI model file that a part of SD training starts from, given the SI model `init`."""
+    return init.parent / DECODER_DIR / "model.pt" if part == "decoder" else init
 
 
 def parts(config: TrainConfig) -> list[str]:
@@ -167,7 +170,7 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     if config.sd.init == "si":
         if init is None:
             raise ValueError("sd.init is 'si': give the SI model with --init")
-        source = init.parent / DECODER_DIR / "model.pt" if part == "decoder" else init
+        source = si_start(init, part)
         model = load_model(source).train().requires_grad_(True)
         if model.config != _part_model_config(config, part):
             raise ValueError(f"{source}: its model config differs from the training config's model section")
