@@ -57,5 +57,4 @@ class SupervisedConfig:
     num_threads: int = 0
 
     def __post_init__(self) -> None:
-        check_ranges(self, {**TRAINING_RANGES, "lr_decay": "> 0, <= 1", "lr_patience": ">= 1",
-                            "min_learning_rate": "> 0"})
+        check_ranges(self, TRAINING_RANGES)

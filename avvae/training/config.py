@@ -54,6 +54,7 @@ TRAINING_MODES = ("joint", "two_stage")
 TRAINING_RANGES = {  # shared by the supervised network's config
     "epochs": ">= 1", "batch_size": ">= 1", "segment_frames": ">= 1", "segments_per_utterance": ">= 1",
     "learning_rate": "> 0", "patience": ">= 1", "grad_clip": ">= 0", "num_threads": ">= 0",
+    "lr_decay": "> 0, <= 1", "lr_patience": ">= 1", "min_learning_rate": "> 0",
 }
 
 
@@ -97,7 +98,3 @@ class TrainConfig:
                              f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}")
         check_ranges(self, {**TRAINING_RANGES, "decoder_epochs": ">= 0", "diagnostic_utterances": ">= 1",
                             "kl_warmup_epochs": ">= 0"})
-        if not 0 < self.lr_decay <= 1 or self.lr_patience < 1 or self.min_learning_rate <= 0:
-            raise ValueError(f"lr_decay must be in (0, 1], lr_patience >= 1 and min_learning_rate > 0, got lr_decay "
-                             f"{self.lr_decay}, lr_patience {self.lr_patience}, "
-                             f"min_learning_rate {self.min_learning_rate}")
