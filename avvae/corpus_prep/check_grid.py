@@ -9,22 +9,12 @@ them all and names any that fail.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from avvae.config import load_config
 from avvae.corpus_prep.common import CorpusLayoutError, read_speaker_list
 from avvae.corpus_prep.grid import GridConfig, grid_words, speaker_videos
-from avvae.corpus_prep.release_report import ReleaseReport
+from avvae.corpus_prep.release_report import ReleaseReport, recipe_config, start_report
 from avvae.video import VideoError, read_container_audio, read_gray_frames
-
-
-def recipe_config(recipe: Path) -> GridConfig:
-    """The recipe's corpus config, its speaker lists resolved against the recipe folder (as stage 1 reads them)."""
-    config = load_config(recipe / "conf" / "corpus.yaml", GridConfig)
-    lists = {name: str(recipe / getattr(config, name)) for name in ("train_speakers", "dev_speakers", "test_speakers")
-             if not Path(getattr(config, name)).is_absolute()}
-    return dataclasses.replace(config, **lists)
 
 
 def _check_first_video(spk: str, video: Path, config: GridConfig, report: ReleaseReport) -> None:
@@ -44,10 +34,9 @@ def _check_first_video(spk: str, video: Path, config: GridConfig, report: Releas
 
 def check_release(recipe: Path, root: Path) -> ReleaseReport:
     """Walk the user's copy of GRID at `root` with the layout and split of `recipe` (egs/grid)."""
-    config = recipe_config(recipe)
-    report = ReleaseReport(f"GRID at {root} (layout and split of {recipe / 'conf' / 'corpus.yaml'})")
-    if not root.is_dir():
-        report.problem("missing root", f"{root}: GRID root does not exist")
+    config = recipe_config(recipe, GridConfig)
+    report = start_report("GRID", recipe, root)
+    if report.problems:
         return report
     roles = {}
     for name in ("train", "dev", "test"):

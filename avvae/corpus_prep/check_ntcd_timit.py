@@ -7,13 +7,11 @@ will read; it reads file headers only (wav lengths, the `.mat` files' frame coun
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import soundfile
 
-from avvae.config import load_config
 from avvae.corpus_prep.common import CorpusLayoutError, list_speakers, list_utterances, release_path
 from avvae.corpus_prep.ntcd_lips import mat_lips_length
 from avvae.corpus_prep.ntcd_timit import (
@@ -24,17 +22,9 @@ from avvae.corpus_prep.ntcd_timit import (
     lip_folders,
     speaker_splits,
 )
-from avvae.corpus_prep.release_report import ReleaseReport
+from avvae.corpus_prep.release_report import ReleaseReport, recipe_config, start_report
 
 T = TypeVar("T")
-
-
-def recipe_config(recipe: Path) -> NtcdConfig:
-    """The recipe's corpus config, its speaker lists resolved against the recipe folder (as stage 1 reads them)."""
-    config = load_config(recipe / "conf" / "corpus.yaml", NtcdConfig)
-    lists = {name: str(recipe / value) for name in ("train_speakers", "dev_speakers", "test_speakers")
-             if (value := getattr(config, name)) is not None and not Path(value).is_absolute()}
-    return dataclasses.replace(config, **lists)
 
 
 def _attempt(report: ReleaseReport, kind: str, step: Callable[[], T]) -> T | None:
@@ -120,10 +110,9 @@ def _describe_noisy(noisy_root: Path, config: NtcdConfig, report: ReleaseReport)
 
 def check_release(recipe: Path, root: Path) -> ReleaseReport:
     """Walk the user's copy of NTCD-TIMIT at `root` with the layout and split of `recipe` (egs/ntcd_timit)."""
-    config = recipe_config(recipe)
-    report = ReleaseReport(f"NTCD-TIMIT at {root} (layout and split of {recipe / 'conf' / 'corpus.yaml'})")
-    if not root.is_dir():
-        report.problem("missing root", f"{root}: NTCD-TIMIT root does not exist")
+    config = recipe_config(recipe, NtcdConfig)
+    report = start_report("NTCD-TIMIT", recipe, root)
+    if report.problems:
         return report
     lips_root = _attempt(report, "lip ROI folder", lambda: find_lips_root(root, config))
     noisy_root = _attempt(report, "noisy speech folder", lambda: find_noisy_root(root, config))

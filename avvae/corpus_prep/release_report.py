@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from avvae.config import load_config
+
+C = TypeVar("C")
+SPEAKER_LISTS = ("train_speakers", "dev_speakers", "test_speakers")
 
 
 @dataclass
@@ -44,3 +52,19 @@ class ReleaseReport:
             if len(details) > examples:
                 lines.append(f"    ... and {len(details) - examples} more")
         return "\n".join(lines)
+
+
+def recipe_config(recipe: Path, schema: type[C]) -> C:
+    """The recipe's conf/corpus.yaml, its speaker lists resolved against the recipe folder (as stage 1 reads them)."""
+    config = load_config(recipe / "conf" / "corpus.yaml", schema)
+    lists = {name: str(recipe / value) for name in SPEAKER_LISTS
+             if (value := getattr(config, name)) is not None and not Path(value).is_absolute()}
+    return dataclasses.replace(config, **lists)
+
+
+def start_report(corpus: str, recipe: Path, root: Path) -> ReleaseReport:
+    """An empty report on the copy of `corpus` at `root`, with a problem already when the root does not exist."""
+    report = ReleaseReport(f"{corpus} at {root} (layout and split of {recipe / 'conf' / 'corpus.yaml'})")
+    if not root.is_dir():
+        report.problem("missing root", f"{root}: {corpus} root does not exist")
+    return report
