@@ -27,10 +27,15 @@ def test_good_dir_passes(data):
     assert validate_data_dir(data) == 6
 
 
+def _point(data, table: str, key: str, path) -> None:
+    """Make `key` of data/<table> name `path` (the file under test)."""
+    entries = read_table(data / table)
+    entries[key] = str(path)
+    write_table(data / table, entries)
+
+
 def test_missing_audio_file(data):
-    wavs = read_table(data / "wav.scp")
-    wavs["spk1_000"] = "/nonexistent/spk1_000.wav"
-    write_table(data / "wav.scp", wavs)
+    _point(data, "wav.scp", "spk1_000", "/nonexistent/spk1_000.wav")
     with pytest.raises(DataDirError, match=r"wav.scp: spk1_000: audio file /nonexistent/spk1_000.wav does not exist"):
         validate_data_dir(data)
 
@@ -42,31 +47,25 @@ def test_missing_table(data):
 
 
 def test_sample_rate_mismatch(data, tmp_path):
-    wavs = read_table(data / "wav.scp")
     odd = tmp_path / "8k.wav"
     soundfile.write(odd, np.zeros(8000, dtype=np.float32), 8000)
-    wavs["spk0_001"] = str(odd)
-    write_table(data / "wav.scp", wavs)
+    _point(data, "wav.scp", "spk0_001", odd)
     with pytest.raises(DataDirError, match=r"spk0_001: .*8k.wav has sample rate 8000 Hz, expected 16000 Hz"):
         validate_data_dir(data)
 
 
 def test_lips_shorter_than_audio(data, tmp_path):
-    lips = read_table(data / "lips.scp")
     short = tmp_path / "short.npz"
     save_lips(short, np.zeros((5, 67, 67), dtype=np.uint8), 30.0)
-    lips["spk2_001"] = str(short)
-    write_table(data / "lips.scp", lips)
+    _point(data, "lips.scp", "spk2_001", short)
     with pytest.raises(DataDirError, match=r"lips.scp: spk2_001: lips last 0.167 s but the audio"):
         validate_data_dir(data)
 
 
 def test_corrupt_lips_file(data, tmp_path):
-    lips = read_table(data / "lips.scp")
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a zip")
-    lips["spk0_000"] = str(broken)
-    write_table(data / "lips.scp", lips)
+    _point(data, "lips.scp", "spk0_000", broken)
     with pytest.raises(DataDirError, match=r"spk0_000: .*broken.npz: not a lips .npz"):
         validate_data_dir(data)
 
@@ -90,11 +89,9 @@ def _no_frames(path):
     (_no_frames, "not a lips .npz: no fps and no frames"),
 ])
 def test_malformed_lips_files_are_named(data, tmp_path, write, message):
-    lips = read_table(data / "lips.scp")
     bad = tmp_path / "bad.npz"
     write(bad)
-    lips["spk1_000"] = str(bad)
-    write_table(data / "lips.scp", lips)
+    _point(data, "lips.scp", "spk1_000", bad)
     with pytest.raises(DataDirError, match=f"spk1_000: {bad}: {message}"):
         validate_data_dir(data)
 
@@ -106,8 +103,7 @@ def test_lips_of_another_frame_size_are_refused(data, tmp_path):
     small = tmp_path / "small.npz"
     seconds = soundfile.info(read_table(data / "wav.scp")[last]).duration
     save_lips(small, np.zeros((int(round(seconds * 30)), 32, 32), dtype=np.uint8), 30.0)
-    lips[last] = str(small)
-    write_table(data / "lips.scp", lips)
+    _point(data, "lips.scp", last, small)
     with pytest.raises(DataDirError, match=f"{last}: lip frames are 32x32 .*but {first}'s are 67x67"):
         validate_data_dir(data)
 
