@@ -13,10 +13,15 @@ import torch
 from avvae.models.vae import SpeechVAE
 
 
+def itakura_saito(power: torch.Tensor, log_variance: torch.Tensor, floor: float) -> torch.Tensor:
+    """IS divergence of each (floored) power from exp(log_variance), elementwise."""
+    ratio = (power + floor) * torch.exp(-log_variance)
+    return ratio - torch.log(ratio) - 1.0
+
+
 def itakura_saito_per_frame(power: torch.Tensor, log_variance: torch.Tensor, floor: float) -> torch.Tensor:
     """IS divergence of power [..., F] from exp(log_variance), summed over bins: [...]."""
-    ratio = (power + floor) * torch.exp(-log_variance)
-    return (ratio - torch.log(ratio) - 1.0).sum(-1)
+    return itakura_saito(power, log_variance, floor).sum(-1)
 
 
 def fit_latent(model: SpeechVAE, power: torch.Tensor, context: torch.Tensor | None, steps: int = 200,

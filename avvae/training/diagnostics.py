@@ -23,19 +23,13 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from avvae.atomic import atomic_path, write_text_atomic  # noqa: E402
-from avvae.models.latent_fit import fit_latent  # noqa: E402
+from avvae.models.latent_fit import fit_latent, itakura_saito  # noqa: E402
 from avvae.models.vae import SpeechVAE  # noqa: E402
 from avvae.training.data import Batch  # noqa: E402
 
 EXACT_MODEL_IS = 0.5772156649  # Euler's gamma: E[r - log r - 1] for r ~ Exp(1)
 PRIOR_DRAWS = 8
 CURVES = ("constant", "recon", "prior_mean", "best_latent")
-
-
-def _per_bin(power: torch.Tensor, log_variance: torch.Tensor, floor: float) -> torch.Tensor:
-    """Mean IS divergence of each bin over the frames: [F]."""
-    ratio = (power + floor) * torch.exp(-log_variance)
-    return (ratio - torch.log(ratio) - 1.0).mean(0)
 
 
 @torch.no_grad()
@@ -73,7 +67,8 @@ def measure(model: SpeechVAE, batches: list[Batch], seed: int = 0, encoder_input
     terms = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
     clean, floor = terms["clean"], model.config.log_floor
     constant = torch.log(clean.mean(0) + floor).expand_as(clean)
-    curves = {name: _per_bin(clean, constant if name == "constant" else terms[name], floor) for name in CURVES}
+    curves = {name: itakura_saito(clean, constant if name == "constant" else terms[name], floor).mean(0)
+              for name in CURVES}
     result = {f"is_per_bin_{name}": float(curve.mean()) for name, curve in curves.items()}
     result.update({
         "is_per_bin_exact_model": EXACT_MODEL_IS,
