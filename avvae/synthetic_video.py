@@ -93,3 +93,16 @@ def write_talking_heads(
     finally:
         wav.unlink(missing_ok=True)
     return num_frames
+
+
+def soundtrack(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    """Two voiced talkers (harmonic series at 110 and 210 Hz with vibrato, syllable-like on/off envelopes) and a
+    little noise, float32 with peak 0.5: a stand-in for speech where only the length and the mixture matter."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    mixture = 0.01 * rng.standard_normal(len(t))
+    for f0, syllables in ((110.0, 3.1), (210.0, 4.3)):
+        phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.05 * np.sin(2 * np.pi * 0.7 * t))) / rate
+        voice = sum(np.sin(k * phase) / k for k in range(1, 20))
+        mixture += voice * np.clip(np.sin(2 * np.pi * syllables * t + rng.uniform(0, 2 * np.pi)), 0, None)
+    return (0.5 * mixture / np.max(np.abs(mixture))).astype(np.float32)

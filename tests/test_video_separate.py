@@ -182,6 +182,7 @@ def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
         (["--video", video, "--faces", "0,x"], "--faces '0,x': expected face numbers"),
         (["--video", video, "--model", tmp_path / "notes.pt"], "notes.pt: corrupt or truncated file"),
         (["--video", video, tmp_path / "mix.wav"], "--video takes the soundtrack and the faces from the video"),
+        ([tmp_path / "mix.wav", "--lips", "a.npz", "--faces", "1"], "--faces and --video-config go with --video"),
     ]
     for args, message in cases:
         args = args if "--model" in args else [*args, "--model", model]

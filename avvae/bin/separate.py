@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     if args.video:
         return separate_video_main(args)
-    if args.wav is None or args.lips is None:
-        raise ValueError("give a mixture wav and --lips, or --video")
+    if args.wav is None or args.lips is None or args.faces or args.video_config:
+        raise ValueError("give a mixture wav and --lips, or --video (--faces and --video-config go with --video)")
     if len(args.model) not in (1, len(args.lips)):
         raise ValueError(f"{len(args.model)} models for {len(args.lips)} speakers: give one, or one per speaker")
     config = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
