@@ -215,7 +215,8 @@ def separate_windows(
             for start, end in tqdm(plan, desc="separation", unit="window"):
                 mixture = stft(samples[start:end] / peak, features.stft)
                 times = features.stft.frame_times(mixture.shape[0]) + start / rate
-                first = int(np.floor(times[0] * fps))
+                # Audio running past the last frame takes the last frame (resample_lips clamps within the slice).
+                first = min(int(np.floor(times[0] * fps)), len(crops[0]) - 1)
                 last = int(np.ceil(times[-1] * fps)) + 1
                 lips = [
                     torch.from_numpy(
