@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -55,3 +57,57 @@ def read_container_audio(path: str | Path, rate: int) -> np.ndarray:
     if samples.size == 0:
         raise VideoError(f"{path}: its audio track is empty")
     return samples
+
+
+@dataclass
+class VideoInfo:
+    """What the container's header says: frame rate, frame size (width, height), duration in seconds (0 where
+    unknown) and whether it holds an audio track."""
+
+    fps: float
+    size: tuple[int, int]
+    duration: float
+    has_audio: bool
+
+    @property
+    def expected_frames(self) -> int:
+        return max(1, round(self.duration * self.fps))
+
+
+def video_info(path: str | Path) -> VideoInfo:
+    """The header of a video file, read by ffmpeg without decoding the frames."""
+    from imageio_ffmpeg import read_frames
+
+    if not Path(path).is_file():
+        raise VideoError(f"{path}: video file does not exist")
+    reader = read_frames(str(path))
+    try:
+        meta = next(reader)
+    except (RuntimeError, OSError, StopIteration, ValueError, IndexError) as error:
+        raise VideoError(f"{path}: cannot read it as a video ({error})") from error
+    finally:
+        reader.close()
+    if not meta.get("fps"):
+        raise VideoError(f"{path}: the video stream has no frame rate")
+    return VideoInfo(float(meta["fps"]), tuple(meta["source_size"]), float(meta.get("duration") or 0.0),
+                     "audio_codec" in meta)
+
+
+def iter_frames(path: str | Path, pix_fmt: str = "gray", width: int | None = None) -> Iterator[np.ndarray]:
+    """Decoded frames one at a time (uint8 [H, W] for gray, [H, W, 3] for rgb24), scaled to `width` (height kept
+    in proportion, even) when given: a long video is never held whole."""
+    from imageio_ffmpeg import read_frames
+
+    channels = {"gray": 1, "rgb24": 3}[pix_fmt]
+    params = None if width is None else ["-vf", f"scale={width}:-2:flags=bilinear"]
+    reader = read_frames(str(path), pix_fmt=pix_fmt, bits_per_pixel=8 * channels, output_params=params)
+    try:
+        meta = next(reader)
+        frame_width, height = meta["size"]
+        shape = (height, frame_width) if channels == 1 else (height, frame_width, channels)
+        for frame in reader:
+            yield np.frombuffer(frame, dtype=np.uint8).reshape(shape)
+    except (RuntimeError, OSError, StopIteration, ValueError) as error:
+        raise VideoError(f"{path}: cannot decode the video ({error})") from error
+    finally:
+        reader.close()

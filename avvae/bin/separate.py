@@ -4,6 +4,10 @@
       --lips alice.mp4 bob.mp4 --out-dir separated mixture.wav
 writes separated/mixture_s1.wav, mixture_s2.wav (in the order of --lips), mixture_noise.wav and
 mixture_spectrograms.png. Give one --model for all speakers (SI) or one per speaker (SD), in the --lips order.
+
+  python -m avvae.bin.separate --video talk.mp4 --model egs/mini_av/exp/avvae_si/model.pt --out-dir separated
+finds and tracks the faces of an ordinary video and separates one speaker per face (or the faces of --faces 0,2,
+numbered left to right), from the video's own soundtrack: see avvae/video_separation.py for what it writes.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ from avvae.features import FeatureConfig
 from avvae.mcem import McemConfig
 from avvae.models import load_model
 from avvae.own_mixture import separate_recording
+from avvae.video_separation import separate_video_main
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("wav", help="the mixture (mono; resampled to the model's rate if needed)")
-    parser.add_argument("--lips", nargs="+", required=True, help="one lip file per speaker (.npz or video)")
+    parser.add_argument("wav", nargs="?", help="the mixture (mono; resampled to the model's rate if needed)")
+    parser.add_argument("--lips", nargs="+", help="one lip file per speaker (.npz or video)")
+    parser.add_argument("--video", help="instead of wav and --lips: a video with its soundtrack, one speaker a face")
+    parser.add_argument("--faces", help="with --video: the faces to separate, e.g. 0,2 (default: all)")
+    parser.add_argument("--video-config", help="with --video: face tracking and windowing settings (YAML)")
     parser.add_argument("--model", nargs="+", required=True, help="model.pt for all speakers, or one per speaker")
     parser.add_argument("--mcem-config", help="MCEM settings (default: the published ones)")
     parser.add_argument("--feats-config", help="STFT settings the model was trained with (default: the published)")
@@ -32,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
+    if args.video:
+        return separate_video_main(args)
+    if args.wav is None or args.lips is None or args.faces or args.video_config:
+        raise ValueError("give a mixture wav and --lips, or --video (--faces and --video-config go with --video)")
     if len(args.model) not in (1, len(args.lips)):
         raise ValueError(f"{len(args.model)} models for {len(args.lips)} speakers: give one, or one per speaker")
     config = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()

@@ -52,28 +52,40 @@ def _models():
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(landmarks))
 
 
+def detect_faces(frame: np.ndarray) -> list[Box]:
+    """The faces dlib's detector finds in a uint8 gray frame [H, W], as (x, y, width, height) boxes."""
+    detector, _ = _models()
+    return [(rect.left(), rect.top(), rect.width(), rect.height())
+            for rect in detector(np.ascontiguousarray(frame), 0)]
+
+
+def mouth_of_face(frame: np.ndarray, face: Box) -> tuple[np.ndarray, float]:
+    """Mouth centre (x, y) and mouth width (corner to corner) from the 68 landmarks placed in a face box."""
+    import dlib
+
+    _, predictor = _models()
+    x, y, width, height = (int(v) for v in face)
+    shape = predictor(np.ascontiguousarray(frame), dlib.rectangle(x, y, x + width - 1, y + height - 1))
+    points = np.array([(shape.part(i).x, shape.part(i).y) for i in MOUTH_POINTS], dtype=np.float64)
+    left, right = (points[i - MOUTH_POINTS.start] for i in MOUTH_CORNERS)
+    return points.mean(axis=0), float(np.hypot(*(right - left)))
+
+
 def mouth_landmarks(frames: np.ndarray, detect_every: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Mouth centre (x, y) and mouth width per frame of uint8 [T, H, W] frames; NaN where no face was found.
 
     The face is detected every `detect_every` frames (the largest face found) and its box kept in between; the
     landmarks are placed on every frame.
     """
-    detector, predictor = _models()
     centres = np.full((len(frames), 2), np.nan)
     widths = np.full(len(frames), np.nan)
     face = None
     for index, frame in enumerate(frames):
-        frame = np.ascontiguousarray(frame)
         if index % detect_every == 0:
-            faces = detector(frame, 0)
-            face = max(faces, key=lambda rect: rect.area()) if len(faces) else None
-        if face is None:
-            continue
-        shape = predictor(frame, face)
-        points = np.array([(shape.part(i).x, shape.part(i).y) for i in MOUTH_POINTS], dtype=np.float64)
-        centres[index] = points.mean(axis=0)
-        left, right = (points[i - MOUTH_POINTS.start] for i in MOUTH_CORNERS)
-        widths[index] = np.hypot(*(right - left))
+            faces = detect_faces(frame)
+            face = max(faces, key=lambda box: box[2] * box[3]) if faces else None
+        if face is not None:
+            centres[index], widths[index] = mouth_of_face(frame, face)
     return centres, widths
 
 

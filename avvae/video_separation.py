@@ -1,0 +1,403 @@
+"""Separate the speakers of an ordinary video with its soundtrack: one speaker per face seen in it.
+
+1. Faces: every frame is decoded (gray, scaled down to `detect_width` if wider), dlib finds the faces and places
+   the mouth landmarks in each (the GRID recipe's component, avvae.corpus_prep.grid_mouth), and
+   avvae.face_tracking links them into one track per person. Tracks detected in fewer than `min_track_seconds`
+   of frames are detector false alarms and dropped. Faces are numbered left to right as they first appear.
+2. Mouths: per chosen face, a square box around the mouth landmarks (side `mouth_scale` times the mouth's width,
+   centres smoothed, as for GRID) is cropped from every frame and scaled to the model's lip size; a frame where the
+   face was not found takes the nearest found crop. The crops go to a file on disk, not to memory.
+3. Separation: the soundtrack is cut into windows of `window_seconds` overlapping by `overlap_seconds`; MCEM
+   separates each with the chosen faces' lips, and the windows are joined by cross-fading (avvae.overlap_add), each
+   finished stretch written straight to the output wavs.
+4. Outputs per face k: <name>_face<k>.wav, <name>_face<k>.mp4 (the video with that face outlined and its separated
+   audio), <name>_face<k>_mouth.png (a strip of mouth crops); and <name>_noise.wav and <name>_spectrograms.png
+   (the first `figure_seconds`). The video is decoded three times (faces, mouths, outputs), one frame at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from avvae.atomic import atomic_path
+from avvae.audio import check_finite
+from avvae.config import check_ranges, load_config
+from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, detect_faces, mouth_of_face
+from avvae.face_tracking import FaceTracker, FaceTracks
+from avvae.features import FeatureConfig
+from avvae.lips import resample_lips
+from avvae.mcem import McemConfig, separate
+from avvae.models import SpeechVAE, load_model
+from avvae.overlap_add import OverlapAdd, plan_windows
+from avvae.own_mixture import plot_spectrograms
+from avvae.stft import istft, stft
+from avvae.video import VideoError, VideoInfo, iter_frames, read_container_audio, video_info
+
+log = logging.getLogger(__name__)
+
+FILL_CHUNK = 1024  # frames copied at a time into the frames without a face, to keep the memory bounded
+COLOURS = [(255, 64, 64), (64, 200, 255), (255, 210, 0), (120, 255, 120), (255, 120, 255)]
+
+
+@dataclass
+class VideoSeparationConfig:
+    """How faces are found and tracked, mouths cropped and a long soundtrack cut (see the module docstring).
+    max_match_cost: how far (face sizes, see avvae.face_tracking) a face may be from where its track was last seen
+    and still continue it. strip_frames: mouth crops in each strip picture."""
+
+    detect_width: int = 640
+    max_match_cost: float = 0.6
+    min_track_seconds: float = 0.5
+    mouth_scale: float = 1.5
+    window_seconds: float = 30.0
+    overlap_seconds: float = 1.0
+    strip_frames: int = 8
+    figure_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            self,
+            {
+                "detect_width": ">= 32",
+                "max_match_cost": "> 0",
+                "min_track_seconds": ">= 0",
+                "mouth_scale": "> 0",
+                "window_seconds": "> 0",
+                "overlap_seconds": ">= 0",
+                "strip_frames": ">= 1",
+                "figure_seconds": "> 0",
+            },
+        )
+        if self.overlap_seconds >= self.window_seconds:
+            raise ValueError(
+                f"overlap_seconds ({self.overlap_seconds}) must be below window_seconds ({self.window_seconds})"
+            )
+
+
+@dataclass
+class FaceResult:
+    """One separated face: its number, per-frame face boxes [T, 4] (NaN where not found) and mouth boxes [T, 4],
+    the frames where it was not found, and its output files."""
+
+    number: int
+    face_boxes: np.ndarray
+    mouth_boxes: np.ndarray
+    missing_frames: int
+    outputs: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class VideoSummary:
+    """What the run found and wrote."""
+
+    video: Path
+    faces_found: int
+    num_frames: int
+    audio_seconds: float
+    seconds_taken: float
+    faces: list[FaceResult]
+    outputs: list[Path]
+
+    def text(self) -> str:
+        lines = [
+            f"{self.video}: {self.faces_found} face(s) found in {self.num_frames} frames, "
+            f"{self.audio_seconds:.1f} s of audio, separated in {self.seconds_taken:.1f} s"
+        ]
+        for face in self.faces:
+            lines.append(
+                f"  face {face.number}: missing in {face.missing_frames} of {self.num_frames} frames "
+                f"(those take the nearest found mouth crop); {', '.join(p.name for p in face.outputs)}"
+            )
+        lines.append(f"  also {', '.join(p.name for p in self.outputs)}")
+        return "\n".join(lines)
+
+
+def find_faces(path: Path, info: VideoInfo, config: VideoSeparationConfig) -> FaceTracks:
+    """Pass 1: faces and mouth landmarks in every frame, linked into tracks, in the video's own pixels."""
+    width = config.detect_width if info.size[0] > config.detect_width else None
+    factor = 1.0 if width is None else info.size[0] / width
+    tracker = FaceTracker(config.max_match_cost)
+    for frame in tqdm(iter_frames(path, "gray", width), total=info.expected_frames, desc="faces", unit="frame"):
+        boxes = detect_faces(frame)
+        mouths = [mouth_of_face(frame, box) for box in boxes]
+        tracker.update(
+            [tuple(factor * np.asarray(box, dtype=np.float64)) for box in boxes],
+            [factor * centre for centre, _ in mouths],
+            [factor * width for _, width in mouths],
+        )
+    if tracker.num_frames == 0:
+        raise VideoError(f"{path}: no video frames")
+    return tracker.tracks()
+
+
+def choose_faces(path: Path, tracks: FaceTracks, faces: list[int] | None) -> list[int]:
+    """Track indices of the faces asked for (numbers counted left to right at first appearance; all by default)."""
+    order = tracks.left_to_right()
+    if not order:
+        raise VideoError(f"{path}: no face found in its {tracks.num_frames} frames")
+    if faces is None:
+        return order
+    wrong = [number for number in faces if not 0 <= number < len(order)]
+    if wrong or len(set(faces)) != len(faces):
+        raise ValueError(
+            f"{path}: --faces {','.join(map(str, faces))} asks for face(s) "
+            f"{', '.join(map(str, wrong or faces))}, but {len(order)} face(s) were found "
+            f"(numbered 0 to {len(order) - 1} left to right)"
+        )
+    return [order[number] for number in faces]
+
+
+def nearest_found(found: np.ndarray) -> np.ndarray:
+    """For each frame, the nearest frame where the face was found."""
+    where = np.flatnonzero(found)
+    after = np.clip(np.searchsorted(where, np.arange(len(found))), 0, len(where) - 1)
+    before = np.clip(after - 1, 0, len(where) - 1)
+    frames = np.arange(len(found))
+    return np.where(np.abs(where[before] - frames) <= np.abs(where[after] - frames), where[before], where[after])
+
+
+def crop_mouths(
+    path: Path, info: VideoInfo, found: list[np.ndarray], boxes: list[np.ndarray], sizes: list[int], folder: Path
+) -> list[np.ndarray]:
+    """Pass 2: each face's mouth crops uint8 [T, S, S] into a memory-mapped file in `folder`; frames where the face
+    was not found copy the nearest found crop."""
+    num_frames = len(found[0])
+    crops = [
+        np.lib.format.open_memmap(folder / f"mouths{j}.npy", mode="w+", dtype=np.uint8, shape=(num_frames, size, size))
+        for j, size in enumerate(sizes)
+    ]
+    for index, frame in enumerate(tqdm(iter_frames(path, "gray"), total=num_frames, desc="mouths", unit="frame")):
+        if index >= num_frames:
+            break
+        for j, crop in enumerate(crops):
+            if found[j][index]:
+                crop[index] = crop_frames(frame[None], boxes[j][index : index + 1], sizes[j])[0]
+    for j, crop in enumerate(crops):
+        missing = np.flatnonzero(~found[j])
+        sources = nearest_found(found[j])[missing]
+        for chunk in range(0, len(missing), FILL_CHUNK):
+            crop[missing[chunk : chunk + FILL_CHUNK]] = crop[sources[chunk : chunk + FILL_CHUNK]]
+        crop.flush()
+    return crops
+
+
+def separate_windows(
+    samples: np.ndarray,
+    crops: list[np.ndarray],
+    fps: float,
+    models: list[SpeechVAE],
+    mcem: McemConfig,
+    features: FeatureConfig,
+    config: VideoSeparationConfig,
+    paths: list[Path],
+) -> None:
+    """MCEM on each window of the peak-normalised `samples`, the windows cross-faded into the wavs `paths`
+    (one per speaker, then the noise), at the input's level."""
+    rate = features.sample_rate
+    peak = float(np.max(np.abs(samples)))
+    plan = plan_windows(len(samples), int(config.window_seconds * rate), int(config.overlap_seconds * rate))
+    with tempfile.TemporaryDirectory(dir=paths[0].parent) as folder:
+        tmps = [Path(folder) / path.name for path in paths]
+        files = [soundfile.SoundFile(tmp, "w", rate, 1, "FLOAT", format="WAV") for tmp in tmps]
+        try:
+            joiner = OverlapAdd(plan, lambda block: [f.write(row) for f, row in zip(files, block)])
+            for start, end in tqdm(plan, desc="separation", unit="window"):
+                mixture = stft(samples[start:end] / peak, features.stft)
+                times = features.stft.frame_times(mixture.shape[0]) + start / rate
+                # Audio running past the last frame takes the last frame (resample_lips clamps within the slice).
+                first = min(int(np.floor(times[0] * fps)), len(crops[0]) - 1)
+                last = int(np.ceil(times[-1] * fps)) + 1
+                lips = [
+                    torch.from_numpy(
+                        resample_lips(
+                            np.asarray(crop[first:last]), fps, times - first / fps, features.lips_interpolation
+                        )
+                    )
+                    for crop in crops
+                ]
+                result = separate(mixture, lips, models, mcem)
+                estimates = torch.cat([result.sources, result.noise[None]]).cpu()
+                joiner.add(istft(estimates, features.stft, end - start).numpy() * peak)
+        finally:
+            for handle in files:
+                handle.close()
+        for tmp, path in zip(tmps, paths):
+            tmp.replace(path)
+
+
+def write_face_videos(
+    path: Path, info: VideoInfo, faces: list[FaceResult], wavs: list[Path], outputs: list[Path]
+) -> None:
+    """Pass 3: per face, the video with that face's box drawn where it was found, and its separated audio."""
+    from imageio_ffmpeg import write_frames
+
+    with tempfile.TemporaryDirectory(dir=outputs[0].parent) as folder:
+        tmps = [Path(folder) / output.name for output in outputs]
+        writers = [
+            write_frames(
+                str(tmp),
+                info.size,
+                fps=info.fps,
+                macro_block_size=2,
+                audio_path=str(wav),
+                audio_codec="aac",
+                ffmpeg_log_level="error",
+            )
+            for tmp, wav in zip(tmps, wavs)
+        ]
+        for writer in writers:
+            writer.send(None)
+        num_frames = len(faces[0].face_boxes)
+        for index, frame in enumerate(tqdm(iter_frames(path, "rgb24"), total=num_frames, desc="videos", unit="frame")):
+            for face, writer in zip(faces, writers):
+                box = face.face_boxes[min(index, num_frames - 1)]
+                if np.isnan(box).any():
+                    writer.send(frame)
+                    continue
+                picture = Image.fromarray(frame)
+                x, y, width, height = box
+                colour = COLOURS[face.number % len(COLOURS)]
+                ImageDraw.Draw(picture).rectangle([x, y, x + width - 1, y + height - 1], outline=colour, width=3)
+                writer.send(np.asarray(picture))
+        for writer in writers:
+            writer.close()
+        for tmp, output in zip(tmps, outputs):
+            tmp.replace(output)
+
+
+def mouth_strip(path: Path, crops: np.ndarray, found: np.ndarray, count: int) -> None:
+    """A PNG row of `count` mouth crops spread over the video, each scaled x2, labelled with its frame number
+    (and 'filled' where the face was not found and the nearest crop stands in)."""
+    picks = np.unique(np.linspace(0, len(crops) - 1, count).round().astype(int))
+    side = 2 * crops.shape[1]
+    strip = Image.new("RGB", (len(picks) * (side + 4), side + 14), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for column, index in enumerate(picks):
+        tile = Image.fromarray(np.asarray(crops[index])).resize((side, side), Image.Resampling.NEAREST)
+        strip.paste(tile, (column * (side + 4), 14))
+        draw.text((column * (side + 4) + 2, 1), f"{index}" + ("" if found[index] else " filled"), fill=(0, 0, 0))
+    with atomic_path(path) as tmp:
+        strip.save(tmp, format="png")
+
+
+def spectrogram_figure(
+    path: Path, samples: np.ndarray, wavs: list[Path], labels: list[str], rate: int, seconds: float
+) -> None:
+    """The spectrogram figure of own_mixture over the first `seconds` (a long video's whole would be unreadable)."""
+    length = min(len(samples), int(seconds * rate))
+    signals = {"mixture": samples[:length]}
+    for label, wav in zip(labels, wavs):
+        signals[label] = soundfile.read(wav, frames=length, dtype="float32")[0]
+    plot_spectrograms(signals, rate, path)
+
+
+def separate_video(
+    video: str | Path,
+    models: list[SpeechVAE],
+    mcem: McemConfig,
+    features: FeatureConfig,
+    config: VideoSeparationConfig,
+    out_dir: str | Path,
+    faces: list[int] | None = None,
+) -> VideoSummary:
+    """Separate one speaker per face of `video` (all faces, or the numbers in `faces`); one model for all faces or
+    one per face. Writes the outputs of the module docstring into `out_dir`."""
+    start_time = time.time()
+    video, out_dir = Path(video), Path(out_dir)
+    for model in models:
+        if not model.config.uses_lips:
+            raise ValueError(
+                f"a {model.config.kind} model reads no lips: separating a video needs an audio-visual "
+                "model (avvae or cvae), which ties each output to its face"
+            )
+    info = video_info(video)
+    if not info.has_audio:
+        raise VideoError(f"{video}: has no audio track")
+    samples = read_container_audio(video, features.sample_rate)
+    check_finite(samples, f"{video} (audio track)", features.sample_rate)
+    if not np.any(samples):
+        raise VideoError(f"{video}: its audio track is silent")
+    tracks = find_faces(video, info, config)
+    found_count = len(tracks.boxes)
+    tracks = tracks.keep_long(max(1, int(round(config.min_track_seconds * info.fps))))
+    if len(tracks.boxes) < found_count:
+        log.info("%s: %d short face track(s) dropped as false detections", video, found_count - len(tracks.boxes))
+    chosen = choose_faces(video, tracks, faces)
+    numbers = [tracks.left_to_right().index(track) for track in chosen]
+    if len(models) not in (1, len(chosen)):
+        raise ValueError(f"{len(models)} models for {len(chosen)} faces: give one, or one per face")
+    models = models * len(chosen) if len(models) == 1 else models
+    found = [tracks.found(track) for track in chosen]
+    mouth_boxes = [
+        boxes_from_landmarks(tracks.centres[track], tracks.widths[track], config.mouth_scale, info.size)
+        for track in chosen
+    ]
+    results = [
+        FaceResult(number, tracks.boxes[track], boxes, int((~mask).sum()))
+        for number, track, boxes, mask in zip(numbers, chosen, mouth_boxes, found)
+    ]
+    name = video.stem
+    wavs = [out_dir / f"{name}_face{number}.wav" for number in numbers] + [out_dir / f"{name}_noise.wav"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir) as folder:
+        crops = crop_mouths(video, info, found, mouth_boxes, [model.config.lip_size for model in models], Path(folder))
+        separate_windows(samples, crops, info.fps, models, mcem, features, config, wavs)
+        for result, crop, mask, wav in zip(results, crops, found, wavs):
+            strip = out_dir / f"{name}_face{result.number}_mouth.png"
+            mouth_strip(strip, crop, mask, config.strip_frames)
+            result.outputs += [wav, strip]
+    videos = [out_dir / f"{name}_face{number}.mp4" for number in numbers]
+    write_face_videos(video, info, results, wavs, videos)
+    for result, path in zip(results, videos):
+        result.outputs.append(path)
+    figure = out_dir / f"{name}_spectrograms.png"
+    spectrogram_figure(
+        figure,
+        samples,
+        wavs,
+        [f"face {number}" for number in numbers] + ["noise"],
+        features.sample_rate,
+        config.figure_seconds,
+    )
+    return VideoSummary(
+        video,
+        len(tracks.boxes),
+        tracks.num_frames,
+        len(samples) / features.sample_rate,
+        time.time() - start_time,
+        results,
+        [wavs[-1], figure],
+    )
+
+
+def separate_video_main(args: argparse.Namespace) -> None:
+    """The `--video` form of avvae.bin.separate: its arguments checked, the models loaded, the summary printed."""
+    if args.wav is not None or args.lips is not None:
+        raise ValueError("--video takes the soundtrack and the faces from the video: give no wav and no --lips")
+    mcem = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
+    if args.device:
+        mcem.device = args.device
+    features = load_config(args.feats_config, FeatureConfig) if args.feats_config else FeatureConfig()
+    config = load_config(args.video_config, VideoSeparationConfig) if args.video_config else VideoSeparationConfig()
+    faces = None
+    if args.faces is not None:
+        try:
+            faces = [int(number) for number in args.faces.split(",")]
+        except ValueError:
+            raise ValueError(f"--faces {args.faces!r}: expected face numbers separated by commas, e.g. 0,2") from None
+    loaded = {path: load_model(path, mcem.device) for path in dict.fromkeys(args.model)}
+    summary = separate_video(
+        args.video, [loaded[path] for path in args.model], mcem, features, config, args.out_dir, faces
+    )
+    print(summary.text())

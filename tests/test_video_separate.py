@@ -1,0 +1,242 @@
+"""Separating an ordinary video: faces found and tracked, mouths cropped, one separated speaker per face, outputs
+that play; the tracker, the window cross-fade and the errors on their own.
+
+The video is a real face photograph (matplotlib's Grace Hopper) twice side by side, moving and zooming, the right
+one covered by a board in a few frames, with a two-speaker soundtrack (avvae.synthetic_video)."""
+
+import contextlib
+import io
+import re
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile
+from imageio_ffmpeg import get_ffmpeg_exe, write_frames
+
+from avvae.audio import write_wav
+from avvae.bin import separate as separate_cli
+from avvae.face_tracking import FaceTracker
+from avvae.features import FeatureConfig
+from avvae.mcem import McemConfig
+from avvae.models import ModelConfig, SpeechVAE, save_model
+from avvae.overlap_add import OverlapAdd, plan_windows
+from avvae.synthetic_video import FRAME_SIZE, mouth_position, write_talking_heads
+from avvae.video import read_container_audio
+from avvae.video_separation import VideoSeparationConfig, nearest_found, separate_video
+from tests.signals import two_speaker_mixture
+
+FPS = 25.0
+RATE = 16000
+SECONDS = 1.6
+COVERED = range(18, 24)  # frames where the right face is behind a board
+MCEM = "iterations: 2\ndraws: 3\nburn_in: 1\nfinal_draws: 3\nfinal_burn_in: 1\n"
+WINDOWS = VideoSeparationConfig(window_seconds=0.7, overlap_seconds=0.2, min_track_seconds=0.2)
+
+
+def run_cli(*args) -> str:
+    """avvae.bin.separate with these arguments; what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        separate_cli.main(separate_cli.build_parser().parse_args([str(arg) for arg in args]))
+    return printed.getvalue()
+
+
+def streams(path) -> tuple[list[str], float]:
+    """The stream lines and the duration (s) that the ffmpeg binary reports for a media file."""
+    text = subprocess.run([get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    hours, minutes, seconds = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text).groups()
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("Stream #")]
+    return lines, 3600 * int(hours) + 60 * int(minutes) + float(seconds)
+
+
+def write_plain_video(path, frames: int, audio: np.ndarray | None = None) -> None:
+    """A grey video with no face, with `audio` as its soundtrack or none."""
+    wav = path.with_suffix(".wav")
+    if audio is not None:
+        write_wav(wav, audio, RATE)
+    writer = write_frames(
+        str(path),
+        FRAME_SIZE,
+        fps=FPS,
+        macro_block_size=2,
+        ffmpeg_log_level="error",
+        audio_path=str(wav) if audio is not None else None,
+        audio_codec="aac",
+    )
+    writer.send(None)
+    for _ in range(frames):
+        writer.send(np.full((FRAME_SIZE[1], FRAME_SIZE[0], 3), 100, np.uint8))
+    writer.close()
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory):
+    """The test video, its soundtrack as written, a tiny untrained AV-VAE and a short MCEM schedule."""
+    root = tmp_path_factory.mktemp("talk")
+    references, _ = two_speaker_mixture(4, SECONDS)
+    mixture = references.sum(0).astype(np.float32)
+    frames = write_talking_heads(root / "talk.mp4", mixture, RATE, FPS, {frame: (1,) for frame in COVERED})
+    model = SpeechVAE(ModelConfig(kind="avvae", hidden_dim=32, lip_hidden=16, lip_embedding=8))
+    save_model(model, root / "model.pt")
+    (root / "mcem.yaml").write_text(MCEM)
+    (root / "video.yaml").write_text("window_seconds: 0.7\noverlap_seconds: 0.2\nmin_track_seconds: 0.2\n")
+    return root, frames, model
+
+
+@pytest.fixture(scope="module")
+def separated(talk, tmp_path_factory):
+    root, _, model = talk
+    out = tmp_path_factory.mktemp("separated")
+    mcem = McemConfig(iterations=2, draws=3, burn_in=1, final_draws=3, final_burn_in=1)
+    return separate_video(root / "talk.mp4", [model], mcem, FeatureConfig(), WINDOWS, out), out
+
+
+def test_two_faces_are_found_and_tracked_through_the_occlusion(talk, separated):
+    _, frames, _ = talk
+    summary, _ = separated
+    assert summary.faces_found == 2 and summary.num_frames == frames
+    left, right = summary.faces
+    assert (left.number, right.number) == (0, 1)
+    assert left.missing_frames <= 1, "the uncovered face is found in (nearly) every frame"
+    assert len(COVERED) <= right.missing_frames <= len(COVERED) + 2, "the covered frames, (nearly) no others"
+    assert np.isnan(right.face_boxes[list(COVERED)]).all()
+    for number, face in enumerate(summary.faces):
+        found = ~np.isnan(face.face_boxes[:, 0])
+        centre_x = face.face_boxes[found, 0] + face.face_boxes[found, 2] / 2
+        assert np.all((centre_x < FRAME_SIZE[0] / 2) == (number == 0)), "one id per person in every frame"
+
+
+def test_mouths_are_cropped_inside_the_face_boxes_on_the_mouth(separated):
+    summary, _ = separated
+    for number, face in enumerate(summary.faces):
+        found = ~np.isnan(face.face_boxes[:, 0])
+        mouth, box = face.mouth_boxes[found], face.face_boxes[found]
+        middle = mouth[:, :2] + mouth[:, 2:] / 2
+        assert np.all((middle >= box[:, :2]) & (middle <= box[:, :2] + box[:, 2:])), "the mouth box's middle"
+        assert np.all(middle[:, 1] >= box[:, 1] + 0.5 * box[:, 3]), "in the lower half of the face"
+        truth = np.array([mouth_position(frame, number, FPS) for frame in np.flatnonzero(found)])
+        assert np.median(np.abs(middle - truth)) <= 4 and np.abs(middle - truth).max() <= 12, "on the drawn mouth"
+        assert (mouth[:, 2] == mouth[0, 2]).all() and 20 <= mouth[0, 2] <= 80, "one size per face, from its mouth"
+
+
+def test_every_output_is_written_and_the_separations_add_up_to_the_soundtrack(talk, separated):
+    root, frames, _ = talk
+    summary, out = separated
+    soundtrack = read_container_audio(root / "talk.mp4", RATE)
+    wavs = [soundfile.read(out / f"talk_{name}.wav", dtype="float32")[0] for name in ("face0", "face1", "noise")]
+    assert all(len(wav) == len(soundtrack) for wav in wavs)
+    # Each window's Wiener filters sum to one and the cross-fade weights too: the outputs add up across the joins.
+    assert np.max(np.abs(np.sum(wavs, axis=0) - soundtrack)) < 1e-3 * np.max(np.abs(soundtrack))
+    assert all(np.std(wav) > 0.01 * np.std(soundtrack) for wav in wavs[:2])
+    for number in range(2):
+        lines, duration = streams(out / f"talk_face{number}.mp4")
+        assert len(lines) == 2 and "Video: h264" in lines[0] and "Audio: aac" in lines[1], lines
+        assert abs(duration - frames / FPS) < 0.1
+        audio = read_container_audio(out / f"talk_face{number}.mp4", RATE)
+        assert abs(len(audio) - len(soundtrack)) < 0.05 * RATE
+        assert (out / f"talk_face{number}_mouth.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "talk_spectrograms.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"talk_face{n}{suffix}" for n in range(2) for suffix in (".wav", ".mp4", "_mouth.png")]
+        + ["talk_noise.wav", "talk_spectrograms.png"]
+    ), "no temporary files left"
+
+
+def test_the_command_separates_the_faces_asked_for_and_prints_a_summary(talk, tmp_path):
+    root, frames, _ = talk
+    printed = run_cli(
+        "--video",
+        root / "talk.mp4",
+        "--model",
+        root / "model.pt",
+        "--faces",
+        "1",
+        "--mcem-config",
+        root / "mcem.yaml",
+        "--video-config",
+        root / "video.yaml",
+        "--out-dir",
+        tmp_path,
+    )
+    assert f"2 face(s) found in {frames} frames, 1.6 s of audio" in printed
+    missing = int(re.search(r"face 1: missing in (\d+) of", printed).group(1))
+    assert len(COVERED) <= missing <= len(COVERED) + 2 and "face 0" not in printed
+    assert (tmp_path / "talk_face1.mp4").is_file() and not (tmp_path / "talk_face0.wav").exists()
+
+
+def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
+    root, frames, _ = talk
+    model, mcem, video = root / "model.pt", root / "mcem.yaml", root / "talk.mp4"
+    audio = two_speaker_mixture(5, 0.6)[0].sum(0).astype(np.float32)
+    write_plain_video(tmp_path / "silent_film.mp4", 10)
+    write_plain_video(tmp_path / "nobody.mp4", 15, audio)
+    (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    (tmp_path / "notes.pt").write_text("not a model")
+    cases = [
+        (["--video", tmp_path / "silent_film.mp4"], "silent_film.mp4: has no audio track"),
+        (["--video", tmp_path / "nobody.mp4"], "nobody.mp4: no face found in its 15 frames"),
+        (["--video", tmp_path / "broken.mp4"], "broken.mp4: cannot read it as a video"),
+        (["--video", tmp_path / "absent.mp4"], "absent.mp4: video file does not exist"),
+        (["--video", video, "--faces", "0,2"], r"talk.mp4: --faces 0,2 asks for face\(s\) 2, but 2 face\(s\) were"),
+        (["--video", video, "--faces", "0,x"], "--faces '0,x': expected face numbers"),
+        (["--video", video, "--model", tmp_path / "notes.pt"], "notes.pt: corrupt or truncated file"),
+        (["--video", video, tmp_path / "mix.wav"], "--video takes the soundtrack and the faces from the video"),
+        ([tmp_path / "mix.wav", "--lips", "a.npz", "--faces", "1"], "--faces and --video-config go with --video"),
+    ]
+    for args, message in cases:
+        args = args if "--model" in args else [*args, "--model", model]
+        with pytest.raises(ValueError, match=message):
+            run_cli(*args, "--mcem-config", mcem, "--out-dir", tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_tracks_keep_their_identity_through_gaps_and_returns():
+    tracker = FaceTracker(max_cost=0.6)
+    mouth = [np.zeros(2)]
+
+    def frame(*boxes):
+        return tracker.update(list(boxes), mouth * len(boxes), [10.0] * len(boxes))
+
+    assert frame((200, 50, 80, 80), (20, 50, 80, 80)) == [0, 1]
+    assert frame((24, 52, 82, 82), (205, 48, 80, 80)) == [1, 0], "matched by position, not by order"
+    assert frame((28, 54, 84, 84)) == [1], "face 0 missed in this frame"
+    assert frame((210, 50, 78, 78), (30, 54, 84, 84)) == [0, 1], "and found again"
+    for _ in range(20):
+        frame((30, 54, 84, 84))
+    assert frame((212, 52, 80, 80), (30, 54, 84, 84)) == [0, 1], "back after 20 frames away, where it was"
+    assert frame((120, 140, 40, 40), (30, 54, 84, 84)) == [2, 1], "a face elsewhere is someone new"
+    tracks = tracker.tracks()
+    assert tracks.num_frames == 26 and tracks.left_to_right() == [1, 2, 0]
+    assert tracks.found(0).sum() == 4 and tracks.found(2).sum() == 1
+    assert len(tracks.keep_long(2).boxes) == 2
+
+
+def test_missing_frames_take_the_nearest_found_one():
+    found = np.array([False, True, False, False, False, True, True, False])
+    assert nearest_found(found).tolist() == [1, 1, 1, 1, 5, 5, 6, 6]
+
+
+def test_windows_cover_the_signal_and_join_without_clicks():
+    assert plan_windows(50, 100, 10) == [(0, 50)]
+    plan = plan_windows(1000, 300, 100)
+    assert plan == [(0, 300), (200, 500), (400, 700), (600, 900), (700, 1000)], "the last one ends at the end"
+    signal = np.sin(2 * np.pi * np.arange(1000) / 97).astype(np.float32)
+    for gains in ([1.0] * 5, [1.0, 0.4, 1.5, 0.6, 1.3]):
+        pieces = []
+        joiner = OverlapAdd(plan, pieces.append)
+        for (start, end), gain in zip(plan, gains):
+            joiner.add(gain * signal[None, start:end])
+        assert all(piece.shape[1] <= 300 for piece in pieces), "each window handed on once no later one needs it"
+        joined = np.concatenate(pieces, axis=1)[0]
+        assert len(joined) == 1000
+        np.testing.assert_allclose(joined[:200], gains[0] * signal[:200], atol=1e-6)
+        if len(set(gains)) == 1:
+            np.testing.assert_allclose(joined, signal, atol=1e-6)
+        # Windows at different levels: the level glides across each join (a cut would step by 0.6 to 1.1).
+        where = np.flatnonzero(np.abs(signal) > 0.3)
+        level = joined[where] / signal[where]
+        assert np.max(np.abs(np.diff(level)) / np.diff(where)) < 0.025
+        assert level.min() > 0.4 - 1e-6 and level.max() < 1.5 + 1e-6
+    with pytest.raises(ValueError, match="overlap must be in"):
+        plan_windows(1000, 300, 300)
