@@ -13,6 +13,7 @@ import logging
 
 from avvae.cli import run_main
 from avvae.config import load_config
+from avvae.devices import usable_device
 from avvae.features import FeatureConfig
 from avvae.mcem import McemConfig
 from avvae.models import load_model
@@ -37,6 +38,7 @@ def main(args: argparse.Namespace) -> None:
     config = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
     if args.device:
         config.device = args.device
+    usable_device(config.device, "--device" if args.device else f"{args.mcem_config}: device")
     features = load_config(args.feats_config, FeatureConfig) if args.feats_config else FeatureConfig()
     paths = args.model * len(args.lips) if len(args.model) == 1 else args.model
     loaded = {path: load_model(path, config.device) for path in dict.fromkeys(paths)}
