@@ -71,16 +71,25 @@ FIGURE_COLUMNS = 1500  # time columns drawn per panel: more than the figure has 
 
 
 def pooled_db(signal: np.ndarray, rate: int, columns: int = FIGURE_COLUMNS) -> np.ndarray:
-    """Log-power spectrogram [bins, <= columns] in dB (float32), max-pooled over time so that a long recording
-    costs no more to draw than a short one, and a short loud event stays visible."""
-    _, _, power = scipy.signal.spectrogram(signal, fs=rate, nperseg=512, noverlap=384)
-    db = (10 * np.log10(power + 1e-12)).astype(np.float32)
-    factor = -(-db.shape[1] // columns)
-    if factor > 1:
+    """Log-power spectrogram [bins, <= columns] in dB (float32; 512-sample frames, hop 128), max-pooled over time so
+    that a long recording costs no more to draw than a short one and a short loud event stays visible. Computed a
+    block of frames at a time, so its memory does not grow with the recording either."""
+    size, hop = 512, 128
+    frames = (len(signal) - size) // hop + 1
+    if frames < 1:
+        return (10 * np.log10(scipy.signal.spectrogram(signal, fs=rate)[2] + 1e-12)).astype(np.float32)
+    factor = -(-frames // columns)
+    block = factor * 64
+    pooled = []
+    for start in range(0, frames, block):
+        stop = min(frames, start + block)
+        piece = signal[start * hop : (stop - 1) * hop + size]
+        _, _, power = scipy.signal.spectrogram(piece, fs=rate, nperseg=size, noverlap=size - hop)
+        db = (10 * np.log10(power + 1e-12)).astype(np.float32)
         width = -(-db.shape[1] // factor) * factor
         db = np.pad(db, ((0, 0), (0, width - db.shape[1])), mode="edge")
-        db = db.reshape(db.shape[0], -1, factor).max(axis=2)
-    return db
+        pooled.append(db.reshape(db.shape[0], -1, factor).max(axis=2))
+    return np.concatenate(pooled, axis=1)
 
 
 def plot_spectrograms(signals: dict[str, np.ndarray], rate: int, path: str | Path) -> None:
