@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +11,16 @@ import soundfile
 
 from avvae.atomic import atomic_path
 
+log = logging.getLogger(__name__)
+
 
 class AudioFileError(ValueError):
     """A waveform file is missing, unreadable, or not what the recipe expects."""
 
 
-def read_wav(path: str | Path, expected_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Mono float32 samples in [-1, 1] and the sample rate; fails clearly on a missing/odd file."""
+def read_wav(path: str | Path, expected_rate: int | None = None, downmix: bool = False) -> tuple[np.ndarray, int]:
+    """Mono float32 samples in [-1, 1] and the sample rate; fails clearly on a missing/odd file. A multichannel
+    file is refused, or with `downmix` (a user's own recording) averaged to mono with a log line."""
     path = Path(path)
     if not path.is_file():
         raise AudioFileError(f"{path}: audio file does not exist")
@@ -25,6 +29,9 @@ def read_wav(path: str | Path, expected_rate: int | None = None) -> tuple[np.nda
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:
         raise AudioFileError(f"{path}: cannot read audio ({error})") from error
+    if samples.shape[1] != 1 and downmix:
+        log.info("%s: %d channels, downmixed to mono (their mean)", path, samples.shape[1])
+        samples = samples.mean(axis=1, keepdims=True, dtype=np.float32)
     if samples.shape[1] != 1:
         raise AudioFileError(f"{path}: expected mono audio, found {samples.shape[1]} channels")
     if expected_rate is not None and rate != expected_rate:

@@ -9,6 +9,7 @@ key, keys unique.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -197,5 +198,60 @@ def _validate_mixture_sources(
         _check_same_keys(wav_scp, keys, scp, list(table))
         for key, path in table.items():
             _check_lips_match(scp, key, lengths[key], _lips_length(scp, key, path, sizes), lips_tolerance)
-    if not (directory / "manifest.jsonl").is_file():
-        raise DataDirError(f"{directory / 'manifest.jsonl'}: file does not exist (it records how mixtures were made)")
+    read_manifest(directory, keys)
+
+
+def _manifest_line(path: Path, number: int, line: str, num_speakers: int) -> dict:
+    """One manifest line as a dict, after checking the keys that the feature dump and scoring read."""
+    where = f"{path}:{number}"
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataDirError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from error
+    if not isinstance(entry, dict):
+        raise DataDirError(f"{where}: expected a JSON object, found {type(entry).__name__}")
+    for key in ("id", "condition", "sources"):
+        if key not in entry:
+            raise DataDirError(f"{where}: key {key!r} is missing")
+    for key in ("id", "condition"):
+        if not isinstance(entry[key], str) or not entry[key]:
+            raise DataDirError(f"{where}: key {key!r} must be a non-empty string, found {entry[key]!r}")
+    sources = entry["sources"]
+    if not isinstance(sources, list) or len(sources) != num_speakers:
+        found = f"{len(sources)} sources" if isinstance(sources, list) else repr(sources)
+        raise DataDirError(
+            f"{where}: key 'sources' must be a list of {num_speakers} sources (one per spk<j>.scp), found {found}"
+        )
+    for j, source in enumerate(sources):
+        if not isinstance(source, dict) or not isinstance(source.get("spk"), str) or not source["spk"]:
+            raise DataDirError(
+                f"{where}: key 'sources[{j}].spk' must be a non-empty string (the speaker id), found {source!r}"
+            )
+    return entry
+
+
+def read_manifest(directory: str | Path, keys: list[str] | None = None) -> dict[str, dict]:
+    """The manifest.jsonl of a mixture dir, by mixture id, every line checked: a JSON object whose `id` and
+    `condition` are strings and whose `sources` list one object with a `spk` string per speaker (spk<j>.scp), one
+    line per mixture of wav.scp (`keys`, read from wav.scp if not given). Errors name the file, line and key."""
+    directory = Path(directory)
+    path = directory / "manifest.jsonl"
+    if not path.is_file():
+        raise DataDirError(f"{path}: file does not exist (it records how mixtures were made)")
+    keys = list(read_table(directory / "wav.scp")) if keys is None else keys
+    count = speaker_count(directory)
+    entries: dict[str, dict] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            raise DataDirError(f"{path}:{number}: empty line")
+        entry = _manifest_line(path, number, line, count)
+        if entry["id"] in entries:
+            raise DataDirError(f"{path}:{number}: duplicated id {entry['id']!r}")
+        entries[entry["id"]] = entry
+    if set(entries) != set(keys):
+        missing = sorted(set(keys) - set(entries))[:3]
+        extra = sorted(set(entries) - set(keys))[:3]
+        raise DataDirError(
+            f"{path}: ids differ from the mixtures of wav.scp (missing: {missing or 'none'}, extra: {extra or 'none'})"
+        )
+    return entries

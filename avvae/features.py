@@ -12,7 +12,6 @@ attrs `num_samples` and `scale`, the factor applied to the waveform (divide by i
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -25,7 +24,7 @@ from tqdm import tqdm
 
 from avvae.audio import read_wav
 from avvae.config import check_ranges
-from avvae.datadir import is_mixture_dir, read_table, speaker_count
+from avvae.datadir import is_mixture_dir, read_manifest, read_table, speaker_count
 from avvae.lips import load_lips, resample_lips
 from avvae.stft import StftConfig, stft
 
@@ -112,8 +111,7 @@ def _data_tables(data_dir: Path) -> dict[str, dict]:
         names.append("lips.scp")
     tables: dict[str, dict] = {name: read_table(data_dir / name) for name in names}
     if is_mixture_dir(data_dir):
-        lines = (data_dir / "manifest.jsonl").read_text().splitlines()
-        tables["manifest"] = {entry["id"]: entry for entry in map(json.loads, lines)}
+        tables["manifest"] = read_manifest(data_dir, list(tables["wav.scp"]))
     return tables
 
 

@@ -1,26 +1,33 @@
 """Separate a user's own recording: a mixture wav plus one lip ROI file per speaker, with trained VAE(s) and MCEM.
 
 Lips come as an avvae `.npz` (frames + fps) or as a video of the mouth region (any size and frame rate: read
-grayscale with the ffmpeg that imageio-ffmpeg ships, scaled to the model's lip size). Outputs: one wav per
-speaker and the noise, at the mixture's level and length, and a spectrogram figure of the input and outputs.
+grayscale with the ffmpeg that imageio-ffmpeg ships, scaled to the model's lip size). A stereo (multichannel)
+mixture is downmixed to mono, with a log line. Outputs: one wav per speaker and the noise, at the mixture's level
+and length, and a spectrogram figure of the input and outputs (drawn at a bounded size whatever the length), plus
+`<name>.json` naming the input they were made from. The output folder is checked before any work (see
+`avvae.output_set`), the set is written as a whole, and outputs of another input of the same name are never
+overwritten.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from math import gcd
 from pathlib import Path
 
 import numpy as np
 import scipy.signal
+import soundfile
 import torch
 
 from avvae.atomic import atomic_path
-from avvae.audio import read_wav, write_wav
+from avvae.audio import AudioFileError, read_wav, write_wav
 from avvae.features import FeatureConfig
 from avvae.lips import LipsFileError, load_lips, resample_lips
 from avvae.mcem import McemConfig, separate
 from avvae.models import SpeechVAE
+from avvae.output_set import OutputSet, check_output_dir
 from avvae.stft import istft, stft
 from avvae.video import VideoError, read_gray_frames
 
@@ -46,8 +53,9 @@ def read_lips_file(path: str | Path, size: int) -> tuple[np.ndarray, float]:
 
 
 def read_mixture_wav(path: str | Path, rate: int) -> tuple[np.ndarray, float]:
-    """Mono samples at `rate` (resampled if needed), peak-normalised; returns them and the scale applied."""
-    samples, source_rate = read_wav(path)
+    """Mono samples at `rate` (channels averaged, resampled if needed), peak-normalised; returns them and the scale
+    applied."""
+    samples, source_rate = read_wav(path, downmix=True)
     if source_rate != rate:
         log.info("%s: resampling from %d Hz to %d Hz", path, source_rate, rate)
         common = gcd(rate, source_rate)
@@ -58,27 +66,88 @@ def read_mixture_wav(path: str | Path, rate: int) -> tuple[np.ndarray, float]:
     return samples / peak, 1.0 / peak
 
 
+FIGURE_WIDTH, PANEL_HEIGHT, FIGURE_DPI = 9.0, 2.2, 100
+FIGURE_COLUMNS = 1500  # time columns drawn per panel: more than the figure has pixels, whatever the length
+
+
+def pooled_db(signal: np.ndarray, rate: int, columns: int = FIGURE_COLUMNS) -> np.ndarray:
+    """Log-power spectrogram [bins, <= columns] in dB (float32; 512-sample frames, hop 128), max-pooled over time so
+    that a long recording costs no more to draw than a short one and a short loud event stays visible. Computed a
+    block of frames at a time, so its memory does not grow with the recording either."""
+    size, hop = 512, 128
+    frames = (len(signal) - size) // hop + 1
+    if frames < 1:
+        return (10 * np.log10(scipy.signal.spectrogram(signal, fs=rate)[2] + 1e-12)).astype(np.float32)
+    factor = -(-frames // columns)
+    block = factor * 64
+    pooled = []
+    for start in range(0, frames, block):
+        stop = min(frames, start + block)
+        piece = signal[start * hop : (stop - 1) * hop + size]
+        _, _, power = scipy.signal.spectrogram(piece, fs=rate, nperseg=size, noverlap=size - hop)
+        db = (10 * np.log10(power + 1e-12)).astype(np.float32)
+        width = -(-db.shape[1] // factor) * factor
+        db = np.pad(db, ((0, 0), (0, width - db.shape[1])), mode="edge")
+        pooled.append(db.reshape(db.shape[0], -1, factor).max(axis=2))
+    return np.concatenate(pooled, axis=1)
+
+
 def plot_spectrograms(signals: dict[str, np.ndarray], rate: int, path: str | Path) -> None:
-    """One log-power spectrogram panel per signal, stacked, with the same colour scale."""
+    """One log-power spectrogram panel per signal, stacked, with the same colour scale; each panel an image of at
+    most FIGURE_COLUMNS columns, so memory stays bounded for long recordings."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(len(signals), 1, figsize=(9, 2.2 * len(signals)), sharex=True, squeeze=False)
+    size = (FIGURE_WIDTH, PANEL_HEIGHT * len(signals))
+    figure, axes = plt.subplots(len(signals), 1, figsize=size, sharex=True, squeeze=False)
     reference = None
     for axis, (name, signal) in zip(axes[:, 0], signals.items()):
-        freqs, times, power = scipy.signal.spectrogram(signal, fs=rate, nperseg=512, noverlap=384)
-        db = 10 * np.log10(power + 1e-12)
-        reference = db.max() if reference is None else reference
-        axis.pcolormesh(times, freqs / 1000, db, vmin=reference - 80, vmax=reference, shading="auto", cmap="magma")
+        db = pooled_db(signal, rate)
+        reference = float(db.max()) if reference is None else reference
+        extent = (0.0, len(signal) / rate, 0.0, rate / 2000)
+        axis.imshow(db, origin="lower", aspect="auto", extent=extent, vmin=reference - 80, vmax=reference,
+                    cmap="magma", interpolation="nearest", rasterized=True)
         axis.set_ylabel("kHz")
         axis.set_title(name, fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("time (s)")
     figure.tight_layout()
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
+        figure.savefig(tmp, dpi=FIGURE_DPI, format="png")
     plt.close(figure)
+
+
+def output_files(wav: str | Path, num_speakers: int, out_dir: str | Path) -> OutputSet:
+    """<out>/<name>_s<j>.wav for each speaker, <name>_noise.wav and <name>_spectrograms.png, <name> the wav's
+    stem."""
+    name = Path(wav).stem
+    names = [f"{name}_s{j}.wav" for j in range(1, num_speakers + 1)] + [f"{name}_noise.wav"]
+    return OutputSet(Path(out_dir), name, Path(wav).resolve(), (*names, f"{name}_spectrograms.png"))
+
+
+def output_bytes(wav: str | Path, num_speakers: int, rate: int) -> int:
+    """An upper bound of the bytes the outputs of `wav` take: float32 wavs at `rate`, the figure as an
+    uncompressed RGBA image, and the sidecar."""
+    path = Path(wav)
+    if not path.is_file():
+        raise AudioFileError(f"{path}: audio file does not exist")
+    try:
+        info = soundfile.info(str(path))
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise AudioFileError(f"{path}: cannot read audio ({error})") from error
+    samples = -(-info.frames * rate // info.samplerate)
+    pixels = FIGURE_WIDTH * PANEL_HEIGHT * (num_speakers + 2) * FIGURE_DPI**2
+    return (num_speakers + 1) * (44 + 4 * samples) + int(4 * pixels) + 2**16
+
+
+def prepare_outputs(wav: str | Path, num_speakers: int, features: FeatureConfig, out_dir: str | Path) -> OutputSet:
+    """The output files of `wav`, after checking, before any work, that the folder can be created and written, has
+    room for them, and holds no outputs of another input of the same name."""
+    outputs = output_files(wav, num_speakers, out_dir)
+    check_output_dir(outputs.directory, output_bytes(wav, num_speakers, features.sample_rate))
+    outputs.previous()
+    return outputs
 
 
 def separate_recording(
@@ -87,10 +156,9 @@ def separate_recording(
     models: list[SpeechVAE],
     config: McemConfig,
     features: FeatureConfig,
-    out_dir: str | Path,
+    outputs: OutputSet,
 ) -> list[Path]:
-    """Write <out>/<name>_s<j>.wav for each speaker, <name>_noise.wav and <name>_spectrograms.png."""
-    out_dir, name = Path(out_dir), Path(wav).stem
+    """Separate `wav` into `outputs` (from `prepare_outputs`), all written together; returns their paths."""
     samples, scale = read_mixture_wav(wav, features.sample_rate)
     mixture = stft(samples, features.stft)
     times = features.stft.frame_times(mixture.shape[0])
@@ -110,10 +178,13 @@ def separate_recording(
     separation = separate(mixture, streams, models, config)
     estimates = torch.cat([separation.sources, separation.noise[None]]).cpu()
     signals = istft(estimates, features.stft, len(samples)).numpy() / scale
-    paths = [out_dir / f"{name}_s{j}.wav" for j in range(1, len(models) + 1)] + [out_dir / f"{name}_noise.wav"]
-    for path, signal in zip(paths, signals):
-        write_wav(path, signal.astype(np.float32), features.sample_rate)
+    rate = features.sample_rate
+    writers = {
+        name: functools.partial(write_wav, samples=signal.astype(np.float32), rate=rate)
+        for name, signal in zip(outputs.names, signals)
+    }
     labels = ["mixture"] + [f"speaker {j}" for j in range(1, len(models) + 1)] + ["noise"]
-    figure = out_dir / f"{name}_spectrograms.png"
-    plot_spectrograms(dict(zip(labels, [samples / scale, *signals])), features.sample_rate, figure)
-    return paths + [figure]
+    figure = dict(zip(labels, [samples / scale, *signals]))
+    writers[outputs.names[-1]] = functools.partial(plot_spectrograms, figure, rate)
+    outputs.write(writers, {"lips": [str(Path(path).resolve()) if path else None for path in lips]})
+    return outputs.paths

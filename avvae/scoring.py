@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from tqdm import tqdm
 
 from avvae.atomic import write_text_atomic
 from avvae.audio import read_wav
-from avvae.datadir import DataDirError, read_table, speaker_count
+from avvae.datadir import DataDirError, read_manifest, read_table, speaker_count
 from avvae.decode_dir import output_paths
 from avvae.metrics import METRICS, MixtureScorer, si_sdr
 
@@ -57,16 +56,10 @@ class MixtureDir:
         count = speaker_count(path)
         if count == 0:
             raise DataDirError(f"{path}: not a mixture data dir (no spk1.scp)")
-        manifest = path / "manifest.jsonl"
-        if not manifest.is_file():
-            raise DataDirError(f"{manifest}: file does not exist (it names each mixture's speakers)")
-        speakers = {}
-        for number, line in enumerate(manifest.read_text().splitlines(), start=1):
-            entry = json.loads(line)
-            speakers[entry["id"]] = [source["spk"] for source in entry["sources"]]
-            if len(speakers[entry["id"]]) != count:
-                raise DataDirError(f"{manifest}:{number}: {len(speakers[entry['id']])} sources, expected {count}")
-        return cls(path, read_table(path / "wav.scp"), [read_table(path / f"spk{j}.scp") for j in range(1, count + 1)],
+        mixtures = read_table(path / "wav.scp")
+        manifest = read_manifest(path, list(mixtures))
+        speakers = {key: [source["spk"] for source in entry["sources"]] for key, entry in manifest.items()}
+        return cls(path, mixtures, [read_table(path / f"spk{j}.scp") for j in range(1, count + 1)],
                    read_table(path / "noise1.scp"), read_table(path / "utt2cond"), speakers)
 
     @property

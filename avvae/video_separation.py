@@ -34,6 +34,7 @@ from avvae.atomic import atomic_path
 from avvae.audio import check_finite
 from avvae.config import check_ranges, load_config
 from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, detect_faces, mouth_of_face
+from avvae.devices import usable_device
 from avvae.face_tracking import FaceTracker, FaceTracks
 from avvae.features import FeatureConfig
 from avvae.lips import resample_lips
@@ -388,6 +389,7 @@ def separate_video_main(args: argparse.Namespace) -> None:
     mcem = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
     if args.device:
         mcem.device = args.device
+    usable_device(mcem.device, "--device" if args.device else f"{args.mcem_config}: device")
     features = load_config(args.feats_config, FeatureConfig) if args.feats_config else FeatureConfig()
     config = load_config(args.video_config, VideoSeparationConfig) if args.video_config else VideoSeparationConfig()
     faces = None

@@ -14,6 +14,7 @@ from avvae.atomic import is_done
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
 from avvae.decode import Method, decode_mixtures, silence, unprocessed_mixture
+from avvae.devices import usable_device
 from avvae.feature_files import open_features
 from avvae.mcem import McemConfig, mcem_method, oracle_latent_method
 from avvae.models import SpeechVAE, load_model
@@ -51,6 +52,7 @@ def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str
         raise ValueError(f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config "
                          "(e.g. conf/mcem.yaml)")
     config = load_config(args.config, McemConfig)
+    usable_device(config.device, f"{args.config}: device")
     model_dir = Path(args.model_dir)
     cache: dict[Path, SpeechVAE] = {}
 

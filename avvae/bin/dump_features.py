@@ -12,6 +12,7 @@ from avvae.cli import run_main, split_keys
 from avvae.config import load_config
 from avvae.datadir import read_table
 from avvae.features import FeatureConfig, dump_features
+from avvae.job_lock import job_lock
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +29,8 @@ def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, FeatureConfig)
     keys = split_keys(list(read_table(Path(args.data_dir) / "wav.scp")), args.nj, args.job)
     output = Path(args.dump_dir) / f"split{args.nj}" / f"feats.{args.job}.h5"
-    dump_features(args.data_dir, output, config, keys)
+    with job_lock(output, "dump of this set"):
+        dump_features(args.data_dir, output, config, keys)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,14 @@
 
   python -m avvae.bin.separate --model egs/mini_av/exp/avvae_si/model.pt \\
       --lips alice.mp4 bob.mp4 --out-dir separated mixture.wav
-writes separated/mixture_s1.wav, mixture_s2.wav (in the order of --lips), mixture_noise.wav and
-mixture_spectrograms.png. Give one --model for all speakers (SI) or one per speaker (SD), in the --lips order.
+writes separated/mixture_s1.wav, mixture_s2.wav (in the order of --lips), mixture_noise.wav,
+mixture_spectrograms.png and mixture.json (the input they come from). Give one --model for all speakers (SI) or
+one per speaker (SD), in the --lips order. A stereo mixture is downmixed to mono.
+
+The output folder is created and checked (writable, room for the outputs) before any work, and the outputs are
+written together or not at all. Outputs are named after the input's file name: a rerun from the same input
+replaces them, but an input of the same name from another folder (a/mix.wav after b/mix.wav) is refused, naming
+both, rather than overwriting the first one's outputs: give it another --out-dir.
 
   python -m avvae.bin.separate --video talk.mp4 --model egs/mini_av/exp/avvae_si/model.pt --out-dir separated
 finds and tracks the faces of an ordinary video and separates one speaker per face (or the faces of --faces 0,2,
@@ -17,16 +23,19 @@ import logging
 
 from avvae.cli import run_main
 from avvae.config import load_config
+from avvae.devices import usable_device
 from avvae.features import FeatureConfig
 from avvae.mcem import McemConfig
 from avvae.models import load_model
-from avvae.own_mixture import separate_recording
+from avvae.own_mixture import prepare_outputs, separate_recording
 from avvae.video_separation import separate_video_main
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("wav", nargs="?", help="the mixture (mono; resampled to the model's rate if needed)")
+    parser.add_argument(
+        "wav", nargs="?", help="the mixture (stereo is downmixed; resampled to the model's rate if needed)"
+    )
     parser.add_argument("--lips", nargs="+", help="one lip file per speaker (.npz or video)")
     parser.add_argument("--video", help="instead of wav and --lips: a video with its soundtrack, one speaker a face")
     parser.add_argument("--faces", help="with --video: the faces to separate, e.g. 0,2 (default: all)")
@@ -35,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mcem-config", help="MCEM settings (default: the published ones)")
     parser.add_argument("--feats-config", help="STFT settings the model was trained with (default: the published)")
     parser.add_argument("--device", help="cpu or cuda (overrides the MCEM config)")
-    parser.add_argument("--out-dir", default=".", help="where the outputs go (default: .)")
+    parser.add_argument("--out-dir", default=".", help="where the outputs go (default: .), checked before any work")
     return parser
 
 
@@ -49,11 +58,13 @@ def main(args: argparse.Namespace) -> None:
     config = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
     if args.device:
         config.device = args.device
+    usable_device(config.device, "--device" if args.device else f"{args.mcem_config}: device")
     features = load_config(args.feats_config, FeatureConfig) if args.feats_config else FeatureConfig()
+    outputs = prepare_outputs(args.wav, len(args.lips), features, args.out_dir)
     paths = args.model * len(args.lips) if len(args.model) == 1 else args.model
     loaded = {path: load_model(path, config.device) for path in dict.fromkeys(paths)}
-    outputs = separate_recording(args.wav, args.lips, [loaded[p] for p in paths], config, features, args.out_dir)
-    logging.info("wrote %s", ", ".join(map(str, outputs)))
+    written = separate_recording(args.wav, args.lips, [loaded[p] for p in paths], config, features, outputs)
+    logging.info("wrote %s", ", ".join(map(str, written)))
 
 
 if __name__ == "__main__":

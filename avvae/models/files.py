@@ -4,6 +4,8 @@ so a file is never unpickled as code; a truncated, corrupt or foreign file is an
 from __future__ import annotations
 
 import dataclasses
+import errno
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,35 @@ CHECKPOINT_FORMAT = "avvae-checkpoint-1"
 
 
 class ModelFileError(ValueError):
-    """A model or checkpoint file cannot be used: missing, truncated, corrupt, or of another format."""
+    """A model or checkpoint file cannot be used or written: missing, truncated, corrupt, of another format, or a
+    write that failed."""
 
 
 def save_file(payload: dict[str, Any], path: str | Path) -> None:
-    """torch.save atomically: a kill mid-write leaves the previous file intact."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """torch.save atomically: a kill mid-write leaves the previous file intact. A write that fails (a full disk,
+    a quota) is an error that names the file and says so; torch itself says only `enforce fail at
+    inline_container.cc`."""
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    except (RuntimeError, OSError) as error:
+        raise ModelFileError(f"{path}: {_write_failure(Path(path), error)}") from error
+
+
+def _write_failure(path: Path, error: BaseException) -> str:
+    """Why writing `path` failed, in words: the disk is full (ENOSPC anywhere in the chain, or under 1 MiB left)
+    or the write was refused, with the free space and torch's own message."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if not path.parent.is_dir():
+        return f"cannot write the file ({message})"
+    free = shutil.disk_usage(path.parent).free
+    chain, cause = [], error
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    full = free < 2**20 or any(getattr(cause, "errno", None) == errno.ENOSPC for cause in chain)
+    reason = "the disk is full" if full else "the write failed (disk full, quota or file size limit?)"
+    return f"cannot write the file: {reason}; {free / 2**20:.1f} MiB free in {path.parent} ({message})"
 
 
 def load_file(path: str | Path, expected_format: str, device: str | torch.device = "cpu") -> dict[str, Any]:

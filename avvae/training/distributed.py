@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from avvae.devices import usable_device
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -26,8 +28,7 @@ class Placement:
 def start(device: str) -> Placement:
     """Join the process group when launched by torchrun (one GPU per process on CUDA, gloo on CPU)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    usable_device(device)
     if world_size == 1:
         return Placement(0, 1, torch.device(device))
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
