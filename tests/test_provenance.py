@@ -19,15 +19,25 @@ from avvae.models.files import ModelFileError, save_model
 from tests.datadirs import make_noise_dir, make_speech_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{ROOT}/.venv/bin:{ROOT}/utils:{os.environ['PATH']}",
-       "OMP_NUM_THREADS": "1"}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(ROOT),
+    "PATH": f"{ROOT}/.venv/bin:{ROOT}/utils:{os.environ['PATH']}",
+    "OMP_NUM_THREADS": "1",
+}
 OTHER_FEATS = "n_fft: 512\nhop_length: 128\n"
 
 
 def step(workdir: Path, script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run steps/<script> in `workdir` (paths relative to it, as in a recipe); stdout+stderr in .stdout."""
-    result = subprocess.run([str(ROOT / "steps" / script), *args], cwd=workdir, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    result = subprocess.run(
+        [str(ROOT / "steps" / script), *args],
+        cwd=workdir,
+        env=ENV,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{script} failed:\n{result.stdout[-3000:]}")
     return result
@@ -56,8 +66,10 @@ def test_a_dump_made_with_another_feats_config_is_refused_then_redone_with_force
     (workdir / "conf" / "feats.yaml").write_text(OTHER_FEATS)
     refused = step(workdir, "dump_features.sh", *dump, check=False)
     assert refused.returncode != 0
-    assert ("dump/speech: conf/feats.yaml changed since the dump was made (rerun with --force true to redo it)"
-            in refused.stdout)
+    assert (
+        "dump/speech: conf/feats.yaml changed since the dump was made (rerun with --force true to redo it)"
+        in refused.stdout
+    )
     assert feats.stat().st_mtime_ns == made and n_fft_of(feats) == {1024}
 
     step(workdir, "dump_features.sh", "--force", "true", *dump)
@@ -68,8 +80,9 @@ def test_a_dump_made_with_another_feats_config_is_refused_then_redone_with_force
 def kill_midway(command: list[str], cwd: Path, partial: Path) -> bool:
     """Start `command` and SIGKILL its process group once `partial` holds a complete utterance; False if it ended
     before."""
-    process = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     while process.poll() is None and time.time() < deadline:
         try:
@@ -104,11 +117,17 @@ def test_a_killed_dump_resumed_with_another_feats_config_is_refused(workdir):
     assert not (dump / "feats.h5").exists() and partial.is_file()
 
     # the job itself, run by hand on the partial file, refuses to append utterances of other settings to it
-    job = subprocess.run([sys.executable, "-m", "avvae.bin.dump_features", "--config", "conf/feats.yaml",
-                          "speech/data", "dump/speech"], cwd=workdir, env=ENV, capture_output=True, text=True)
+    job = subprocess.run(
+        [sys.executable, "-m", "avvae.bin.dump_features", "--config", "conf/feats.yaml", "speech/data", "dump/speech"],
+        cwd=workdir,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert job.returncode == 1
     assert "feats.1.h5.partial: a partial dump made with n_fft=1024 (wanted 512), hop_length=533 (wanted 128)" in (
-        job.stderr)
+        job.stderr
+    )
     assert not (dump / "split1" / "feats.1.h5").exists() and n_fft_of(partial) == {1024}
 
 
@@ -120,8 +139,9 @@ def mixtures(tmp_path):
     make_mixtures(speech, noise, data, tmp_path / "mix_audio", MixConfig(num_mixtures=1, snr_db=[5.0]))
     dump_features(data, tmp_path / "dump" / "test_mix" / "feats.h5", FeatureConfig())
     (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "mcem.yaml").write_text("iterations: 2\ndraws: 2\nburn_in: 1\nfinal_draws: 2\n"
-                                                 "final_burn_in: 1\nsampler: mh\ninit: prior\n")
+    (tmp_path / "conf" / "mcem.yaml").write_text(
+        "iterations: 2\ndraws: 2\nburn_in: 1\nfinal_draws: 2\nfinal_burn_in: 1\nsampler: mh\ninit: prior\n"
+    )
     return tmp_path
 
 
@@ -132,16 +152,25 @@ def small_model(seed: int) -> SpeechVAE:
 
 def test_a_decode_made_before_the_model_was_retrained_is_refused_as_stale(mixtures):
     save_model(small_model(0), mixtures / "exp" / "avae_si" / "model.pt")
-    decode = ["--nj", "1", "--decode-opts", "--method mcem --model-dir exp/avae_si --config conf/mcem.yaml",
-              "data/test_mix", "dump/test_mix/feats.h5", "exp/avae_si/decode_test_mix"]
+    decode = [
+        "--nj",
+        "1",
+        "--decode-opts",
+        "--method mcem --model-dir exp/avae_si --config conf/mcem.yaml",
+        "data/test_mix",
+        "dump/test_mix/feats.h5",
+        "exp/avae_si/decode_test_mix",
+    ]
     step(mixtures, "decode.sh", *decode)
     assert "is separated, skipping" in step(mixtures, "decode.sh", *decode).stdout
 
     save_model(small_model(1), mixtures / "exp" / "avae_si" / "model.pt")  # trained again
     refused = step(mixtures, "decode.sh", *decode, check=False)
     assert refused.returncode != 0
-    assert ("exp/avae_si/decode_test_mix: exp/avae_si/model.pt changed since the decode was made (rerun with --force "
-            "true to redo it)") in refused.stdout
+    assert (
+        "exp/avae_si/decode_test_mix: exp/avae_si/model.pt changed since the decode was made (rerun with --force "
+        "true to redo it)"
+    ) in refused.stdout
 
 
 def test_flipped_bytes_inside_a_weight_fail_the_checksum_naming_the_file(tmp_path):
@@ -153,7 +182,7 @@ def test_flipped_bytes_inside_a_weight_fail_the_checksum_naming_the_file(tmp_pat
     start = data.find(weight)
     assert start > 0 and len(weight) > 1000, "the weight is stored as its raw bytes"
     middle = start + len(weight) // 2
-    data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match=f"{path}: parameters fail their checksum: the file is corrupt"):
         load_model(path)
