@@ -17,12 +17,33 @@ class FeatureFileError(ValueError):
     """A feature file is missing, incomplete, or was made with other STFT settings."""
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def settings_differences(attrs: Any, settings: dict[str, Any]) -> list[str]:
+    """'n_fft=512 (wanted 1024)' for each setting a feature file's root attributes hold with another value."""
+    return [
+        f"{name}={_plain(attrs[name])!r} (wanted {value!r})"
+        for name, value in settings.items()
+        if name in attrs and _plain(attrs[name]) != value
+    ]
+
+
 def merge_feature_files(parts: list[Path], output: str | Path) -> int:
-    """Merge job outputs into one feats.h5 (atomically); fails if a key appears twice. Returns the count."""
+    """Merge job outputs into one feats.h5 (atomically); fails if a key appears twice, or if the parts were made
+    with other settings than the first (a resumed dump must never mix them). Returns the count."""
     count = 0
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as merged:
         for part in parts:
             with h5py.File(part, "r") as handle:
+                first = {name: _plain(value) for name, value in merged.attrs.items()}
+                differences = settings_differences(handle.attrs, first)
+                if differences:
+                    raise FeatureFileError(
+                        f"{part}: made with {', '.join(differences)} like {parts[0]}; "
+                        "redo the dump (steps/dump_features.sh --force true)"
+                    )
                 for name, value in handle.attrs.items():
                     merged.attrs[name] = value
                 for key in handle:

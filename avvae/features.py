@@ -25,6 +25,7 @@ from tqdm import tqdm
 from avvae.audio import read_wav
 from avvae.config import check_ranges
 from avvae.datadir import is_mixture_dir, read_manifest, read_table, speaker_count
+from avvae.feature_files import FeatureFileError, settings_differences
 from avvae.lips import load_lips, resample_lips
 from avvae.stft import StftConfig, stft
 
@@ -128,6 +129,17 @@ def _write_root_attrs(handle: h5py.File, config: FeatureConfig, kind: str, num_s
     handle.attrs["num_speakers"] = num_speakers
 
 
+def _require_settings(handle: h5py.File, path: Path, config: FeatureConfig, which: str) -> None:
+    """Refuse to resume (or reuse) a job's dump made with other feature settings: it would mix utterances of two
+    settings in one feats.h5."""
+    differences = settings_differences(handle.attrs, asdict(config))
+    if differences:
+        raise FeatureFileError(
+            f"{path}: {which} dump made with {', '.join(differences)}: remove it, or rerun the "
+            "stage with --force true, to dump with the new settings"
+        )
+
+
 def _open_partial(path: Path) -> h5py.File:
     """Open (or start) a partial dump; a partial file left unreadable by a kill is started afresh."""
     try:
@@ -148,6 +160,8 @@ def dump_features(
     """
     data_dir, output = Path(data_dir), Path(output)
     if output.exists():
+        with h5py.File(output, "r") as handle:
+            _require_settings(handle, output, config, "a finished")
         log.info("%s exists, nothing to do", output)
         return 0
     tables = _data_tables(data_dir)
@@ -156,6 +170,7 @@ def dump_features(
     output.parent.mkdir(parents=True, exist_ok=True)
     computed = 0
     with _open_partial(partial) as handle:
+        _require_settings(handle, partial, config, "a partial")
         _write_root_attrs(handle, config, data_kind(data_dir), speaker_count(data_dir))
         for key in tqdm(keys, desc=f"dump {data_dir.name}", unit="utt", mininterval=2.0):
             if key in handle and handle[key].attrs.get("complete", False):

@@ -35,6 +35,7 @@ nmf_config=conf/nmf.yaml       # NMF baseline settings
 oracle_latent_models=avvae  # VAEs whose oracle-latent reference rows are computed ("": none)
 ngpu=0                  # training: 0 CPU, 1 GPU, > 1 DDP over GPUs (torchrun)
 title=""                # RESULTS.md title (default: the corpus folder's name)
+force=false             # true: redo stale outputs (made from other configs or inputs) instead of refusing them
 
 help_message="Usage: $0 [options]
 Runs the avvae recipe of the current corpus folder (egs/<corpus>), stage by stage.
@@ -59,7 +60,8 @@ Options:
   --mcem_config <yaml>     # (default: ${mcem_config})
   --nmf_config <yaml>      # (default: ${nmf_config})
   --ngpu <n>               # (default: ${ngpu})
-  --title <str>            # (default: the corpus folder's name)"
+  --title <str>            # (default: the corpus folder's name)
+  --force <bool>           # redo stale outputs of stages 2-8 instead of refusing them (default: ${force})"
 
 log "$0 $*"
 . ./utils/parse_options.sh
@@ -85,10 +87,10 @@ fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "Stage 2: test mixtures data/${test_set}_mix (and data/${test_set}_unseen_mix)"
-  steps/make_mixtures.sh --mix-config "${mix_config}" \
+  steps/make_mixtures.sh --force "${force}" --mix-config "${mix_config}" \
     "data/${test_set}" "data/${noise_test}" "data/${test_set}_mix"
   if [ -n "${unseen_mix_config}" ]; then
-    steps/make_mixtures.sh --mix-config "${unseen_mix_config}" \
+    steps/make_mixtures.sh --force "${force}" --mix-config "${unseen_mix_config}" \
       "data/${test_set}" "data/${noise_test}" "data/${test_set}_unseen_mix"
   fi
 fi
@@ -96,23 +98,24 @@ fi
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: feature dump to dump/<set>/feats.h5"
   for set in "${train_set}" "${dev_set}" "${sd_set}" "${test_set}" ${test_sets}; do
-    steps/dump_features.sh --nj "${nj}" --cmd "${decode_cmd}" --feats-config "${feats_config}" \
+    steps/dump_features.sh --force "${force}" --nj "${nj}" --cmd "${decode_cmd}" --feats-config "${feats_config}" \
       "data/${set}" "dump/${set}"
   done
   for set in "${noise_train}" "${noise_test}"; do
-    steps/dump_features.sh --nj "${nj}" --cmd "${decode_cmd}" --feats-config "${feats_config}" --no-lips true \
-      "data/${set}" "dump/${set}"
+    steps/dump_features.sh --force "${force}" --nj "${nj}" --cmd "${decode_cmd}" --feats-config "${feats_config}" \
+      --no-lips true "data/${set}" "dump/${set}"
   done
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   log "Stage 4: SI training of ${si_models}"
   for model in ${si_models}; do
-    steps/train.sh --cmd "${train_launcher}" --ngpu "${ngpu}" --train-opts "--dev dump/${dev_set}/feats.h5" \
+    steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" \
+      --train-opts "--dev dump/${dev_set}/feats.h5" \
       "conf/train_${model}.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_si"
   done
   if [ "${supervised}" = true ]; then
-    steps/train.sh --cmd "${train_launcher}" --ngpu "${ngpu}" --module avvae.bin.train_supervised \
+    steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" --module avvae.bin.train_supervised \
       --train-opts "--dev dump/${dev_set}/feats.h5" \
       conf/train_supervised.yaml "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" exp/supervised
   fi
@@ -123,7 +126,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: SD training of ${sd_models} for ${speakers}"
   for model in ${sd_models}; do
     for spk in ${speakers}; do
-      steps/train.sh --cmd "${train_launcher}" --ngpu "${ngpu}" \
+      steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" \
         --train-opts "--speaker ${spk} --interferers dump/${train_set}/feats.h5 --init exp/${model}_si/model.pt" \
         "conf/train_${model}.yaml" "dump/${sd_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_sd/${spk}"
     done
@@ -134,12 +137,14 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: NMF dictionaries"
   for protocol in sd si; do
     dir=exp/nmf_${protocol}
-    [ ! -f "${dir}/.done" ] || { log "${dir} is complete, skipping"; continue; }
     feats=$([ "${protocol}" = sd ] && echo "dump/${sd_set}/feats.h5" || echo "dump/${train_set}/feats.h5")
+    provenance=(--what "the NMF dictionaries" --input "${nmf_config}" --input "${feats}" --output dictionaries.npz)
+    state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
+    [ "${state}" != done ] || { log "${dir} is complete, skipping"; continue; }
     si_flag=$([ "${protocol}" = si ] && echo --speaker-independent || true)
     ${train_cmd} "${dir}/log/train_nmf.log" \
       python -m avvae.bin.train_nmf --config "${nmf_config}" ${si_flag} "${feats}" "${dir}"
-    date > "${dir}/.done"
+    python -m avvae.bin.stage_done write "${dir}" "${provenance[@]}"
   done
 fi
 
@@ -175,7 +180,8 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   log "Stage 7: separation of ${test_sets} by ${systems}"
   for system in ${systems}; do
     for set in ${test_sets}; do
-      steps/decode.sh --cmd "${decode_cmd}" --nj "${nj}" --decode-opts "$(decode_options "${system}")" \
+      steps/decode.sh --force "${force}" --cmd "${decode_cmd}" --nj "${nj}" \
+        --decode-opts "$(decode_options "${system}")" \
         "data/${set}" "dump/${set}/feats.h5" "exp/${system}/decode_${set}"
     done
   done
@@ -193,7 +199,8 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       esac
     done
     # all systems of a set in one pass: each mixture's references and own scores are computed once
-    steps/score.sh --cmd "${decode_cmd}" --nj "${nj}" --score-opts "${score_opts}" --log-dir "exp/score_${set}/log" \
+    steps/score.sh --force "${force}" --cmd "${decode_cmd}" --nj "${nj}" --score-opts "${score_opts}" \
+      --log-dir "exp/score_${set}/log" \
       "data/${set}" "${dirs[@]}"
   done
 fi

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Separate every mixture of a mixture feats.h5 in nj jobs (steps/score.sh scores them).
-# Each job skips the mixtures already written, so a rerun after a kill only does what is missing.
+# Each job skips the mixtures already written, so a rerun after a kill only does what is missing. The done marker
+# records the mixtures (feats, wav.scp), the options and the files they name (config, the models of --model-dir, the
+# NMF dictionaries): a decode made (or begun) from others, e.g. before the model was retrained, is refused, or redone
+# with --force true.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 
@@ -8,6 +11,7 @@ set -euo pipefail
 cmd=run.pl          # launcher (decode_cmd from cmd.sh)
 nj=4                # parallel jobs
 decode_opts=""      # method options for avvae.bin.decode (--method ..., --model-dir ..., --config ...)
+force=false         # true: redo a decode made (or begun) from other models or mixtures instead of refusing it
 
 help_message="Usage: $0 [options] <mix-data-dir> <mix-feats> <decode-dir>
 e.g.: $0 --nj 4 --decode-opts '--method mcem --model-dir exp/avvae_si --config conf/mcem.yaml' \\
@@ -15,7 +19,8 @@ e.g.: $0 --nj 4 --decode-opts '--method mcem --model-dir exp/avvae_si --config c
 Options:
   --cmd <launcher>      # (default: ${cmd})
   --nj <n>              # (default: ${nj})
-  --decode-opts <str>   # (default: '${decode_opts}')"
+  --decode-opts <str>   # (default: '${decode_opts}')
+  --force <bool>        # redo a stale decode (other models, options, mixtures: removes it) (default: ${force})"
 
 log "$0 $*"
 . "$(dirname "$0")/../utils/parse_options.sh"
@@ -29,15 +34,17 @@ for f in "${data}/wav.scp" "${feats}"; do
 done
 num_mix=$(wc -l < "${data}/wav.scp")
 [ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
+provenance=(--what "the decode" --name decode --input "${feats}" --input "${data}/wav.scp" --opts="${decode_opts}")
+state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
+if [ "${state}" = done ]; then log "${dir} is separated, skipping"; exit 0; fi
 mkdir -p "${dir}/log"
 # one BLAS/OpenMP thread per job: the jobs themselves use the cores
 threads="env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"
 start=$SECONDS
-if [ -f "${dir}/.done.decode" ]; then log "${dir} is separated, skipping"; exit 0; fi
 # shellcheck disable=SC2086
 ${cmd} JOB=1:${nj} "${dir}/log/decode.JOB.log" \
   ${threads} python -m avvae.bin.decode --nj "${nj}" --job JOB ${decode_opts} "${feats}" "${dir}"
 written=$(find "${dir}/wav" -name '*_noise.wav' | wc -l)
 [ "${written}" -eq "${num_mix}" ] || { echo "$0: ${written} of ${num_mix} mixtures in ${dir}/wav" >&2; exit 1; }
-date > "${dir}/.done.decode"
+python -m avvae.bin.stage_done write "${dir}" "${provenance[@]}"
 log "separated ${num_mix} mixtures into ${dir} in $((SECONDS - start)) s"

@@ -2,6 +2,8 @@
 # Score decode dirs of one mixture set against its mixture data dir in nj jobs: <decode-dir>/scores.tsv, one row
 # per speaker. Each job scores its share of the mixtures for every decode dir at once, so that a mixture's
 # references and its own scores (the baseline of the improvements) are computed once for all the systems.
+# Each decode dir's .done.score records the decode (its done marker) and the mixtures scored against: scores of an
+# earlier decode are refused, or made again with --force true.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 
@@ -10,6 +12,7 @@ cmd=run.pl          # launcher (decode_cmd from cmd.sh)
 nj=4                # parallel jobs
 score_opts=""       # options for avvae.bin.score (e.g. --permutation-invariant <decode-dir>)
 log_dir=""          # where the job logs go (default: <first decode-dir>/log)
+force=false         # true: rescore a decode dir whose scores were made from another decode instead of refusing it
 
 help_message="Usage: $0 [options] <mix-data-dir> <decode-dir> [<decode-dir> ...]
 e.g.: $0 --nj 4 --score-opts '--permutation-invariant exp/nmf_si/decode_test_mix' \\
@@ -18,7 +21,8 @@ Options:
   --cmd <launcher>      # (default: ${cmd})
   --nj <n>              # (default: ${nj})
   --score-opts <str>    # (default: '${score_opts}')
-  --log-dir <dir>       # (default: <first decode-dir>/log)"
+  --log-dir <dir>       # (default: <first decode-dir>/log)
+  --force <bool>        # rescore stale scores (another decode or mixture set) instead of refusing (default: ${force})"
 
 log "$0 $*"
 . "$(dirname "$0")/../utils/parse_options.sh"
@@ -28,13 +32,22 @@ shift
 dirs=("$@")
 log_dir=${log_dir:-${dirs[0]}/log}
 
-todo=0
+# provenance DIR: the scores' record, in the array of that name
+provenance() { provenance=(--what "the scores" --name score --input "$1/.done.decode" --input "${data}/wav.scp"); }
+todo=()
 for dir in "${dirs[@]}"; do
-  if [ -f "${dir}/scores.tsv" ]; then log "${dir}/scores.tsv exists, skipping it"; continue; fi
   [ -f "${dir}/.done.decode" ] || { echo "$0: ${dir} is not separated yet (run the decoding stage)" >&2; exit 1; }
-  todo=$((todo + 1))
+  if [ -f "${dir}/scores.tsv" ] && [ ! -f "${dir}/.done.score" ]; then
+    log "${dir}/scores.tsv exists (made before scores recorded their decode), skipping it"; continue
+  fi
+  provenance "${dir}"
+  stale=(--remove "${dir}/scores.tsv")  # with the job parts, if --force finds them stale
+  for part in "${dir}"/split*; do stale+=(--remove "${part}"); done
+  state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${stale[@]}" "${provenance[@]}")
+  if [ "${state}" = done ] && [ -f "${dir}/scores.tsv" ]; then log "${dir}/scores.tsv exists, skipping it"; continue; fi
+  todo+=("${dir}")
 done
-[ "${todo}" -gt 0 ] || exit 0
+[ "${#todo[@]}" -gt 0 ] || exit 0
 [ -f "${data}/wav.scp" ] || { echo "$0: missing input ${data}/wav.scp" >&2; exit 1; }
 num_mix=$(wc -l < "${data}/wav.scp")
 [ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
@@ -45,4 +58,8 @@ ${cmd} JOB=1:${nj} "${log_dir}/score.JOB.log" \
   ${threads} python -m avvae.bin.score --nj "${nj}" --job JOB ${score_opts} "${data}" "${dirs[@]}"
 # shellcheck disable=SC2086
 python -m avvae.bin.score --nj "${nj}" --merge ${score_opts} "${data}" "${dirs[@]}"
-log "scored ${todo} decode dir(s) of ${data} in $((SECONDS - start)) s: <decode-dir>/scores.tsv"
+for dir in "${todo[@]}"; do
+  provenance "${dir}"
+  python -m avvae.bin.stage_done write "${dir}" "${provenance[@]}"
+done
+log "scored ${#todo[@]} decode dir(s) of ${data} in $((SECONDS - start)) s: <decode-dir>/scores.tsv"

@@ -1,10 +1,15 @@
 """Model and checkpoint files: torch.save'd dicts of tensors and plain values, read back with weights_only=True,
-so a file is never unpickled as code; a truncated, corrupt or foreign file is an error that names it."""
+so a file is never unpickled as code; a truncated, corrupt or foreign file is an error that names it.
+
+Every file carries a sha256 over its contents (each tensor's bytes, in name order, and the plain values), checked
+on load: torch's zip reader does not check its CRCs, so flipped bytes inside a weight would otherwise load."""
 
 from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
+import logging
 import shutil
 import zipfile
 from pathlib import Path
@@ -19,6 +24,8 @@ from avvae.models.vae import SpeechVAE
 
 MODEL_FORMAT = "avvae-model-1"
 CHECKPOINT_FORMAT = "avvae-checkpoint-1"
+CHECKSUM = "sha256"  # the payload key of the checksum
+log = logging.getLogger(__name__)
 
 
 class ModelFileError(ValueError):
@@ -26,13 +33,35 @@ class ModelFileError(ValueError):
     write that failed."""
 
 
+def _feed(digest: Any, name: str, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            _feed(digest, f"{name}/{key}", value[key])
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _feed(digest, f"{name}/{index}", item)
+    else:
+        digest.update(f"{name}={value!r}\n".encode())
+
+
+def payload_checksum(payload: dict[str, Any]) -> str:
+    """sha256 over a payload: every tensor's dtype, shape and bytes, and every plain value, in key order."""
+    digest = hashlib.sha256()
+    _feed(digest, "", {key: value for key, value in payload.items() if key != CHECKSUM})
+    return digest.hexdigest()
+
+
 def save_file(payload: dict[str, Any], path: str | Path) -> None:
-    """torch.save atomically: a kill mid-write leaves the previous file intact. A write that fails (a full disk,
-    a quota) is an error that names the file and says so; torch itself says only `enforce fail at
-    inline_container.cc`."""
+    """torch.save atomically, with the payload's checksum: a kill mid-write leaves the previous file intact. A write
+    that fails (a full disk, a quota) is an error that names the file and says so; torch itself says only `enforce
+    fail at inline_container.cc`."""
     try:
         with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+            torch.save({**payload, CHECKSUM: payload_checksum(payload)}, tmp)
     except (RuntimeError, OSError) as error:
         raise ModelFileError(f"{path}: {_write_failure(Path(path), error)}") from error
 
@@ -65,6 +94,11 @@ def load_file(path: str | Path, expected_format: str, device: str | torch.device
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ModelFileError(f"{path}: expected a {expected_format} file, found {found!r}")
+    recorded = payload.pop(CHECKSUM, None)
+    if recorded is None:
+        log.warning("%s: written without a checksum (an older file), so its parameters cannot be checked", path)
+    elif recorded != payload_checksum(payload):
+        raise ModelFileError(f"{path}: parameters fail their checksum: the file is corrupt")
     return payload
 
 

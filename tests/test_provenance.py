@@ -1,0 +1,188 @@
+"""Stale outputs are detected through the commands a user runs: a dump made (or begun) with another feats config, a
+decode made before the model was retrained, and a model file with flipped bytes in a weight."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+import torch
+
+from avvae.features import FeatureConfig, dump_features
+from avvae.mixing import MixConfig, make_mixtures
+from avvae.models import ModelConfig, SpeechVAE, load_model
+from avvae.models.files import ModelFileError, save_model
+from tests.datadirs import make_noise_dir, make_speech_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(ROOT),
+    "PATH": f"{ROOT}/.venv/bin:{ROOT}/utils:{os.environ['PATH']}",
+    "OMP_NUM_THREADS": "1",
+}
+OTHER_FEATS = "n_fft: 512\nhop_length: 128\n"
+
+
+def step(workdir: Path, script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run steps/<script> in `workdir` (paths relative to it, as in a recipe); stdout+stderr in .stdout."""
+    result = subprocess.run(
+        [str(ROOT / "steps" / script), *args],
+        cwd=workdir,
+        env=ENV,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script} failed:\n{result.stdout[-3000:]}")
+    return result
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    make_speech_dir(tmp_path / "speech", speakers=3, utts=3)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "feats.yaml").write_text("hop_length: 533\n")
+    return tmp_path
+
+
+def n_fft_of(feats: Path) -> set[int]:
+    with h5py.File(feats) as handle:
+        return {handle.attrs["n_fft"]} | {handle[key]["power"].shape[1] * 2 - 2 for key in handle}
+
+
+def test_a_dump_made_with_another_feats_config_is_refused_then_redone_with_force(workdir):
+    dump = ["--nj", "2", "speech/data", "dump/speech"]
+    step(workdir, "dump_features.sh", *dump)
+    feats = workdir / "dump" / "speech" / "feats.h5"
+    made = feats.stat().st_mtime_ns
+    assert "is complete, skipping" in step(workdir, "dump_features.sh", *dump).stdout
+
+    (workdir / "conf" / "feats.yaml").write_text(OTHER_FEATS)
+    refused = step(workdir, "dump_features.sh", *dump, check=False)
+    assert refused.returncode != 0
+    assert (
+        "dump/speech: conf/feats.yaml changed since the dump was made (rerun with --force true to redo it)"
+        in refused.stdout
+    )
+    assert feats.stat().st_mtime_ns == made and n_fft_of(feats) == {1024}
+
+    step(workdir, "dump_features.sh", "--force", "true", *dump)
+    assert n_fft_of(feats) == {512}
+    assert "is complete, skipping" in step(workdir, "dump_features.sh", *dump).stdout
+
+
+def kill_midway(command: list[str], cwd: Path, partial: Path) -> bool:
+    """Start `command` and SIGKILL its process group once `partial` holds a complete utterance; False if it ended
+    before."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 120
+    while process.poll() is None and time.time() < deadline:
+        try:
+            with h5py.File(partial, "r", locking=False) as handle:
+                if any(group.attrs.get("complete") for group in handle.values()):
+                    break
+        except OSError:  # not there yet, or caught mid-write
+            pass
+        time.sleep(0.01)
+    if process.poll() is not None:
+        return False
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return True
+
+
+def test_a_killed_dump_resumed_with_another_feats_config_is_refused(workdir):
+    dump = workdir / "dump" / "speech"
+    partial = dump / "split1" / "feats.1.h5.partial"
+    command = [str(ROOT / "steps" / "dump_features.sh"), "--nj", "1", "speech/data", "dump/speech"]
+    for _ in range(3):  # a fast machine may finish the 9 utterances between two looks: start again
+        if kill_midway(command, workdir, partial):
+            break
+        subprocess.run(["rm", "-r", str(dump)], check=True)
+    else:
+        pytest.fail("the dump always ended before it could be killed")
+
+    (workdir / "conf" / "feats.yaml").write_text(OTHER_FEATS)
+    refused = step(workdir, "dump_features.sh", "--nj", "1", "speech/data", "dump/speech", check=False)
+    assert refused.returncode != 0
+    assert "dump/speech: conf/feats.yaml changed since the dump began (it did not finish)" in refused.stdout
+    assert not (dump / "feats.h5").exists() and partial.is_file()
+
+    # the job itself, run by hand on the partial file, refuses to append utterances of other settings to it
+    job = subprocess.run(
+        [sys.executable, "-m", "avvae.bin.dump_features", "--config", "conf/feats.yaml", "speech/data", "dump/speech"],
+        cwd=workdir,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert job.returncode == 1
+    assert "feats.1.h5.partial: a partial dump made with n_fft=1024 (wanted 512), hop_length=533 (wanted 128)" in (
+        job.stderr
+    )
+    assert not (dump / "split1" / "feats.1.h5").exists() and n_fft_of(partial) == {1024}
+
+
+@pytest.fixture
+def mixtures(tmp_path):
+    speech = make_speech_dir(tmp_path / "speech", speakers=2, utts=1)
+    noise = make_noise_dir(tmp_path, seconds=2.0)
+    data = tmp_path / "data" / "test_mix"
+    make_mixtures(speech, noise, data, tmp_path / "mix_audio", MixConfig(num_mixtures=1, snr_db=[5.0]))
+    dump_features(data, tmp_path / "dump" / "test_mix" / "feats.h5", FeatureConfig())
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "mcem.yaml").write_text(
+        "iterations: 2\ndraws: 2\nburn_in: 1\nfinal_draws: 2\nfinal_burn_in: 1\nsampler: mh\ninit: prior\n"
+    )
+    return tmp_path
+
+
+def small_model(seed: int) -> SpeechVAE:
+    torch.manual_seed(seed)
+    return SpeechVAE(ModelConfig(kind="avae", latent_dim=4, hidden_dim=16))
+
+
+def test_a_decode_made_before_the_model_was_retrained_is_refused_as_stale(mixtures):
+    save_model(small_model(0), mixtures / "exp" / "avae_si" / "model.pt")
+    decode = [
+        "--nj",
+        "1",
+        "--decode-opts",
+        "--method mcem --model-dir exp/avae_si --config conf/mcem.yaml",
+        "data/test_mix",
+        "dump/test_mix/feats.h5",
+        "exp/avae_si/decode_test_mix",
+    ]
+    step(mixtures, "decode.sh", *decode)
+    assert "is separated, skipping" in step(mixtures, "decode.sh", *decode).stdout
+
+    save_model(small_model(1), mixtures / "exp" / "avae_si" / "model.pt")  # trained again
+    refused = step(mixtures, "decode.sh", *decode, check=False)
+    assert refused.returncode != 0
+    assert (
+        "exp/avae_si/decode_test_mix: exp/avae_si/model.pt changed since the decode was made (rerun with --force "
+        "true to redo it)"
+    ) in refused.stdout
+
+
+def test_flipped_bytes_inside_a_weight_fail_the_checksum_naming_the_file(tmp_path):
+    model = small_model(0)
+    path = tmp_path / "model.pt"
+    save_model(model, path)
+    weight = model.state_dict()["encoder.hidden.0.weight"].numpy().tobytes()
+    data = bytearray(path.read_bytes())
+    start = data.find(weight)
+    assert start > 0 and len(weight) > 1000, "the weight is stored as its raw bytes"
+    middle = start + len(weight) // 2
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match=f"{path}: parameters fail their checksum: the file is corrupt"):
+        load_model(path)
