@@ -3,9 +3,9 @@
 Methods come from METHODS: a name -> a factory that builds the method (Mixture -> Separation) from the parsed
 arguments, so a new method adds its options to `build_parser` and one entry here.
 
-A job whose mixtures are all separated already ends before importing torch. The factories import their method's
-modules themselves, so that a job pays only for its own method's (the reference rows need neither the models, nor
-the training code and matplotlib that the supervised network's file format brings in).
+A job whose mixtures are all separated already ends before importing torch or building its method. The factories
+import their method's modules themselves, so that a job pays only for its own method's (the reference rows need
+neither the models, nor the training code and matplotlib that the supervised network's file format brings in).
 """
 
 from __future__ import annotations
@@ -166,14 +166,19 @@ def pending_keys(feats: str, out_dir: Path, keys: list[str]) -> list[str]:
 
 def main(args: argparse.Namespace) -> None:
     require_options(args)
-    with open_features(args.feats) as handle:
-        keys = split_keys(sorted(handle), args.nj, args.job)
-    if not pending_keys(args.feats, Path(args.out_dir), keys):
-        logging.info("%s: all %d mixtures of job %d are separated, nothing to do", args.out_dir, len(keys), args.job)
-        return
+    if (Path(args.out_dir) / "wav").is_dir():  # a decode that has begun: is anything of this job left?
+        with open_features(args.feats) as handle:
+            keys = split_keys(sorted(handle), args.nj, args.job)
+        if not pending_keys(args.feats, Path(args.out_dir), keys):
+            logging.info("%s: all %d mixtures of job %d are separated, nothing to do", args.out_dir, len(keys),
+                         args.job)
+            return
+    method = METHODS[args.method](args)  # builds and checks the method first (config, device, model files)
     from avvae.decode import decode_mixtures  # lazy (torch): a job with nothing to do ends above
 
-    decode_mixtures(args.feats, args.out_dir, METHODS[args.method](args), keys)
+    with open_features(args.feats) as handle:
+        keys = split_keys(sorted(handle), args.nj, args.job)
+    decode_mixtures(args.feats, args.out_dir, method, keys)
 
 
 if __name__ == "__main__":
