@@ -20,8 +20,6 @@ import logging
 import math
 
 import numpy as np
-import pesq
-import pystoi
 
 from avvae.bss_eval import WholeSignalBssEval
 
@@ -65,6 +63,8 @@ def pesq_wb(reference: np.ndarray, estimate: np.ndarray, rate: int) -> float:
         raise ValueError(f"wide-band PESQ needs {PESQ_RATE} Hz audio, got {rate} Hz")
     if not np.any(estimate):
         return math.nan
+    import pesq  # lazy, as pystoi below: a scoring job with nothing to do (or a merge) needs neither
+
     try:
         return float(pesq.pesq(rate, np.asarray(reference, np.float32), np.asarray(estimate, np.float32), "wb"))
     except pesq.PesqError as error:
@@ -74,6 +74,8 @@ def pesq_wb(reference: np.ndarray, estimate: np.ndarray, rate: int) -> float:
 
 def stoi(reference: np.ndarray, estimate: np.ndarray, rate: int) -> float:
     """Classic STOI in [0, 1] (pystoi resamples to 10 kHz itself; a silent estimate scores 0)."""
+    import pystoi  # lazy: it imports scipy.signal, a second of start-up for a scoring job with nothing to do
+
     return float(pystoi.stoi(np.asarray(reference, np.float64), np.asarray(estimate, np.float64), rate))
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from avvae.atomic import atomic_path, write_text_atomic
 
@@ -77,6 +76,8 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
         return math.nan, math.nan
     if len(finite) == 1:
         return float(finite[0]), math.nan
+    from scipy import stats  # lazy: scipy.stats costs a second of start-up, for this one quantile
+
     half = stats.t.ppf(0.975, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite))
     return float(finite.mean()), float(half)
 

@@ -68,6 +68,7 @@ log "$0 $*"
 [ $# -eq 0 ] || { echo "${help_message}" >&2; exit 1; }
 . ./path.sh
 . ./cmd.sh
+. ./utils/stage_times.sh  # each stage's wall and CPU time to exp/stage_times.tsv, and TIMING.md from it at exit
 start=$SECONDS
 test_sets="${test_set}_mix"
 [ -z "${unseen_mix_config}" ] || test_sets="${test_sets} ${test_set}_unseen_mix"

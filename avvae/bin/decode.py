@@ -2,32 +2,56 @@
 
 Methods come from METHODS: a name -> a factory that builds the method (Mixture -> Separation) from the parsed
 arguments, so a new method adds its options to `build_parser` and one entry here.
+
+A job whose mixtures are all separated already ends before importing torch or building its method. The factories
+import their method's modules themselves, so that a job pays only for its own method's (the reference rows need
+neither the models, nor the training code and matplotlib that the supervised network's file format brings in).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from avvae.atomic import is_done
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
-from avvae.decode import Method, decode_mixtures, silence, unprocessed_mixture
-from avvae.devices import usable_device
+from avvae.decode_dir import output_paths
 from avvae.feature_files import open_features
-from avvae.mcem import McemConfig, mcem_method, oracle_latent_method
-from avvae.models import SpeechVAE, load_model
-from avvae.nmf import NmfConfig, NmfMethod, load_dictionaries
-from avvae.oracle import ideal_ratio_mask
-from avvae.supervised.files import load_mask_net
-from avvae.supervised.separate import SupervisedMethod
+
+if TYPE_CHECKING:
+    from avvae.decode import Method
+    from avvae.mcem import McemConfig
+    from avvae.models import SpeechVAE
+
+
+def require_options(args: argparse.Namespace) -> None:
+    """The options that --method needs, checked before anything is loaded (and before a job with nothing to do
+    ends, so that a wrong command line fails however far the decode has got)."""
+    if args.method == "nmf" and args.nmf_dir is None:
+        raise ValueError("--method nmf needs --nmf-dir (the train_nmf output, e.g. exp/nmf_sd)")
+    if args.method in ("mcem", "oracle_latent") and (args.model_dir is None or args.config is None):
+        raise ValueError(f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config "
+                         "(e.g. conf/mcem.yaml)")
+    if args.method == "supervised" and args.model_dir is None:
+        raise ValueError("--method supervised needs --model-dir (the train_supervised output, e.g. exp/supervised)")
+
+
+def reference_method(args: argparse.Namespace) -> Method:
+    """The reference rows: the unprocessed mixture, the all-zero output, the oracle ideal ratio mask."""
+    from avvae.decode import silence, unprocessed_mixture
+    from avvae.oracle import ideal_ratio_mask
+
+    return {"mixture": unprocessed_mixture, "silence": silence, "oracle": ideal_ratio_mask}[args.method]
 
 
 def nmf_method(args: argparse.Namespace) -> Method:
     """NMF with the dictionaries of --nmf-dir (SD or SI, as trained), its config copy unless --config is given."""
-    if args.nmf_dir is None:
-        raise ValueError("--method nmf needs --nmf-dir (the train_nmf output, e.g. exp/nmf_sd)")
+    from avvae.nmf import NmfConfig, NmfMethod, load_dictionaries
+
+    require_options(args)
     nmf_dir = Path(args.nmf_dir)
     config = load_config(args.config or nmf_dir / "nmf.yaml", NmfConfig)
     path = nmf_dir / "dictionaries.npz"
@@ -48,9 +72,11 @@ def require_finished_training(model: Path) -> None:
 def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str]], list[SpeechVAE]]]:
     """The MCEM config of --config and the VAE(s) of --model-dir: its model.pt for every speaker (SI), or, with
     --speaker-dependent, <model-dir>/<speaker>/model.pt for each speaker of the mixture (SD); each file read once."""
-    if args.model_dir is None or args.config is None:
-        raise ValueError(f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config "
-                         "(e.g. conf/mcem.yaml)")
+    from avvae.devices import usable_device
+    from avvae.mcem import McemConfig
+    from avvae.models import load_model
+
+    require_options(args)
     config = load_config(args.config, McemConfig)
     usable_device(config.device, f"{args.config}: device")
     model_dir = Path(args.model_dir)
@@ -72,6 +98,8 @@ def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str
 
 def mcem_decoding(args: argparse.Namespace) -> Method:
     """MCEM with the VAE(s) of --model-dir (SI, or SD with --speaker-dependent)."""
+    from avvae.mcem import mcem_method
+
     config, models_for_speakers = vae_models(args)
     return mcem_method(models_for_speakers, config)
 
@@ -80,6 +108,8 @@ def oracle_latent_decoding(args: argparse.Namespace) -> Method:
     """The oracle-latent reference row: the VAE(s) of --model-dir at the latents fitted to the true sources, W, H
     and g fitted as MCEM's M-step does (--config's noise_rank, iterations, sqrt_updates, floor, seed), MCEM's
     Wiener filter."""
+    from avvae.mcem import oracle_latent_method
+
     config, models_for_speakers = vae_models(args)
     return oracle_latent_method(models_for_speakers, config)
 
@@ -87,17 +117,19 @@ def oracle_latent_decoding(args: argparse.Namespace) -> Method:
 def supervised_method(args: argparse.Namespace) -> Method:
     """The mask network <model-dir>/model.pt (from train_supervised): one mask per speaker, from the mixture and
     that speaker's lips."""
-    if args.model_dir is None:
-        raise ValueError("--method supervised needs --model-dir (the train_supervised output, e.g. exp/supervised)")
+    from avvae.supervised.files import load_mask_net
+    from avvae.supervised.separate import SupervisedMethod
+
+    require_options(args)
     path = Path(args.model_dir) / "model.pt"
     require_finished_training(path)
     return SupervisedMethod(load_mask_net(path), str(path))
 
 
 METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
-    "mixture": lambda args: unprocessed_mixture,
-    "oracle": lambda args: ideal_ratio_mask,
-    "silence": lambda args: silence,
+    "mixture": reference_method,
+    "oracle": reference_method,
+    "silence": reference_method,
     "nmf": nmf_method,
     "mcem": mcem_decoding,
     "oracle_latent": oracle_latent_decoding,
@@ -122,11 +154,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def pending_keys(feats: str, out_dir: Path, keys: list[str]) -> list[str]:
+    """The mixtures of `keys` whose estimates are not all written yet (all of them if `feats` is not a mixture
+    file: decode_mixtures says what is wrong with it)."""
+    with open_features(feats) as handle:
+        if handle.attrs.get("kind") != "mixture":
+            return keys
+        num_speakers = int(handle.attrs["num_speakers"])
+    return [key for key in keys if not all(path.is_file() for path in output_paths(out_dir, key, num_speakers))]
+
+
 def main(args: argparse.Namespace) -> None:
-    method = METHODS[args.method](args)
+    require_options(args)
+    if (Path(args.out_dir) / "wav").is_dir():  # a decode that has begun: is anything of this job left?
+        with open_features(args.feats) as handle:
+            keys = split_keys(sorted(handle), args.nj, args.job)
+        if not pending_keys(args.feats, Path(args.out_dir), keys):
+            logging.info("%s: all %d mixtures of job %d are separated, nothing to do", args.out_dir, len(keys),
+                         args.job)
+            return
+    method = METHODS[args.method](args)  # builds and checks the method first (config, device, model files)
+    from avvae.decode import decode_mixtures  # lazy (torch): a job with nothing to do ends above
+
     with open_features(args.feats) as handle:
-        keys = sorted(handle)
-    decode_mixtures(args.feats, args.out_dir, method, split_keys(keys, args.nj, args.job))
+        keys = split_keys(sorted(handle), args.nj, args.job)
+    decode_mixtures(args.feats, args.out_dir, method, keys)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,12 @@ With --nj N --job J the job writes <dump_dir>/split<N>/feats.<J>.h5; `merge_feat
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
 from avvae.datadir import read_table
-from avvae.features import FeatureConfig, dump_features
 from avvae.job_lock import job_lock
 
 
@@ -26,9 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
+    output = Path(args.dump_dir) / f"split{args.nj}" / f"feats.{args.job}.h5"
+    if output.exists():  # the job's part is complete (dump_features renames it last): nothing to do
+        logging.info("%s exists, nothing to do", output)
+        return
+    # lazy: avvae.features imports torch (the STFT), seconds of start-up that a finished job need not pay
+    from avvae.features import FeatureConfig, dump_features
+
     config = load_config(args.config, FeatureConfig)
     keys = split_keys(list(read_table(Path(args.data_dir) / "wav.scp")), args.nj, args.job)
-    output = Path(args.dump_dir) / f"split{args.nj}" / f"feats.{args.job}.h5"
     with job_lock(output, "dump of this set"):
         dump_features(args.data_dir, output, config, keys)
 

@@ -45,6 +45,9 @@ class McemConfig:
     burn-in draw, moves as log eps += adapt_rate * (accepted - target_acceptance) (Robbins-Monro); it is frozen
     for the kept draws, so they come from a fixed kernel, and carried to the next E-step and the final chain.
     target_acceptance: the acceptance rate the adaptation aims at, in [0.2, 0.45]. adapt_rate: its gain per draw.
+    tolerance: stop before `iterations` once the log-likelihood's relative change over the last
+    `tolerance_window` iterations is below it (avvae.mcem.convergence; a batch stops when all its mixtures have);
+    0 (default) is off, the published fixed iteration count. `iterations` stays the upper bound.
     """
 
     iterations: int = 100
@@ -69,6 +72,8 @@ class McemConfig:
     adapt_step: bool = False
     target_acceptance: float = 0.3
     adapt_rate: float = 0.05
+    tolerance: float = 0.0
+    tolerance_window: int = 5
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -90,7 +95,7 @@ class McemConfig:
             raise ValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
         check_ranges(self, {"iterations": ">= 0", "noise_rank": ">= 1", "proposal_std": "> 0", "floor": "> 0",
                             "threads": ">= 0", "log_every": ">= 1", "variational_steps": ">= 1",
-                            "variational_lr": "> 0"})
+                            "variational_lr": "> 0", "tolerance": ">= 0, < 1", "tolerance_window": ">= 1"})
 
     def schedule(self, draws: int, burn_in: int) -> tuple[int, int, int]:
         """(draws, burn-in) of each chain and the number of draws kept over all chains."""

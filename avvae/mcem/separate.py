@@ -3,7 +3,7 @@
 1. z_j <- encoder mean from (|x|^2, v_j) (or, with init: prior, the prior mean of p(z | v_j)); W, H seeded uniform
    (floored); g = 1.
 2-4. `iterations` times: E-step (MH chain, `draws` draws, `burn_in` discarded, the step adapted during burn-in with
-   adapt_step), M-step on the kept variances.
+   adapt_step), M-step on the kept variances; with a `tolerance`, fewer once the log-likelihood has settled.
 5. A fresh chain (`final_draws`, `final_burn_in`) from the last state; Wiener filters averaged over it.
 """
 
@@ -17,6 +17,7 @@ import torch
 
 from avvae.decode import Separation
 from avvae.mcem.config import McemConfig
+from avvae.mcem.convergence import has_converged
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
 from avvae.mcem.problem import Problem
 from avvae.mcem.sampler import ChainState, StepAdaptation, run_chain
@@ -40,13 +41,20 @@ class IterationLog:
 
 @dataclass
 class McemResult:
-    """A mixture's estimates, its fitted parameters (W [F, K], H [K, N], g [J, N]) and the per-iteration log."""
+    """A mixture's estimates, its fitted parameters (W [F, K], H [K, N], g [J, N]), the per-iteration log and
+    whether the run stopped early on the convergence tolerance."""
 
     separation: Separation
     W: torch.Tensor
     H: torch.Tensor
     g: torch.Tensor
     history: list[IterationLog] = field(default_factory=list)
+    converged: bool = False
+
+    @property
+    def iterations(self) -> int:
+        """EM iterations run."""
+        return len(self.history)
 
 
 def initial_params(problem: Problem, generators: list[torch.Generator], config: McemConfig) -> Params:
@@ -133,7 +141,7 @@ def run_mcem_batch(
     with torch.inference_mode() if config.sampler == "mh" else torch.no_grad():
         results = _run(stfts, lips, models, config)
     return [McemResult(Separation(r.separation.sources.clone(), r.separation.noise.clone()), r.W.clone(), r.H.clone(),
-                       r.g.clone(), r.history) for r in results]
+                       r.g.clone(), r.history, r.converged) for r in results]
 
 
 def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
@@ -143,6 +151,7 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
     params = initial_params(problem, generators, config)
     e_step = _Estep(problem, generators, config)
     histories: list[list[IterationLog]] = [[] for _ in stfts]
+    converged = False
     samples = _Samples()
     for iteration in range(1, config.iterations + 1):
         start = time.perf_counter()
@@ -153,17 +162,24 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
         seconds = time.perf_counter() - start
         for b, history in enumerate(histories):
             history.append(IterationLog(iteration, acceptance[:, b].tolist(), float(likelihood[b]), seconds))
-        if iteration % config.log_every == 0 or iteration == config.iterations:
+        converged = all(has_converged([entry.log_likelihood for entry in history], config.tolerance,
+                                      config.tolerance_window) for history in histories)
+        if iteration % config.log_every == 0 or iteration == config.iterations or converged:
             log.info("MCEM iteration %d/%d: log-likelihood %s, acceptance %s (%.3f s)", iteration, config.iterations,
                      " ".join(f"{value:.4g}" for value in likelihood.tolist()),
                      " ".join(f"{value:.2f}" for value in acceptance.mean(1).tolist()), seconds)
+        if converged:
+            log.info("MCEM converged after %d of %d iterations (log-likelihood change over %d iterations below %g)",
+                     iteration, config.iterations, config.tolerance_window, config.tolerance)
+            break
     wiener = WienerAverage(params, config.floor)
     e_step.run(params, config.final_draws, config.final_burn_in, wiener.keep)
     sources, noise = wiener.apply(problem.stft)
     results = []
     for b, (length, history) in enumerate(zip(problem.lengths, histories)):
         separation = Separation(sources[:, b, :length], noise[b, :length])
-        results.append(McemResult(separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history))
+        results.append(McemResult(separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history,
+                                  converged))
     return results
 
 
