@@ -148,22 +148,38 @@ def run_case(case: dict) -> dict:
     }
 
 
+def sweep_points(quick: bool) -> dict[str, list]:
+    """Each sweep: the setting it varies and the values it takes (fewer with --quick)."""
+    return {
+        "seconds": [2.0, 5.0, 10.0, 30.0] if not quick else [2.0, 5.0],
+        "speakers": [1, 2, 3, 4] if not quick else [1, 2],
+        "draws": [20, 40, 80] if not quick else [40],
+        "batch": [1, 4, 8] if not quick else [1, 4],
+        "sampler": ["mh", "mala", "variational"],
+        "chains": [1, 4, 10] if not quick else [1, 4],
+        "threads": [1, 2],
+        "adapt_step": [False, True],
+    }
+
+
+def sweep_names(text: str) -> list[str]:
+    """The --sweeps value: comma-separated sweep names, each one of sweep_points' (empty: all of them)."""
+    names, known = [name for name in text.split(",") if name], list(sweep_points(quick=False))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise argparse.ArgumentTypeError(f"unknown sweep{plural} {', '.join(map(repr, unknown))} "
+                                         f"(the sweeps: {', '.join(known)})")
+    return names
+
+
 def cases(args: argparse.Namespace) -> list[dict]:
     base = {"seconds": 5.0, "speakers": 2, "draws": 40, "batch": 1, "sampler": "mh", "iterations": args.iterations,
             "final_draws": args.final_draws, "threads": args.threads, "fit_steps": args.fit_steps, "chains": 1,
             "adapt_step": False}
-    sweeps = {
-        "seconds": [2.0, 5.0, 10.0, 30.0] if not args.quick else [2.0, 5.0],
-        "speakers": [1, 2, 3, 4] if not args.quick else [1, 2],
-        "draws": [20, 40, 80] if not args.quick else [40],
-        "batch": [1, 4, 8] if not args.quick else [1, 4],
-        "sampler": ["mh", "mala", "variational"],
-        "chains": [1, 4, 10] if not args.quick else [1, 4],
-        "threads": [1, 2],
-        "adapt_step": [False, True],
-    }
+    sweeps = sweep_points(args.quick)
     if args.sweeps:
-        sweeps = {key: values for key, values in sweeps.items() if key in args.sweeps.split(",")}
+        sweeps = {key: values for key, values in sweeps.items() if key in args.sweeps}
     seen, out = set(), []
     for key, values in sweeps.items():
         for value in values:
@@ -194,7 +210,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="bench_mcem.json", help="JSON file of all measurements")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")),
@@ -205,9 +221,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer sweep points")
     parser.add_argument("--published", action="store_true",
                         help="run the published schedule (100 iterations, 100 final draws) instead of projecting")
-    parser.add_argument("--sweeps", default="", help="comma-separated sweeps to run (default: all)")
+    parser.add_argument("--sweeps", type=sweep_names, default=[],
+                        help=f"comma-separated sweeps to run, of {', '.join(sweep_points(quick=False))} (default: all)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return

@@ -1,11 +1,6 @@
 """The supervised baseline: mask shapes, a loss that decreases in training, model files, exact resume after a
 kill, and a decoding method that beats the unprocessed mixture on held-out speakers."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +13,6 @@ from avvae.decode import Mixture, stft_config_of, unprocessed_mixture
 from avvae.feature_files import open_features
 from avvae.metrics import bss_eval
 from avvae.models import ModelFileError, load_model
-from avvae.models.files import CHECKPOINT_FORMAT, load_file
 from avvae.stft import StftConfig, istft
 from avvae.supervised.config import MaskNetConfig, SupervisedConfig
 from avvae.supervised.files import MASK_NET, load_mask_net
@@ -29,6 +23,7 @@ from avvae.training.config import MixingConfig
 from avvae.training.data import Batch
 from avvae.training.distributed import Placement
 from avvae.training.trainer import Trainer
+from tests.training_data import kill_and_resume
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = Placement(0, 1, torch.device("cpu"))
@@ -96,37 +91,10 @@ def test_training_lowers_the_loss_and_writes_a_mask_model(trained):
         load_model(exp_dir / "model.pt")
 
 
-def _train_command(config_path: Path, feats, exp_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "avvae.bin.train_supervised", "--config", str(config_path), "--train",
-            str(feats.train), "--dev", str(feats.dev), "--noise", str(feats.noise), *extra, str(exp_dir)]
-
-
-def _epochs_done(exp_dir: Path) -> int:
-    history = exp_dir / "history.tsv"
-    return len(history.read_text().splitlines()) - 1 if history.exists() else 0
-
-
 def test_a_killed_run_resumes_to_the_same_parameters(training_feats, tmp_path):
     config_path = tmp_path / "train_supervised.yaml"
     save_config(small(epochs=4), config_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(_train_command(config_path, training_feats, tmp_path / "straight"), check=True, env=env,
-                   capture_output=True)
-    killed = subprocess.Popen(_train_command(config_path, training_feats, tmp_path / "killed"), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while _epochs_done(tmp_path / "killed") < 2 and killed.poll() is None:
-        time.sleep(0.02)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert 2 <= _epochs_done(tmp_path / "killed") < 4, "the run was not killed midway"
-    subprocess.run(_train_command(config_path, training_feats, tmp_path / "killed", "--resume"), check=True, env=env,
-                   capture_output=True)
-    straight = load_file(tmp_path / "straight" / "checkpoint.pt", CHECKPOINT_FORMAT)
-    resumed = load_file(tmp_path / "killed" / "checkpoint.pt", CHECKPOINT_FORMAT)
-    assert resumed["epoch"] == straight["epoch"] == 4
-    for name, tensor in straight["model"]["state_dict"].items():
-        assert torch.equal(tensor, resumed["model"]["state_dict"][name]), name
-    assert straight["history"][-1]["dev_loss"] == resumed["history"][-1]["dev_loss"]
+    kill_and_resume("train_supervised", config_path, training_feats, tmp_path, epochs=4)
 
 
 def _held_out_mixture(feats) -> tuple[Mixture, np.ndarray, StftConfig]:

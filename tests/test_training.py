@@ -2,12 +2,10 @@
 parameters, a diverging run stops with a clear message and keeps its checkpoint, SD fine-tuning from SI, the
 learning rate decays on dev plateaus (and resumes where it was), bad training configs are rejected."""
 
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -23,31 +21,42 @@ from avvae.training.config import TrainConfig
 from avvae.training.data import Batch, MixtureSampler, load_utterances
 from avvae.training.distributed import Placement
 from avvae.training.objective import gaussian_kl
-from avvae.training.setup import speaker_dependent, speaker_independent
+from avvae.training.setup import TrainingRun, speaker_dependent, speaker_independent
 from avvae.training.trainer import Trainer, TrainingDivergedError
-from tests.training_data import small_config
+from tests.training_data import epochs_done, kill_and_resume, run_command, small_config, train_args
 
-ROOT = Path(__file__).resolve().parents[1]
 CPU = Placement(0, 1, torch.device("cpu"))
 
 
-def train(config, feats, exp_dir):
-    run = speaker_independent(config, feats.train, feats.dev, feats.noise)
+class Trained(NamedTuple):
+    config: TrainConfig
+    run: TrainingRun
+    trainer: Trainer
+    initial: SpeechVAE  # the model before its first epoch
+    model: SpeechVAE  # the best dev epoch's (model.pt)
+    exp_dir: Path
+
+
+@pytest.fixture(scope="module")
+def si_avvae(training_feats, tmp_path_factory) -> Trained:
+    """One AV-VAE trained SI for 8 epochs, shared by the tests that only read it."""
+    config = small_config("avvae", epochs=8)
+    run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise)
     initial = SpeechVAE(config.model)
     initial.load_state_dict(run.model.state_dict())
+    exp_dir = tmp_path_factory.mktemp("si_avvae") / "exp"
     trainer = Trainer(config, run.schedule, exp_dir, CPU)
-    return trainer, run, initial, load_model(trainer.fit(run.model, run.train, run.dev))
+    return Trained(config, run, trainer, initial, load_model(trainer.fit(run.model, run.train, run.dev)), exp_dir)
 
 
-def test_reconstruction_improves_and_the_loss_curve_is_written(training_feats, tmp_path):
-    trainer, run, initial, trained = train(small_config("avae", epochs=5), training_feats, tmp_path / "exp")
-    dev = list(run.dev.batches(1, 0, 8))
-    before, after = trainer.evaluate(initial, dev), trainer.evaluate(trained, dev)
+def test_reconstruction_improves_and_the_loss_curve_is_written(si_avvae):
+    dev, exp_dir = list(si_avvae.run.dev.batches(1, 0, 8)), si_avvae.exp_dir
+    before, after = si_avvae.trainer.evaluate(si_avvae.initial, dev), si_avvae.trainer.evaluate(si_avvae.model, dev)
     assert after["recon"] < 0.9 * before["recon"]
-    history = (tmp_path / "exp" / "history.tsv").read_text().splitlines()
-    assert len(history) == 6 and history[0].startswith("epoch\ttrain_loss")
-    assert (tmp_path / "exp" / "loss.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / "exp" / ".done").is_file() and (tmp_path / "exp" / "config.yaml").is_file()
+    history = (exp_dir / "history.tsv").read_text().splitlines()
+    assert len(history) == 9 and history[0].startswith("epoch\ttrain_loss")
+    assert (exp_dir / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert (exp_dir / ".done").is_file() and (exp_dir / "config.yaml").is_file()
 
 
 def _posteriors_and_priors(model: SpeechVAE, batches: list[Batch], shuffle_lips: bool = False):
@@ -64,9 +73,8 @@ def _posteriors_and_priors(model: SpeechVAE, batches: list[Batch], shuffle_lips:
     return [torch.cat(values) for values in (mus, logvars, prior_mus, prior_logvars)]
 
 
-def test_the_visual_prior_beats_any_lip_free_gaussian_on_held_out_speakers(training_feats, tmp_path):
-    config = small_config("avvae", epochs=8)
-    _, run, _, model = train(config, training_feats, tmp_path / "exp")
+def test_the_visual_prior_beats_any_lip_free_gaussian_on_held_out_speakers(si_avvae, training_feats):
+    config, run, model = si_avvae.config, si_avvae.run, si_avvae.model
     mu, logvar, _, _ = _posteriors_and_priors(model, run.train.batches(0, 1, 8))
     # The best lips-free Gaussian prior for these posteriors: moment-matched to their mixture.
     fixed_mu = mu.mean(0)
@@ -84,52 +92,18 @@ def test_the_visual_prior_beats_any_lip_free_gaussian_on_held_out_speakers(train
     assert visual < 0.8 * wrong_lips
 
 
-def _train_command(config_path: Path, feats, exp_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "avvae.bin.train", "--config", str(config_path), "--train", str(feats.train),
-            "--dev", str(feats.dev), "--noise", str(feats.noise), *extra, str(exp_dir)]
-
-
-def _checkpoint_epoch(exp_dir: Path) -> int:
-    history = exp_dir / "history.tsv"
-    return len(history.read_text().splitlines()) - 1 if history.exists() else 0
-
-
 def test_a_killed_run_resumes_to_the_same_parameters(training_feats, tmp_path):
     config_path = tmp_path / "train.yaml"
-    save_config(small_config("avvae", epochs=5, kl_warmup_epochs=2), config_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(_train_command(config_path, training_feats, tmp_path / "straight"), check=True, env=env,
-                   capture_output=True)
-
-    killed = subprocess.Popen(_train_command(config_path, training_feats, tmp_path / "killed"), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while _checkpoint_epoch(tmp_path / "killed") < 2 and killed.poll() is None:
-        time.sleep(0.05)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert 2 <= _checkpoint_epoch(tmp_path / "killed") < 5, "the run was not killed midway"
-    rerun = subprocess.run(_train_command(config_path, training_feats, tmp_path / "killed"), env=env,
-                           capture_output=True, text=True)
-    assert rerun.returncode == 1 and "pass --resume" in rerun.stderr
-    subprocess.run(_train_command(config_path, training_feats, tmp_path / "killed", "--resume"), check=True, env=env,
-                   capture_output=True)
-
-    straight = load_file(tmp_path / "straight" / "checkpoint.pt", CHECKPOINT_FORMAT)
-    resumed = load_file(tmp_path / "killed" / "checkpoint.pt", CHECKPOINT_FORMAT)
-    assert resumed["epoch"] == straight["epoch"] == 5
-    for name, tensor in straight["model"]["state_dict"].items():
-        assert torch.equal(tensor, resumed["model"]["state_dict"][name]), name
-    assert straight["history"][-1]["dev_loss"] == resumed["history"][-1]["dev_loss"]
+    save_config(small_config("avvae", epochs=5, kl_warmup_epochs=2, num_threads=1), config_path)
+    kill_and_resume("train", config_path, training_feats, tmp_path, epochs=5)
 
 
-def test_the_last_epoch_exports_to_a_model_file(training_feats, tmp_path):
-    config = small_config("avae", epochs=2)
-    run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise)
-    Trainer(config, run.schedule, tmp_path / "exp", CPU).fit(run.model, run.train, run.dev)
-    export_model.main(export_model.build_parser().parse_args([str(tmp_path / "exp" / "checkpoint.pt"),
+def test_the_last_epoch_exports_to_a_model_file(si_avvae, tmp_path):
+    exp_dir = si_avvae.exp_dir
+    export_model.main(export_model.build_parser().parse_args([str(exp_dir / "checkpoint.pt"),
                                                                str(tmp_path / "last" / "model.pt")]))
     last = load_model(tmp_path / "last" / "model.pt")
-    for name, tensor in load_file(tmp_path / "exp" / "checkpoint.pt", CHECKPOINT_FORMAT)["model"]["state_dict"].items():
+    for name, tensor in load_file(exp_dir / "checkpoint.pt", CHECKPOINT_FORMAT)["model"]["state_dict"].items():
         assert torch.equal(last.state_dict()[name], tensor)
     with pytest.raises(ModelFileError, match="expected a avvae-checkpoint-1 file, found 'avvae-model-1'"):
         export_model.main(export_model.build_parser().parse_args([str(tmp_path / "last" / "model.pt"),
@@ -150,15 +124,13 @@ def test_a_non_finite_loss_stops_naming_the_batch_and_keeps_the_checkpoint(train
     assert load_file(tmp_path / "checkpoint.pt", CHECKPOINT_FORMAT)["epoch"] == 1
 
 
-def test_speaker_dependent_training_fine_tunes_the_si_model(training_feats, tmp_path):
-    config = small_config("avvae", epochs=2)
-    _, _, _, _ = train(config, training_feats, tmp_path / "si")
+def test_speaker_dependent_training_fine_tunes_the_si_model(si_avvae, training_feats, tmp_path):
+    config, si_model = si_avvae.config, si_avvae.exp_dir / "model.pt"
     speaker = load_utterances(training_feats.train, lips=False)[0].speaker
-    run = speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise,
-                            tmp_path / "si" / "model.pt")
+    run = speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise, si_model)
     assert {u.speaker for u in run.train.targets} == {speaker} and len(run.dev.targets) == 1
     assert len(run.train.interferers) == len(load_utterances(training_feats.dev, lips=False))
-    si = load_model(tmp_path / "si" / "model.pt")
+    si = load_model(si_model)
     assert all(torch.equal(a, b) for a, b in zip(si.state_dict().values(), run.model.state_dict().values()))
     model = load_model(Trainer(config, run.schedule, tmp_path / "sd", CPU).fit(run.model, run.train, run.dev))
     assert not torch.equal(model.decoder[-1].weight, si.decoder[-1].weight)
@@ -172,9 +144,8 @@ def test_two_processes_under_torchrun_train_one_model(training_feats, tmp_path):
     save_config(small_config("avvae", epochs=2), config_path)
     torchrun = Path(sys.executable).with_name("torchrun")
     command = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "avvae.bin.train",
-               *_train_command(config_path, training_feats, tmp_path / "exp")[3:]]
-    result = subprocess.run(command, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
-                            capture_output=True, text=True)
+               *train_args(config_path, training_feats, tmp_path / "exp")]
+    result = run_command(command, check=False, OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("SI training: 24 utterances") == 2, "two processes"
     assert len((tmp_path / "exp" / "history.tsv").read_text().splitlines()) == 3
@@ -240,18 +211,19 @@ run_main(build_parser, main)
 """
 
 
-def test_a_killed_run_resumes_its_learning_rate_schedule(training_feats, tmp_path):
+def test_a_killed_run_resumes_its_learning_rate_schedule(training_feats, tmp_path, monkeypatch):
     config_path = tmp_path / "train.yaml"
     save_config(small_config("avae", epochs=5, learning_rate=4e-3, lr_decay=0.5, lr_patience=2), config_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-    def command(exp_dir: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-c", _PLATEAU_TRAIN, *_train_command(config_path, training_feats, exp_dir, *extra)[3:]]
+    def command(*extra: str) -> list[str]:
+        return [sys.executable, "-c", _PLATEAU_TRAIN, *train_args(config_path, training_feats, tmp_path / "killed",
+                                                                  *extra)]
 
-    subprocess.run(command(tmp_path / "straight"), check=True, env=env, capture_output=True)
-    killed = subprocess.run(command(tmp_path / "killed"), env={**env, "KILL_AT_EPOCH": "3"}, capture_output=True)
-    assert killed.returncode == -signal.SIGKILL and _checkpoint_epoch(tmp_path / "killed") == 2
-    subprocess.run(command(tmp_path / "killed", "--resume"), check=True, env=env, capture_output=True)
+    _dev_losses(monkeypatch, [1.0] * 5)  # the straight run, in this process, plateaus alike
+    train_main(train_parser().parse_args(train_args(config_path, training_feats, tmp_path / "straight")))
+    killed = run_command(command(), check=False, KILL_AT_EPOCH="3")
+    assert killed.returncode == -signal.SIGKILL and epochs_done(tmp_path / "killed") == 2
+    run_command(command("--resume"))
 
     assert _lr_column(tmp_path / "straight") == pytest.approx([4e-3, 4e-3, 4e-3, 2e-3, 2e-3])
     assert _lr_column(tmp_path / "killed") == _lr_column(tmp_path / "straight")
@@ -276,7 +248,7 @@ def test_a_bad_training_config_stops_the_command_before_it_writes(training_feats
     config_path = tmp_path / "train.yaml"
     config_path.write_text("mode: two_stage\nlr_decay: 0.5\n")
     with pytest.raises(ValueError, match="decoder_epochs >= 1"):
-        train_main(train_parser().parse_args(_train_command(config_path, training_feats, tmp_path / "exp")[3:]))
+        train_main(train_parser().parse_args(train_args(config_path, training_feats, tmp_path / "exp")))
     assert not (tmp_path / "exp").exists()
     config_path.write_text("mode: two_stage\ndecoder_epochs: 2\nlr_decay: 0.5\nmodel: {kind: avae}\n")
     assert load_config(config_path, TrainConfig).decoder_epochs == 2

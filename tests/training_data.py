@@ -1,15 +1,28 @@
 """Feature files for training tests: voiced speakers of distinct pitch whose lips follow their energy, split into
-train / dev / held-out speakers, and coloured noise. Small enough to train a small model in seconds."""
+train / dev / held-out speakers, and coloured noise. Small enough to train a small model in seconds. Also the
+training commands on them, and the kill-then-resume check that the training entry points share."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+import torch
+
 from avvae.features import FeatureConfig, dump_features
 from avvae.models import ModelConfig
+from avvae.models.files import CHECKPOINT_FORMAT, load_file
 from avvae.training.config import MixingConfig, SpeakerDependentConfig, TrainConfig
 from tests.datadirs import make_noise_dir, make_speech_dir
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -40,3 +53,55 @@ def small_config(kind: str, epochs: int = 4, **overrides) -> TrainConfig:
                   patience=50)
     values.update(overrides)
     return TrainConfig(**values)
+
+
+def train_args(config: Path, feats: TrainingFeats, exp_dir: Path, *extra: str) -> list[str]:
+    """The arguments of an SI training command (avvae.bin.train, avvae.bin.train_supervised) on these feats."""
+    return ["--config", str(config), "--train", str(feats.train), "--dev", str(feats.dev), "--noise", str(feats.noise),
+            *extra, str(exp_dir)]
+
+
+def run_command(command: list[str], check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """Run a command in a fresh process that imports this checkout's avvae (text stdout and stderr captured)."""
+    return subprocess.run(command, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, capture_output=True,
+                          text=True, check=check)
+
+
+def epochs_done(exp_dir: Path) -> int:
+    """The epochs a training has written to its history.tsv (0 before the first)."""
+    history = exp_dir / "history.tsv"
+    return len(history.read_text().splitlines()) - 1 if history.exists() else 0
+
+
+def kill_and_resume(module: str, config: Path, feats: TrainingFeats, root: Path, epochs: int, after: int = 2) -> None:
+    """The resume check of training entry point avvae.bin.<module> (`config`: `epochs` epochs and num_threads set,
+    so that every process computes alike): root/straight trains uninterrupted (in this process); root/killed is
+    SIGKILLed after `after` epochs, a rerun without --resume is refused, and a rerun with it (a fresh process) must
+    end with the same parameters and dev loss as the uninterrupted run."""
+    entry = importlib.import_module(f"avvae.bin.{module}")
+    straight, killed = root / "straight", root / "killed"
+
+    def command(*extra: str) -> list[str]:
+        return [sys.executable, "-m", entry.__name__, *train_args(config, feats, killed, *extra)]
+
+    threads = torch.get_num_threads()  # the entry point sets the config's number for this whole process
+    try:
+        entry.main(entry.build_parser().parse_args(train_args(config, feats, straight)))
+        process = subprocess.Popen(command(), env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        while epochs_done(killed) < after and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert after <= epochs_done(killed) < epochs, "the run was not killed midway"
+        with pytest.raises(ValueError, match="pass --resume"):
+            entry.main(entry.build_parser().parse_args(train_args(config, feats, killed)))
+    finally:
+        torch.set_num_threads(threads)
+    run_command(command("--resume"))
+
+    reference, resumed = (load_file(path / "checkpoint.pt", CHECKPOINT_FORMAT) for path in (straight, killed))
+    assert resumed["epoch"] == reference["epoch"] == epochs
+    for name, tensor in reference["model"]["state_dict"].items():
+        assert torch.equal(tensor, resumed["model"]["state_dict"][name]), name
+    assert reference["history"][-1]["dev_loss"] == resumed["history"][-1]["dev_loss"]

@@ -17,14 +17,14 @@ import argparse
 import logging
 from pathlib import Path
 
-import torch
-
 from avvae.atomic import is_done
 from avvae.cli import run_main
 from avvae.config import load_config
 from avvae.models import load_model
-from avvae.training import diagnostics, distributed
+from avvae.training import diagnostics
 from avvae.training.config import TrainConfig
+from avvae.training.distributed import Placement
+from avvae.training.run import run_training
 from avvae.training.setup import (
     DECODER_DIR,
     TrainingRun,
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _diagnose(run: TrainingRun, config: TrainConfig, reference: Path | None):
     """The finishing step of a part: the best model measured on the first dev utterances, and, for SD training,
     the SI model it started from measured on the same utterances (does SD beat SI on its own speaker?)."""
+
     def finish(exp_dir: Path) -> None:
         batches, wanted = [], config.diagnostic_utterances
         for batch in run.dev.batches(DEV_SEED, 0, config.batch_size):
@@ -70,6 +71,7 @@ def _diagnose(run: TrainingRun, config: TrainConfig, reference: Path | None):
             result["curves"] = curves
         diagnostics.write(result, exp_dir, run.schedule.title)
         logging.info("%s: %s", exp_dir, diagnostics.summary(result))
+
     return finish
 
 
@@ -92,13 +94,8 @@ def _run(config: TrainConfig, args: argparse.Namespace, part: str, decoder: Path
 
 def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, TrainConfig)
-    if is_done(args.exp_dir):
-        logging.info("%s is complete, nothing to do", args.exp_dir)
-        return
-    if config.num_threads > 0:
-        torch.set_num_threads(config.num_threads)
-    placement = distributed.start(args.device)
-    try:
+
+    def train(placement: Placement) -> None:
         decoder = None
         for part in parts(config):
             exp_dir = args.exp_dir / DECODER_DIR if part == "decoder" else args.exp_dir
@@ -108,10 +105,11 @@ def main(args: argparse.Namespace) -> None:
                 run = _run(config, args, part, decoder)
                 finish = _diagnose(run, config, _si_reference(args, config, part))
                 Trainer(config, run.schedule, exp_dir, placement, run.spec).fit(
-                    run.model, run.train, run.dev, args.resume, finish)
+                    run.model, run.train, run.dev, args.resume, finish
+                )
             decoder = exp_dir / "model.pt"
-    finally:
-        distributed.stop(placement)
+
+    run_training(args.exp_dir, config.num_threads, args.device, train)
 
 
 if __name__ == "__main__":

@@ -8,18 +8,15 @@ Same loop as the VAEs (avvae.training.trainer): early stopping, checkpoint.pt, -
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-import torch
-
-from avvae.atomic import is_done
 from avvae.cli import run_main
 from avvae.config import load_config
 from avvae.supervised.config import SupervisedConfig
 from avvae.supervised.files import MASK_NET
 from avvae.supervised.setup import speaker_independent
-from avvae.training import distributed
+from avvae.training.distributed import Placement
+from avvae.training.run import run_training
 from avvae.training.trainer import Trainer
 
 
@@ -37,18 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, SupervisedConfig)
-    if is_done(args.exp_dir):
-        logging.info("%s is complete, nothing to do", args.exp_dir)
-        return
-    if config.num_threads > 0:
-        torch.set_num_threads(config.num_threads)
-    run = speaker_independent(config, args.train, args.dev, args.noise)
-    placement = distributed.start(args.device)
-    try:
-        Trainer(config, run.schedule, args.exp_dir, placement, MASK_NET).fit(run.model, run.train, run.dev,
-                                                                             args.resume)
-    finally:
-        distributed.stop(placement)
+
+    def train(placement: Placement) -> None:
+        run = speaker_independent(config, args.train, args.dev, args.noise)
+        Trainer(config, run.schedule, args.exp_dir, placement, MASK_NET).fit(run.model, run.train, run.dev, args.resume)
+
+    run_training(args.exp_dir, config.num_threads, args.device, train)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """What every real corpus's preparation shares: release file paths from templates, speaker lists, utterance splits,
-audio at the recipe's rate, lip frames to 67x67, noise recordings, and writing the data dirs.
+audio at the recipe's rate, lip frames trimmed to the audio, noise recordings, and writing the data dirs.
 
 A layout template is a path relative to the corpus root with `{spk}`, `{utt}` (and corpus-specific) fields, e.g.
 `Clean/{group}/{spk}/straightcam/{utt}.wav`; `{utt}` must sit in the file name.
@@ -8,7 +8,6 @@ A layout template is a path relative to the corpus root with `{spk}`, `{utt}` (a
 from __future__ import annotations
 
 import multiprocessing
-import re
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.signal
 import soundfile
-from PIL import Image
 from tqdm import tqdm
 
 from avvae.audio import read_wav, write_wav
@@ -135,14 +133,6 @@ def audio_at_rate(source: Path, target: Path, rate: int) -> Path:
     return target
 
 
-def gray_frame(image: Image.Image, size: int) -> np.ndarray:
-    """A picture as uint8 grayscale [size, size] (resized bilinearly when it is another size)."""
-    image = image.convert("L")
-    if image.size != (size, size):
-        image = image.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
-
-
 def fit_lips_to_audio(frames: np.ndarray, fps: float, num_samples: int, rate: int, tolerance: float,
                       where: Path) -> np.ndarray:
     """Frames trimmed to the audio's duration; an error naming `where` if the video is too short to cover it."""
@@ -152,11 +142,6 @@ def fit_lips_to_audio(frames: np.ndarray, fps: float, num_samples: int, rate: in
             f"{where}: {len(frames)} lip frames ({len(frames) / fps:.2f} s at {fps:g} fps) for {seconds:.2f} s of audio"
         )
     return frames[:max(1, int(round(seconds * fps)))]
-
-
-def natural_key(name: str) -> list:
-    """Sort key that puts frame 2 before frame 10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def crossfade_concatenate(segments: list[np.ndarray], fade: int) -> np.ndarray:
