@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -112,13 +113,17 @@ def test_max_jobs_run_keeps_tasks_from_overlapping(cluster, site):
 @pytest.fixture(scope="module")
 def decoded(cluster, site, recipe, tmp_path_factory) -> dict[str, Path]:
     """The tiny recipe's test mixtures separated (oracle masks) and scored by steps/decode.sh and steps/score.sh in
-    2 jobs, under run.pl and under Slurm: {backend: decode dir}."""
+    2 jobs, under run.pl and under Slurm at once (run.pl's jobs use the CPUs while sbatch waits between its polls):
+    {backend: decode dir}."""
     out = tmp_path_factory.mktemp("decode")
-    dirs = {}
-    for backend in ("local", "slurm"):
-        dirs[backend] = out / backend / "oracle" / "decode_test_mix"
-        result = in_recipe(site, cluster, backend, decode_and_score(recipe, dirs[backend]))
-        assert result.returncode == 0, result.stderr[-3000:]
+    dirs = {backend: out / backend / "oracle" / "decode_test_mix" for backend in ("local", "slurm")}
+    with ThreadPoolExecutor(len(dirs)) as pool:
+        runs = {
+            backend: pool.submit(in_recipe, site, cluster, backend, decode_and_score(recipe, path))
+            for backend, path in dirs.items()
+        }
+    for backend, run in runs.items():
+        assert run.result().returncode == 0, f"{backend}: {run.result().stderr[-3000:]}"
     return dirs
 
 
