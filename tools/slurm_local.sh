@@ -224,5 +224,5 @@ done
 [ "${state}" = idle ] || fail "the node ${host} is '${state:-unknown}', not idle, 30 s after starting"
 elapsed=$(($(date +%s%3N) - start))
 say "started in $((elapsed / 1000)).$((elapsed % 1000 / 100)) s: node ${host}" \
-  "($(sinfo --noheader --format '%c CPUs, %m MB'), ${gpus} GPUs), partition local, state in ${dir}"
+  "($(sinfo --noheader --format '%c CPUs, %m MB'), GPUs: ${gpus}), partition local, state in ${dir}"
 echo "export SLURM_CONF=${conf}"
