@@ -1,5 +1,5 @@
 """The mini_av recipe on the tiny corpus with one-epoch configs, stage by stage: outputs, reruns that do no work,
-resume after a kill, and RESULTS.md at the end."""
+resume after a kill, and RESULTS.md at the end. The recipe through stage 3 is conftest's `recipe`."""
 
 import os
 import signal
@@ -11,20 +11,12 @@ import numpy as np
 import pytest
 
 from avvae.datadir import validate_data_dir
-from tests.recipe import copy_recipe, run_recipe, shrink_configs
+from tests.recipe import run_recipe
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
 MODELS = ("--si_models", "avae avvae", "--sd_models", "avvae")  # CVAE trains and decodes like these two
 SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised",
            "oracle_latent_avvae_si", "oracle_latent_avvae_sd")
-
-
-@pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
-    recipe = copy_recipe(tmp_path_factory.mktemp("egs"))
-    shrink_configs(recipe)
-    run_recipe(recipe, "--stop_stage", "3", "--nj", "2")
-    return recipe
 
 
 def snapshot(recipe):

@@ -3,7 +3,8 @@
 #   1. Debian packages the embedded corpus needs: espeak-ng, MBROLA and its voices (from Debian's contrib and
 #      non-free components, read through a private sources list so the system's apt configuration stays as is;
 #      that list names the Debian mirror(s) and release suite the machine's own apt sources name, see
-#      tools/debian_sources.py);
+#      tools/debian_sources.py), and those of a single-node Slurm (slurmctld, slurmd, slurm-client, munge), for
+#      trying and testing the cluster path with tools/slurm_local.sh (which starts it; bootstrap only installs it);
 #   2. a virtual environment .venv with the pinned requirements (torch is the CPU wheel).
 # Safe to rerun; takes a few seconds when everything is in place.
 # Environment:
@@ -34,6 +35,9 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v mbrola >/dev/null || missing+=(mbrola)
 for voice in ${voices}; do
   [ -f "/usr/share/mbrola/${voice}/${voice}" ] || missing+=("mbrola-${voice}")
+done
+for program_package in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
+  PATH="${PATH}:/usr/sbin:/sbin" command -v "${program_package%%:*}" >/dev/null || missing+=("${program_package#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}"

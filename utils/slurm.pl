@@ -59,10 +59,14 @@ sub job_text { my ($text, $job) = @_; $text =~ s/\b$var\b/$job/g if $var ne ""; 
 # One script for the whole array: it reads its job number from SLURM_ARRAY_TASK_ID.
 my $log_dir = dirname(job_text($log_template, $first));
 make_path("$log_dir/q");
-my $script = "$log_dir/q/" . basename($log_template) =~ s/\b$var\b/array/gr . ".sh";
+my $script = "$log_dir/q/" . ($var eq "" ? basename($log_template) : basename($log_template) =~ s/\b$var\b/array/gr)
+  . ".sh";
 my $cwd = getcwd();
 my $job_log = $var eq "" ? $log_template : ($log_template =~ s/\b$var\b/\${JOB}/gr);
 my $job_cmd = $var eq "" ? $cmd : ($cmd =~ s/\b$var\b/\${JOB}/gr);
+# The command as the log shows it: single-quoted, so that the shell expands nothing in it but the job number.
+my $logged = "'" . ($cmd =~ s/'/'\\''/gr) . "'";
+$logged =~ s/\b$var\b/'"\${JOB}"'/g if $var ne "";
 open(my $sf, ">", $script) or die "slurm.pl: cannot write $script: $!\n";
 print $sf <<"END";
 #!/usr/bin/env bash
@@ -71,7 +75,7 @@ cd '$cwd'
 JOB=\${SLURM_ARRAY_TASK_ID:-$first}
 log="$job_log"
 start=\$(date +%s)
-{ echo "# $job_cmd"; echo "# Started at \$(date) on \$(hostname)"; } > "\$log"
+{ echo "# "$logged; echo "# Started at \$(date) on \$(hostname)"; } > "\$log"
 ( $job_cmd ) >> "\$log" 2>&1
 code=\$?
 echo "# Accounting: time=\$((\$(date +%s) - start)) threads=1" >> "\$log"
