@@ -1,5 +1,5 @@
-"""Fixtures shared by several test modules: small dumped feature sets for training and decoding tests, and the tiny
-recipe through its feature dump."""
+"""Fixtures shared by several test modules: small dumped feature sets for training and decoding tests, and one
+tiny mini_av recipe run (stages 1-3, then 4-9) that the recipe tests of every corpus read."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.recipe import copy_recipe, run_recipe, shrink_configs
+from tests.recipe import TrainedRecipe, tiny_recipe, train_and_separate
 from tests.training_data import TrainingFeats, make_training_feats
 
 
@@ -19,9 +19,12 @@ def training_feats(tmp_path_factory) -> TrainingFeats:
 @pytest.fixture(scope="session")
 def recipe(tmp_path_factory) -> Path:
     """A copy of mini_av with the tiny corpus and configs, run through stage 3 (corpus, mixtures, features): the
-    recipe tests carry it through every stage, the cluster tests decode its test mixtures elsewhere. One session
-    fixture, so that the tiny corpus is generated once."""
-    recipe = copy_recipe(tmp_path_factory.mktemp("egs"))
-    shrink_configs(recipe)
-    run_recipe(recipe, "--stop_stage", "3", "--nj", "2")
-    return recipe
+    recipe tests carry it through every stage (`shared_run`), the cluster tests decode its test mixtures elsewhere.
+    One session fixture, so that the tiny corpus is generated once."""
+    return tiny_recipe(tmp_path_factory.mktemp("egs"))
+
+
+@pytest.fixture(scope="session")
+def shared_run(recipe) -> TrainedRecipe:
+    """The same recipe through RESULTS.md (killed once in stages 4, 5 and 7 and rerun): run once per session."""
+    return train_and_separate(recipe)

@@ -30,7 +30,7 @@ from avvae.lips import load_lips
 from avvae.stft import StftConfig
 from avvae.video import read_gray_frames
 from tests.datadirs import RATE, voiced_utterance
-from tests.recipe import copy_recipe, run_script, shrink_configs
+from tests.recipe import copy_recipe, run_script, separate_with_shared_models, shrink_configs
 
 FPS, WIDTH, HEIGHT, FRAMES = 25, 360, 288, 75   # GRID's videos: 3 s
 SPEECH_START = 0.6                              # seconds of silence before the speech, in the video's audio track
@@ -268,14 +268,19 @@ def test_features_have_lips_at_the_stft_rate(grid):
         assert len(handle) == 3 and all("lips2" in handle[key] for key in handle)
 
 
-def test_training_separation_and_results_run_on_the_tree(grid):
+def test_the_trees_mixtures_separate_with_a_trained_model(grid, shared_run):
+    """Stages 4-9 are the shared run's (tests/test_recipe.py); here GRID's own features, MCEM config and mixtures
+    go through separation and scoring with its AV-VAE, to finite scores for every speaker of every mixture."""
     recipe, _, _ = grid
     shrink_configs(recipe)
-    run_script(recipe, "--stage", "4", "--nj", "1", "--si_models", "avvae", "--sd_models", "", "--supervised", "false")
-    sdr = (recipe / "RESULTS.md").read_text().split("## SDR improvement (dB)")[1].split("##")[0]
-    row = next(line for line in sdr.splitlines() if line.startswith("| AV-VAE + MCEM"))
-    assert row.split(" | ")[1].strip(), "the SI -5 dB cell is filled"
-    assert (recipe / "exp" / "avvae_si" / "decode_test_mix" / "scores.tsv").is_file()
+    (decode,) = separate_with_shared_models(recipe, shared_run.path)
+    rows = [line.split("\t") for line in (decode / "scores.tsv").read_text().splitlines()]
+    keys = read_table(recipe / "data" / "test_mix" / "wav.scp")
+    assert sorted(path.name for path in (decode / "wav").glob("*.wav")) == sorted(
+        f"{key}_{part}.wav" for key in keys for part in ("s1", "s2", "noise"))
+    assert len(rows) == 1 + 2 * 3 and {row[0] for row in rows[1:]} == set(keys)
+    for name in ("si_sdr", "sdr", "stoi", "si_sdr_imp"):
+        assert all(np.isfinite(float(row[rows[0].index(name)])) for row in rows[1:]), name
 
 
 def grid_id(words: list[str]) -> str:
