@@ -19,6 +19,8 @@ from matplotlib import cbook
 from PIL import Image
 
 from avvae.audio import read_wav, write_wav
+from avvae.bin import extract_grid_lips
+from avvae.bin import prepare_grid as prepare_grid_cli
 from avvae.config import load_config
 from avvae.corpus.grid import ADVERBS, COLOURS, COMMANDS, DIGITS, LETTERS, PREPOSITIONS
 from avvae.corpus_prep import check_grid
@@ -236,21 +238,29 @@ def test_lips_are_the_mouth_crop(grid, recordings):
         assert np.corrcoef(darkness, opening)[0, 1] > 0.95
 
 
-def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path):
-    """The per-talker distribution, videos unpacked both ways the config allows, gives the same data dirs."""
+def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path, monkeypatch):
+    """The per-talker distribution, videos unpacked both ways the config allows, gives the same data dirs. Stage 1's
+    two steps are called in this process with the recipe's configs (run.sh's stage 1 is the `grid` fixture's)."""
     recipe, _, noise = grid
     release = make_talker_archives(tmp_path / "GRID", recordings)
-    other = copy_recipe(tmp_path / "egs", "grid")
-    tiny_config(other)
-    packed = run_script(other, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "1",
-                        check=False)
-    assert packed.returncode != 0
-    assert f"{release}/s1/video/s1.mpg_vcd.zip is there: unpack it in the GRID root" in packed.stdout
+    monkeypatch.chdir(recipe)  # the configs name the speaker lists relative to the recipe
+
+    def extract() -> None:
+        extract_grid_lips.main(extract_grid_lips.build_parser().parse_args([
+            "--config", "conf/corpus.yaml", "--crops", "conf/crops.yaml", str(release), str(tmp_path / "corpus")]))
+
+    with pytest.raises(CorpusLayoutError, match=f"{release}/s1/video/s1.mpg_vcd.zip is there: unpack it in the "
+                       "GRID root"):
+        extract()
     unpack_talker_videos(release)
-    run_script(other, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "1")
+    extract()
+    prepare_grid_cli.main(prepare_grid_cli.build_parser().parse_args([
+        "--config", "conf/corpus.yaml", "--noise-root", str(noise), str(release), str(tmp_path / "corpus"),
+        str(tmp_path / "data")]))
     for name in SETS:
-        assert read_table(other / "data" / name / "text") == read_table(recipe / "data" / name / "text")
-        for key, path in read_table(other / "data" / name / "wav.scp").items():
+        validate_data_dir(tmp_path / "data" / name)
+        assert read_table(tmp_path / "data" / name / "text") == read_table(recipe / "data" / name / "text")
+        for key, path in read_table(tmp_path / "data" / name / "wav.scp").items():
             ours, _ = read_wav(path)
             theirs, _ = read_wav(read_table(recipe / "data" / name / "wav.scp")[key])
             assert np.array_equal(ours, theirs), key
