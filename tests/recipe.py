@@ -19,11 +19,13 @@ from avvae.bin import decode, score, train
 ROOT = Path(__file__).resolve().parents[1]
 NOT_COPIED = ("corpus", "data", "dump", "exp", "db.sh")  # outputs, and the site's corpus locations
 CORPUS_LOCATIONS = ("NTCD_TIMIT", "GRID", "GRID_NOISE")  # a site's corpora, which tests must not see
-TINY = {  # config -> {key: value}: one-epoch training and short chains, so that tests run every stage quickly
+TINY = {  # config -> {key: value}: two-epoch training, one diagnosed utterance (the diagnostics of 16 took 10-20 s
+    # a part) and short chains, so that tests run every stage quickly
     **{f"train_{model}.yaml": {"epochs": 2, "decoder_epochs": 1, "segments_per_utterance": 1,
+                                "diagnostic_utterances": 1,
                                 "sd": {"epochs": 2, "segments_per_utterance": 2}}
        for model in ("avae", "avvae")},
-    "train_cvae.yaml": {"epochs": 2, "segments_per_utterance": 1, "sd": {"epochs": 1}},
+    "train_cvae.yaml": {"epochs": 2, "segments_per_utterance": 1, "diagnostic_utterances": 1, "sd": {"epochs": 1}},
     "train_supervised.yaml": {"epochs": 2, "segments_per_utterance": 1},
     "mix.yaml": {"num_mixtures": 3},
     "mix_unseen.yaml": {"num_mixtures": 2},
