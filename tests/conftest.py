@@ -29,7 +29,7 @@ def speakers() -> list:
 
 
 @pytest.fixture(scope="session")
-def recipe(tmp_path_factory) -> Path:
+def shared_recipe(tmp_path_factory) -> Path:
     """A copy of mini_av with the tiny corpus and configs, run through stage 3 (corpus, mixtures, features): the
     recipe tests carry it through every stage (`shared_run`), the cluster tests decode its test mixtures elsewhere.
     One session fixture, so that the tiny corpus is generated once."""
@@ -37,6 +37,12 @@ def recipe(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_run(recipe) -> TrainedRecipe:
+def recipe(shared_recipe) -> Path:
+    """`shared_recipe`, under the name the recipe and cluster tests use (a module may define its own `recipe`)."""
+    return shared_recipe
+
+
+@pytest.fixture(scope="session")
+def shared_run(shared_recipe) -> TrainedRecipe:
     """The same recipe through RESULTS.md (killed once in stages 4, 5 and 7 and rerun): run once per session."""
-    return train_and_separate(recipe)
+    return train_and_separate(shared_recipe)

@@ -68,7 +68,7 @@ def test_a_missing_or_inconsistent_manifest_is_named(broken):
     entry = json.loads(lines[1])
     entry["sources"] = entry["sources"][:1]
     manifest.write_text("\n".join([lines[0], json.dumps(entry)]) + "\n")
-    with pytest.raises(DataDirError, match=f"{manifest}:2: 1 sources, expected 2"):
+    with pytest.raises(DataDirError, match=f"{manifest}:2: key 'sources' must be a list of 2 sources"):
         MixtureDir.read(broken)
     manifest.unlink()
     with pytest.raises(DataDirError, match=f"{manifest}: file does not exist"):
