@@ -45,11 +45,26 @@ def test_two_processes_under_torchrun_train_one_model(training_feats, tmp_path):
     config = small_config("avvae", epochs=2)
     save_config(config, tmp_path / "train.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
-    command = [str(torchrun), "--standalone", "--nproc_per_node", str(WORLD), "-m", "avvae.bin.train", "--config",
-               str(tmp_path / "train.yaml"), "--train", str(training_feats.train), "--dev", str(training_feats.dev),
-               "--noise", str(training_feats.noise), str(tmp_path / "exp")]
-    result = subprocess.run(command, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
-                            capture_output=True, text=True)
+    command = [
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        str(WORLD),
+        "-m",
+        "avvae.bin.train",
+        "--config",
+        str(tmp_path / "train.yaml"),
+        "--train",
+        str(training_feats.train),
+        "--dev",
+        str(training_feats.dev),
+        "--noise",
+        str(training_feats.noise),
+        str(tmp_path / "exp"),
+    ]
+    result = subprocess.run(
+        command, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("SI training: 24 utterances") == WORLD, "two processes"
     assert len((tmp_path / "exp" / "history.tsv").read_text().splitlines()) == 1 + 2

@@ -20,8 +20,9 @@ def files_under_egs() -> dict[Path, int]:
 @pytest.mark.parametrize("script", ["run.sh", *(f"egs/{corpus}/run.sh" for corpus in RECIPES)])
 def test_run_sh_sources_its_path_and_cmd_and_stage_10_does_nothing(script, tmp_path):
     before = files_under_egs()
-    result = subprocess.run([str(ROOT / script), "--stage", "10"], cwd=tmp_path, env=BARE, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [str(ROOT / script), "--stage", "10"], cwd=tmp_path, env=BARE, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Successfully finished" in result.stderr + result.stdout
     assert files_under_egs() == before
@@ -30,8 +31,12 @@ def test_run_sh_sources_its_path_and_cmd_and_stage_10_does_nothing(script, tmp_p
 @pytest.mark.parametrize("corpus", RECIPES)
 def test_path_sh_puts_the_environment_and_helpers_first(corpus):
     command = ". ./path.sh && command -v python && command -v run.pl && python -c 'import avvae; print(avvae.__file__)'"
-    result = subprocess.run(["bash", "-c", command], cwd=ROOT / "egs" / corpus, env=BARE, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=ROOT / "egs" / corpus, env=BARE, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "utils" / "run.pl"),
-                                     str(ROOT / "avvae" / "__init__.py")]
+    assert result.stdout.split() == [
+        str(ROOT / ".venv" / "bin" / "python"),
+        str(ROOT / "utils" / "run.pl"),
+        str(ROOT / "avvae" / "__init__.py"),
+    ]

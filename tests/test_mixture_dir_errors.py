@@ -51,8 +51,10 @@ def test_a_reference_of_another_length_is_named(broken, tmp_path):
     write_table(broken / "noise1.scp", {**read_table(broken / "noise1.scp"), key: str(tmp_path / "short.wav")})
     with pytest.raises(DataDirError, match=f"{broken / 'noise1.scp'}: {key}: length differs from the mixture"):
         validate_data_dir(broken)
-    with pytest.raises(ValueError, match=f"{tmp_path / 'short.wav'}: noise has {len(samples) - 160} samples, the "
-                       f"mixture {len(samples)}"):
+    with pytest.raises(
+        ValueError,
+        match=f"{tmp_path / 'short.wav'}: noise has {len(samples) - 160} samples, the mixture {len(samples)}",
+    ):
         mixture_scorer(MixtureDir.read(broken), key)
 
 
@@ -81,5 +83,6 @@ def test_a_speech_dir_is_not_a_mixture_dir_to_score(mixed, tmp_path):
     speech = make_speech_dir(tmp_path, speakers=1, utts=1)
     with pytest.raises(DataDirError, match=f"{speech}: not a mixture data dir \\(no spk1.scp\\)"):
         MixtureDir.read(speech)
-    assert np.isfinite(mixture_scorer(MixtureDir.read(mixed), next(iter(read_table(mixed / "wav.scp")))).baseline[0]
-                       ["sdr"])
+    assert np.isfinite(
+        mixture_scorer(MixtureDir.read(mixed), next(iter(read_table(mixed / "wav.scp")))).baseline[0]["sdr"]
+    )

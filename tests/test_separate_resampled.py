@@ -15,9 +15,22 @@ RECORDED = 44100
 
 
 def run(root, out, models) -> list[np.ndarray]:
-    separate_cli.main(separate_cli.build_parser().parse_args([
-        str(root / "mix.wav"), "--lips", str(root / "first.npz"), str(root / "second.npz"),
-        "--model", *map(str, models), "--mcem-config", str(root / "mcem.yaml"), "--out-dir", str(out)]))
+    separate_cli.main(
+        separate_cli.build_parser().parse_args(
+            [
+                str(root / "mix.wav"),
+                "--lips",
+                str(root / "first.npz"),
+                str(root / "second.npz"),
+                "--model",
+                *map(str, models),
+                "--mcem-config",
+                str(root / "mcem.yaml"),
+                "--out-dir",
+                str(out),
+            ]
+        )
+    )
     outputs = [read_wav(out / f"mix_{name}.wav") for name in ("s1", "s2", "noise")]
     assert all(rate == RATE for _, rate in outputs)
     return [samples for samples, _ in outputs]

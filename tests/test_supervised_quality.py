@@ -14,15 +14,18 @@ from tests.test_supervised import _held_out_mixture, trained  # noqa: F401 (the 
 
 def test_the_network_beats_a_constant_mask_by_si_sdr(trained, training_feats):  # noqa: F811
     _, _, _, exp_dir = trained
-    method = METHODS["supervised"](build_parser().parse_args(["m.h5", "out", "--method", "supervised",
-                                                              "--model-dir", str(exp_dir)]))
+    method = METHODS["supervised"](
+        build_parser().parse_args(["m.h5", "out", "--method", "supervised", "--model-dir", str(exp_dir)])
+    )
     mixture, references, config = _held_out_mixture(training_feats)
     constant = Separation(0.5 * mixture.stft.expand(2, *mixture.stft.shape), 0.0 * mixture.stft)
     scores = {}
     for name, result in (("supervised", method(mixture)), ("constant", constant)):
         estimates = istft(torch.cat([result.sources, result.noise[None]]), config, mixture.num_samples).numpy()
-        scores[name] = (bss_eval(references, estimates)["sdr"][:2],
-                        np.array([si_sdr(references[j], estimates[j]) for j in range(2)]))
+        scores[name] = (
+            bss_eval(references, estimates)["sdr"][:2],
+            np.array([si_sdr(references[j], estimates[j]) for j in range(2)]),
+        )
     mixed = istft(mixture.stft, config, mixture.num_samples).numpy()
     unprocessed = np.array([si_sdr(references[j], mixed) for j in range(2)])
     # what the constant mask shows: SDR gained by attenuation alone, no SI-SDR gained

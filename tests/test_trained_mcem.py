@@ -63,8 +63,9 @@ def test_the_lips_decide_which_output_is_whose(model, training_feats):
         mixture = istft(stft, config, length).numpy()
         unprocessed = np.array([si_sdr(reference, mixture) for reference in references])
         given = si_sdr_matrix(references, istft(separate(stft, lips, [model, model], MCEM).sources, config, length))
-        swapped = si_sdr_matrix(references, istft(separate(stft, lips[::-1], [model, model], MCEM).sources, config,
-                                                  length))
+        swapped = si_sdr_matrix(
+            references, istft(separate(stft, lips[::-1], [model, model], MCEM).sources, config, length)
+        )
         assert np.all(np.diag(given) > unprocessed + 3.0), (unprocessed, given)
         assert np.all(np.diag(given) > np.diag(given[::-1]) + 6.0), given  # output j is speaker j, not the other
         assert np.all(np.diag(swapped[::-1]) > np.diag(swapped) + 6.0), swapped  # ... and the other with swapped lips

@@ -152,17 +152,20 @@ def test_sd_from_scratch_ignores_the_si_model_and_resumes(training_feats, si_mod
     fresh = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise).model
     si = load_model(si_model)
     assert not any(torch.equal(a, b) for a, b in zip(si.decoder.parameters(), run.model.decoder.parameters()))
-    assert all(torch.equal(a, b) for a, b in zip(fresh.encoder.parameters(), run.model.encoder.parameters())), \
+    assert all(torch.equal(a, b) for a, b in zip(fresh.encoder.parameters(), run.model.encoder.parameters())), (
         "a fresh model, seeded as SI training's"
+    )
     straight = Trainer(config, run.schedule, tmp_path / "straight", CPU).fit(run.model, run.train, run.dev)
     # stopped after one epoch (a kill after its checkpoint), then resumed to the end
     first = speaker_dependent(*args, si_model)
     Trainer(config, dataclasses.replace(first.schedule, epochs=1), tmp_path / "resumed", CPU).fit(
-        first.model, first.train, first.dev)
+        first.model, first.train, first.dev
+    )
     (tmp_path / "resumed" / ".done").unlink()
     again = speaker_dependent(*args, si_model)
-    resumed = Trainer(config, again.schedule, tmp_path / "resumed", CPU).fit(again.model, again.train, again.dev,
-                                                                             resume=True)
+    resumed = Trainer(config, again.schedule, tmp_path / "resumed", CPU).fit(
+        again.model, again.train, again.dev, resume=True
+    )
     for (name, a), b in zip(load_model(straight).state_dict().items(), load_model(resumed).state_dict().values()):
         assert torch.equal(a, b), name
 
@@ -177,5 +180,4 @@ def test_sd_errors_name_what_is_wrong(training_feats, si_model, tmp_path):
     with pytest.raises(ValueError, match=f"{si_model}: its model config differs from the training config's model"):
         speaker_dependent(small_config("avvae", sd=SpeakerDependentConfig()), *feats, si_model)
     with pytest.raises(ValueError, match=f"{training_feats.train}: no utterances of speaker\\(s\\) spk9"):
-        speaker_dependent(sd_config(), training_feats.train, "spk9", training_feats.dev, training_feats.noise,
-                          si_model)
+        speaker_dependent(sd_config(), training_feats.train, "spk9", training_feats.dev, training_feats.noise, si_model)
