@@ -19,6 +19,8 @@ from matplotlib import cbook
 from PIL import Image
 
 from avvae.audio import read_wav, write_wav
+from avvae.bin import extract_grid_lips
+from avvae.bin import prepare_grid as prepare_grid_cli
 from avvae.config import load_config
 from avvae.corpus.grid import ADVERBS, COLOURS, COMMANDS, DIGITS, LETTERS, PREPOSITIONS
 from avvae.corpus_prep import check_grid
@@ -30,7 +32,7 @@ from avvae.lips import load_lips
 from avvae.stft import StftConfig
 from avvae.video import read_gray_frames
 from tests.datadirs import RATE, voiced_utterance
-from tests.recipe import copy_recipe, run_script, shrink_configs
+from tests.recipe import copy_recipe, run_script, separate_with_shared_models, shrink_configs
 
 FPS, WIDTH, HEIGHT, FRAMES = 25, 360, 288, 75   # GRID's videos: 3 s
 SPEECH_START = 0.6                              # seconds of silence before the speech, in the video's audio track
@@ -236,21 +238,29 @@ def test_lips_are_the_mouth_crop(grid, recordings):
         assert np.corrcoef(darkness, opening)[0, 1] > 0.95
 
 
-def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path):
-    """The per-talker distribution, videos unpacked both ways the config allows, gives the same data dirs."""
+def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path, monkeypatch):
+    """The per-talker distribution, videos unpacked both ways the config allows, gives the same data dirs. Stage 1's
+    two steps are called in this process with the recipe's configs (run.sh's stage 1 is the `grid` fixture's)."""
     recipe, _, noise = grid
     release = make_talker_archives(tmp_path / "GRID", recordings)
-    other = copy_recipe(tmp_path / "egs", "grid")
-    tiny_config(other)
-    packed = run_script(other, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "1",
-                        check=False)
-    assert packed.returncode != 0
-    assert f"{release}/s1/video/s1.mpg_vcd.zip is there: unpack it in the GRID root" in packed.stdout
+    monkeypatch.chdir(recipe)  # the configs name the speaker lists relative to the recipe
+
+    def extract() -> None:
+        extract_grid_lips.main(extract_grid_lips.build_parser().parse_args([
+            "--config", "conf/corpus.yaml", "--crops", "conf/crops.yaml", str(release), str(tmp_path / "corpus")]))
+
+    with pytest.raises(CorpusLayoutError, match=f"{release}/s1/video/s1.mpg_vcd.zip is there: unpack it in the "
+                       "GRID root"):
+        extract()
     unpack_talker_videos(release)
-    run_script(other, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "1")
+    extract()
+    prepare_grid_cli.main(prepare_grid_cli.build_parser().parse_args([
+        "--config", "conf/corpus.yaml", "--noise-root", str(noise), str(release), str(tmp_path / "corpus"),
+        str(tmp_path / "data")]))
     for name in SETS:
-        assert read_table(other / "data" / name / "text") == read_table(recipe / "data" / name / "text")
-        for key, path in read_table(other / "data" / name / "wav.scp").items():
+        validate_data_dir(tmp_path / "data" / name)
+        assert read_table(tmp_path / "data" / name / "text") == read_table(recipe / "data" / name / "text")
+        for key, path in read_table(tmp_path / "data" / name / "wav.scp").items():
             ours, _ = read_wav(path)
             theirs, _ = read_wav(read_table(recipe / "data" / name / "wav.scp")[key])
             assert np.array_equal(ours, theirs), key
@@ -268,14 +278,19 @@ def test_features_have_lips_at_the_stft_rate(grid):
         assert len(handle) == 3 and all("lips2" in handle[key] for key in handle)
 
 
-def test_training_separation_and_results_run_on_the_tree(grid):
+def test_the_trees_mixtures_separate_with_a_trained_model(grid, shared_run):
+    """Stages 4-9 are the shared run's (tests/test_recipe.py); here GRID's own features, MCEM config and mixtures
+    go through separation and scoring with its AV-VAE, to finite scores for every speaker of every mixture."""
     recipe, _, _ = grid
     shrink_configs(recipe)
-    run_script(recipe, "--stage", "4", "--nj", "1", "--si_models", "avvae", "--sd_models", "", "--supervised", "false")
-    sdr = (recipe / "RESULTS.md").read_text().split("## SDR improvement (dB)")[1].split("##")[0]
-    row = next(line for line in sdr.splitlines() if line.startswith("| AV-VAE + MCEM"))
-    assert row.split(" | ")[1].strip(), "the SI -5 dB cell is filled"
-    assert (recipe / "exp" / "avvae_si" / "decode_test_mix" / "scores.tsv").is_file()
+    (decode,) = separate_with_shared_models(recipe, shared_run.path)
+    rows = [line.split("\t") for line in (decode / "scores.tsv").read_text().splitlines()]
+    keys = read_table(recipe / "data" / "test_mix" / "wav.scp")
+    assert sorted(path.name for path in (decode / "wav").glob("*.wav")) == sorted(
+        f"{key}_{part}.wav" for key in keys for part in ("s1", "s2", "noise"))
+    assert len(rows) == 1 + 2 * 3 and {row[0] for row in rows[1:]} == set(keys)
+    for name in ("si_sdr", "sdr", "stoi", "si_sdr_imp"):
+        assert all(np.isfinite(float(row[rows[0].index(name)])) for row in rows[1:]), name
 
 
 def grid_id(words: list[str]) -> str:

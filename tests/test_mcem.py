@@ -11,7 +11,7 @@ from avvae.mcem import McemConfig, mcem_method, run_mcem, run_mcem_batch, separa
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
 from avvae.mcem.problem import Problem
 from avvae.mcem.separate import _Estep
-from avvae.mcem.synthetic import fit_encoders, sample_mixture, speaker_model
+from avvae.mcem.synthetic import sample_mixture, speaker_model
 from avvae.stft import StftConfig, stft
 
 FAST = McemConfig(iterations=20, draws=20, burn_in=10, final_draws=30, final_burn_in=20, threads=1)
@@ -23,12 +23,10 @@ def sdr(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(reference.abs().square().sum((-1, -2)) / error)
 
 
-@pytest.fixture(scope="module")
-def speakers():
-    torch.set_num_threads(1)
-    models = [speaker_model(1), speaker_model(2)]
-    fit_encoders(models, 300, torch.Generator().manual_seed(0))
-    return models
+def trivial_sdr(reference: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+    """What an estimate that does nothing scores: the better of the mixture itself and of an all-zero output (0 dB,
+    an SDR that attenuation alone raises towards)."""
+    return torch.clamp(sdr(reference, mixture.expand_as(reference)), min=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +57,10 @@ def test_m_step_increases_the_likelihood_given_the_draws(sqrt_updates):
 
 def test_mcem_recovers_the_sources_far_better_than_the_mixture(speakers, mixture):
     result = run_mcem(mixture.stft, None, speakers, FAST)
-    unprocessed = sdr(mixture.sources, mixture.stft.expand(2, -1, -1))
+    unprocessed = trivial_sdr(mixture.sources, mixture.stft)
     separated = sdr(mixture.sources, result.separation.sources)
     assert (separated > unprocessed + 6.0).all(), (unprocessed, separated)
-    assert sdr(mixture.noise, result.separation.noise) > sdr(mixture.noise, mixture.stft) + 3.0
+    assert sdr(mixture.noise, result.separation.noise) > trivial_sdr(mixture.noise, mixture.stft) + 5.0
     # The estimates with the noise add up to the mixture (the Wiener shares sum to one).
     total = result.separation.sources.sum(0) + result.separation.noise
     assert torch.allclose(total, mixture.stft, rtol=1e-3, atol=1e-4 * mixture.stft.abs().max())
@@ -76,7 +74,7 @@ def test_mcem_recovers_the_sources_far_better_than_the_mixture(speakers, mixture
 def test_other_e_steps_separate_too(speakers, mixture, change):
     result = run_mcem(mixture.stft, None, speakers, dataclasses.replace(FAST, **change))
     separated = sdr(mixture.sources, result.separation.sources)
-    assert (separated > sdr(mixture.sources, mixture.stft.expand(2, -1, -1)) + 6.0).all()
+    assert (separated > trivial_sdr(mixture.sources, mixture.stft) + 6.0).all()
     acceptance = np.array([entry.acceptance for entry in result.history])
     if change.get("sampler") == "variational":
         assert np.isnan(acceptance).all()
@@ -88,7 +86,7 @@ def test_one_speaker_is_enhancement(speakers):
     noisy = sample_mixture(speakers[:1], 80, 0.5, torch.Generator().manual_seed(2))
     separation = separate(noisy.stft, None, speakers[:1], FAST)
     assert separation.sources.shape == (1, 80, 64) and separation.noise.shape == (80, 64)
-    assert sdr(noisy.sources[0], separation.sources[0]) > sdr(noisy.sources[0], noisy.stft) + 3.0
+    assert sdr(noisy.sources[0], separation.sources[0]) > trivial_sdr(noisy.sources[0], noisy.stft) + 3.0
 
 
 def test_same_seed_same_output_and_another_seed_differs(speakers, mixture):

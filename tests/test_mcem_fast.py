@@ -12,21 +12,13 @@ from avvae.mcem import McemConfig, run_mcem, run_mcem_batch
 from avvae.mcem.m_step import Params, m_step
 from avvae.mcem.problem import Problem
 from avvae.mcem.sampler import ChainState, StepAdaptation, _log_likelihood_, _Target, frame_log_likelihood, run_chain
-from avvae.mcem.synthetic import fit_encoders, sample_mixture, speaker_model
+from avvae.mcem.synthetic import sample_mixture, speaker_model
 from avvae.mcem.wiener import WienerAverage
 
 FAST = McemConfig(iterations=20, draws=20, burn_in=10, final_draws=30, final_burn_in=20, threads=1)
 # Recorded by `python -m tests.test_mcem_fast --record` at commit 4fa3860 (before step adaptation and init existed),
 # torch 2.13.0+cpu, 1 thread.
 FIXED_STEP_RUNS = Path(__file__).parent / "data" / "mcem_fixed_step.pt"
-
-
-@pytest.fixture(scope="module")
-def speakers():
-    torch.set_num_threads(1)
-    models = [speaker_model(1), speaker_model(2)]
-    fit_encoders(models, 300, torch.Generator().manual_seed(0))
-    return models
 
 
 def sdr(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:

@@ -111,8 +111,9 @@ def test_an_all_zero_estimate_scores_what_is_defined_and_nan_for_the_rest(source
     with caplog.at_level(logging.WARNING):
         rows = separation_scores(sources, estimates, mixture, RATE)
         baseline = MixtureScorer(sources, mixture, RATE).baseline
-    for row, base in zip(rows, baseline):
-        assert row["sdr"] == 0.0 and row["sdr_imp"] == pytest.approx(-base["sdr"])
+    for j, (row, base) in enumerate(zip(rows, baseline)):
+        # the mixture's v4 SDR is its plain SNR against the speaker: the improvement of nothing is minus that
+        assert row["sdr"] == 0.0 and row["sdr_imp"] == pytest.approx(-db(sources[j], mixture - sources[j]), abs=1e-6)
         assert row["si_sdr"] == row["si_sdr_imp"] == -math.inf
         assert row["stoi"] == 0.0
         for name in ("sir", "sar", "sdr_v3", "pesq"):
@@ -162,6 +163,12 @@ def test_pesq_that_cannot_score_gives_nan_with_a_warning(sources, caplog):
         pesq_wb(sources[0], sources[1], 8000)
 
 
+def plain_si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    s, e = reference - reference.mean(), estimate - estimate.mean()
+    target = np.dot(e, s) / np.dot(s, s) * s
+    return 10 * math.log10(np.sum(target**2) / np.sum((e - target) ** 2))
+
+
 def test_improvements_are_relative_to_the_mixture_whose_scores_are_shared(sources):
     mixture = sources.sum(0)
     as_mixture = separation_scores(sources, np.broadcast_to(mixture, sources.shape), mixture, RATE)
@@ -172,6 +179,11 @@ def test_improvements_are_relative_to_the_mixture_whose_scores_are_shared(source
         for name in ("sdr", "sir", "si_sdr", "pesq", "stoi", "sdr_v3"):
             assert unchanged[f"{name}_imp"] == pytest.approx(0.0, abs=1e-9)
             assert better[f"{name}_imp"] == pytest.approx(better[name] - unchanged[name])
+    for j in range(2):  # against values computed here, not by the scorer: SNR for v4 SDR, the SI-SDR formula
+        assert perfect[j]["sdr_imp"] == pytest.approx(db(sources[j], good[j] - sources[j])
+                                                      - db(sources[j], mixture - sources[j]), abs=1e-6)
+        assert perfect[j]["si_sdr_imp"] == pytest.approx(plain_si_sdr(sources[j], good[j])
+                                                         - plain_si_sdr(sources[j], mixture), abs=1e-4)
         assert better["sdr_imp"] > 20 and better["si_sdr_imp"] > 20 and better["stoi_imp"] > 0.1
     scorer = MixtureScorer(sources, mixture, RATE)
     assert scorer.scores(good) == perfect and scorer.scores(good[:2]) == perfect, "the noise row plays no part"

@@ -1,9 +1,9 @@
 """egs/ntcd_timit on a small tree laid out, and encoded, as the NTCD-TIMIT release: lip ROIs as MATLAB v7.3 files
 of DCT rows under the release's train/dev/test folders, capitalised noise folders under the archives' prefix, noisy =
 clean + noise sample for sample. Data prep and feature dump through run.sh with only --db_root and the default
-configs (layout, speaker lists, noise types; only sizes shrunk), training to RESULTS.md with one-epoch configs, the
-release's own split, the discovery of the lip and noisy folders, check_release, and clear errors for a missing root,
-lip file or noisy file."""
+configs (layout, speaker lists, noise types; only sizes shrunk), SD training of its speakers and separation with the
+shared run's SI model (tests/conftest.py), the release's own split, the discovery of the lip and noisy folders,
+check_release, and clear errors for a missing root, lip file or noisy file."""
 
 import shutil
 import subprocess
@@ -26,7 +26,7 @@ from avvae.datadir import read_table, validate_data_dir
 from avvae.lips import load_lips
 from avvae.stft import StftConfig
 from tests.datadirs import RATE, lips_for, voiced_utterance
-from tests.recipe import ROOT, copy_recipe, run_script, shrink_configs
+from tests.recipe import ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs
 
 AUTHORS_DEV = ("06M", "17F", "20M", "35M", "38F", "42M", "52M", "59F")
 AUTHORS_TEST = ("09F", "24M", "26M", "27M", "33F", "40F", "47M", "49F", "56M")
@@ -191,17 +191,20 @@ def test_noise_is_noisy_minus_clean(recipe, release):
     np.testing.assert_array_equal(noise[:kept], added[:kept].astype(np.float32))
 
 
-def test_training_separation_and_results_run_on_the_tree(recipe):
+def test_sd_training_and_separation_run_on_the_tree(recipe, shared_run):
+    """Stages 4-9 are the shared run's (tests/test_recipe.py); here NTCD-TIMIT's own features and configs: SD
+    training of each test speaker from the shared SI AV-VAE, MCEM with SI and SD models, finite scores."""
     recipe, _ = recipe
     shrink_configs(recipe)
-    run_script(recipe, "--stage", "4", "--nj", "1", "--si_models", "avvae", "--sd_models", "avvae",
-               "--supervised", "false")
+    decodes = separate_with_shared_models(recipe, shared_run.path, tuple(AUTHORS_TEST))
     assert all((recipe / "exp" / "avvae_sd" / spk / "model.pt").is_file() for spk in AUTHORS_TEST)
-    results = (recipe / "RESULTS.md").read_text()
-    sdr = results.split("## SDR improvement (dB)")[1].split("##")[0]
-    row = next(line for line in sdr.splitlines() if line.startswith("| AV-VAE + MCEM"))
-    assert all(cell.strip() for cell in row.split("|")[1:-1]), "SI and SD columns all filled"
-    assert "| NMF † (SI) |" in sdr and "| Oracle IRM |" in sdr
+    for decode in decodes:
+        rows = [line.split("\t") for line in (decode / "scores.tsv").read_text().splitlines()]
+        keys = read_table(recipe / "data" / "test_mix" / "wav.scp")
+        assert len(rows) == 1 + 2 * 3 and {row[0] for row in rows[1:]} == set(keys), decode
+        assert len(list((decode / "wav").glob("*.wav"))) == 3 * len(keys), decode
+        for name in ("si_sdr", "sdr", "stoi", "si_sdr_imp"):
+            assert all(np.isfinite(float(row[rows[0].index(name)])) for row in rows[1:]), (decode, name)
 
 
 def test_missing_root_is_named(tmp_path):

@@ -1,5 +1,6 @@
-"""The mini_av recipe on the tiny corpus with one-epoch configs, stage by stage: outputs, reruns that do no work,
-resume after a kill, and RESULTS.md at the end. The recipe through stage 3 is conftest's `recipe`."""
+"""The mini_av recipe on the tiny corpus with two-epoch configs, stage by stage: outputs, reruns that do no work,
+resume after a kill in stages 3, 4, 5 and 7, the values of the scores and RESULTS.md at the end. The recipe through
+stage 3 is conftest's `recipe`, through RESULTS.md conftest's `shared_run`."""
 
 import os
 import signal
@@ -10,13 +11,16 @@ import h5py
 import numpy as np
 import pytest
 
-from avvae.datadir import validate_data_dir
-from tests.recipe import run_recipe
+from avvae.audio import read_wav
+from avvae.datadir import read_table, validate_data_dir
+from tests.recipe import KILL_STAGES, MODELS, history_rows, run_recipe
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
-MODELS = ("--si_models", "avae avvae", "--sd_models", "avvae")  # CVAE trains and decodes like these two
 SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised",
            "oracle_latent_avvae_si", "oracle_latent_avvae_sd")
+# The systems whose outputs are a separation of the mixture (not a reference that repeats or removes it)
+SEPARATING = ("oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised", "oracle_latent_avvae_si",
+              "oracle_latent_avvae_sd")
 
 
 def snapshot(recipe):
@@ -81,13 +85,22 @@ def test_killed_dump_stage_resumes_to_the_same_features(recipe, tmp_path):
     assert not (target / "feats.h5").exists() and not (target / ".done").exists()
 
     log = run_recipe(recipe, "--stage", "3", "--stop_stage", "3", "--nj", "1").stdout
-    assert "already there" in (target / "log" / "dump.1.log").read_text()
+    computed, kept = dump_counts((target / "log" / "dump.1.log").read_text())
+    assert kept >= 1 and computed >= 1 and computed + kept == len(read_table(recipe / "data" / "train_si" / "wav.scp"))
     with h5py.File(target / "feats.h5") as resumed, h5py.File(reference) as original:
         assert sorted(resumed) == sorted(original)
         for key in original:
             for name in original[key]:
                 np.testing.assert_array_equal(resumed[key][name][()], original[key][name][()])
     assert "Successfully finished" in log
+    os.replace(reference, target / "feats.h5")  # the file the shared run's trainings were made from (provenance)
+
+
+def dump_counts(log: str) -> tuple[int, int]:
+    """(computed, already there) of a dump job's log line "<file>: N utterances computed, M already there"."""
+    line = next(line for line in log.splitlines() if "utterances computed" in line)
+    words = line.split(": ")[-1].split()
+    return int(words[0]), int(words[3])
 
 
 def exp_snapshot(recipe):
@@ -96,8 +109,26 @@ def exp_snapshot(recipe):
             if path.is_file() and "log" not in path.parts and path.name != "stage_times.tsv"}
 
 
-def test_training_separation_and_scoring_end_in_results(recipe):
-    log = run_recipe(recipe, "--stage", "4", "--nj", "1", *MODELS).stdout
+def _column(scores, name):
+    rows = [line.split("\t") for line in scores.read_text().splitlines()]
+    return np.array([float(row[rows[0].index(name)]) for row in rows[1:]])
+
+
+def _rows(scores) -> list[dict[str, str]]:
+    lines = [line.split("\t") for line in scores.read_text().splitlines()]
+    return [dict(zip(lines[0], line)) for line in lines[1:]]
+
+
+def _cells(results: str, table: str, label: str) -> list[float]:
+    """The numbers (means) of one row of one RESULTS.md table; a cell without one reads nan."""
+    section = results.split(f"## {table}\n")[1].split("\n## ")[0]
+    row = next(line for line in section.splitlines() if line.startswith(f"| {label} |"))
+    return [float(cell.split()[0]) if cell.split() and cell.split()[0] not in ("–", "-") else float("nan")
+            for cell in row.split("|")[2:-1]]
+
+
+def test_training_separation_and_scoring_end_in_results(shared_run):
+    recipe, log = shared_run.path, shared_run.log
     speakers = [line.split()[0] for line in (recipe / "data" / "train_sd" / "spk2utt").read_text().splitlines()]
     for model in ("avae", "avvae"):
         assert (recipe / "exp" / f"{model}_si" / "model.pt").is_file()
@@ -123,12 +154,76 @@ def test_training_separation_and_scoring_end_in_results(recipe):
     assert "Successfully finished" in log
 
 
-def _column(scores, name):
-    rows = [line.split("\t") for line in scores.read_text().splitlines()]
-    return np.array([float(row[rows[0].index(name)]) for row in rows[1:]])
+@pytest.mark.parametrize("mix_set", ["test_mix", "test_unseen_mix"])
+def test_scores_are_finite_and_the_oracle_beats_the_mixture_in_every_row(shared_run, mix_set):
+    recipe = shared_run.path
+    mixture = _rows(recipe / "exp" / "mixture" / f"decode_{mix_set}" / "scores.tsv")
+    for system in SYSTEMS:
+        for row in _rows(recipe / "exp" / system / f"decode_{mix_set}" / "scores.tsv"):
+            names = ("sdr", "stoi", "sdr_imp", "stoi_imp") if system == "silence" else (
+                "si_sdr", "sdr", "sir", "sar", "stoi", "sdr_v3", "si_sdr_imp", "stoi_imp")
+            assert all(np.isfinite(float(row[name])) for name in names), (system, row)
+    oracle = _rows(recipe / "exp" / "oracle" / f"decode_{mix_set}" / "scores.tsv")
+    for ours, theirs in zip(oracle, mixture):
+        assert ours["key"] == theirs["key"] and ours["speaker"] == theirs["speaker"]
+        assert float(ours["si_sdr"]) > float(theirs["si_sdr"]) + 3.0 and float(ours["stoi"]) > float(theirs["stoi"])
 
 
-def test_rerun_of_training_and_decoding_does_no_work(recipe):
+def test_results_cells_are_numbers_and_the_oracle_leads(shared_run):
+    results = (shared_run.path / "RESULTS.md").read_text()
+    rows = {label: _cells(results, "SI-SDR improvement (dB)", label) for label in (
+        "Mixture (unprocessed)", "Oracle IRM", "NMF † (SI)", "AV-VAE + MCEM", "AV-VAE oracle latent")}
+    assert all(len(cells) == 10 and np.isfinite(cells).all() for cells in rows.values()), rows  # SI and SD columns
+    assert np.all(np.array(rows["Mixture (unprocessed)"]) == 0.0)
+    assert np.all(np.array(rows["Oracle IRM"]) > 3.0)
+    for label in ("A-VAE + MCEM †", "Supervised AV"):  # trained SI only here: the SI columns
+        cells = _cells(results, "SI-SDR improvement (dB)", label)
+        assert np.isfinite(cells[:5]).all() and np.isnan(cells[5:]).all(), (label, cells)
+
+
+@pytest.mark.parametrize("system", SEPARATING)
+def test_outputs_add_up_to_the_mixture(shared_run, system):
+    """Every separating system shares the mixture out (Wiener filters, masks that sum to one): speakers + noise."""
+    recipe = shared_run.path
+    for mix_set in ("test_mix", "test_unseen_mix"):
+        decode = recipe / "exp" / system / f"decode_{mix_set}" / "wav"
+        for key, path in read_table(recipe / "data" / mix_set / "wav.scp").items():
+            mixture, _ = read_wav(path)
+            parts = [read_wav(decode / f"{key}_{part}.wav")[0] for part in ("s1", "s2", "noise")]
+            np.testing.assert_allclose(sum(parts), mixture, atol=2e-3 * np.abs(mixture).max(), err_msg=key)
+            for speech in parts[:2]:  # neither the mixture itself nor silence
+                share = np.sum(speech ** 2) / np.sum(mixture ** 2)
+                assert 1e-4 < share < 0.99, (system, key, share)
+
+
+def test_killed_training_resumes_from_its_checkpoint(shared_run):
+    """Killed in stage 4 (SI) and in stage 5 (SD): the rerun continued the killed training, whose epochs before the
+    kill kept their history rows (wall times included: a training redone from scratch would rewrite them)."""
+    assert sorted(shared_run.killed) == list(KILL_STAGES)
+    for stage in (4, 5):
+        killed = shared_run.killed[stage]
+        assert killed.rows, f"stage {stage} was killed before its first epoch"
+        final = history_rows(killed.folder)
+        assert final[:len(killed.rows)] == killed.rows and len(final) > len(killed.rows), stage
+        assert (killed.folder / ".done").is_file()
+        logs = killed.folder.parent if killed.folder.name == "decoder" else killed.folder  # a part's log: its model's
+        assert f"resuming {killed.folder.relative_to(shared_run.path)} after epoch {len(killed.rows)}" in (
+            logs / "log" / "train.log").read_text()
+    assert shared_run.killed[4].folder == shared_run.path / "exp" / "avae_si"
+
+
+def test_killed_separation_keeps_the_mixtures_it_finished(shared_run):
+    killed = shared_run.killed[7]
+    assert killed.wavs, "stage 7 was killed before a mixture was separated"
+    finished = len(killed.wavs) // 3
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in killed.wavs} == killed.wavs
+    total = len(list((killed.folder / "wav").glob("*_noise.wav")))
+    assert f"{total - finished} mixtures separated, {finished} already there" in (
+        killed.folder / "log" / "decode.1.log").read_text()
+
+
+def test_rerun_of_training_and_decoding_does_no_work(shared_run):
+    recipe = shared_run.path
     before = exp_snapshot(recipe)
     log = run_recipe(recipe, "--stage", "4", "--stop_stage", "8", "--nj", "1", *MODELS).stdout
     assert exp_snapshot(recipe) == before
@@ -136,7 +231,8 @@ def test_rerun_of_training_and_decoding_does_no_work(recipe):
     assert log.count("is separated, skipping") == log.count("scores.tsv exists, skipping") == 2 * len(SYSTEMS)
 
 
-def test_a_killed_decoding_resumes_with_only_the_missing_mixtures(recipe):
+def test_a_killed_decoding_resumes_with_only_the_missing_mixtures(shared_run):
+    recipe = shared_run.path
     decode = recipe / "exp" / "avvae_sd" / "decode_test_mix"
     kept = {path: path.read_bytes() for path in (decode / "wav").glob("*.wav")}
     removed = sorted(decode.glob("wav/*_s1.wav"))[0]
