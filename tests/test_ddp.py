@@ -2,20 +2,17 @@
 replay in this process where every step averages the gradients of the two processes' batches (batch 2k with
 process 0's noise, batch 2k + 1 with process 1's), and far from what process 0 would reach on its own batches."""
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
 from avvae.config import save_config
-from avvae.models.files import CHECKPOINT_FORMAT, load_file
+from avvae.models.files import CHECKPOINT_FORMAT, load_file, load_model
 from avvae.training.setup import speaker_independent
 from avvae.training.trainer import _generator
-from tests.training_data import small_config
+from tests.training_data import run_command, small_config, train_args
 
-ROOT = Path(__file__).resolve().parents[1]
 WORLD = 2
 
 
@@ -45,29 +42,13 @@ def test_two_processes_under_torchrun_train_one_model(training_feats, tmp_path):
     config = small_config("avvae", epochs=2)
     save_config(config, tmp_path / "train.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
-    command = [
-        str(torchrun),
-        "--standalone",
-        "--nproc_per_node",
-        str(WORLD),
-        "-m",
-        "avvae.bin.train",
-        "--config",
-        str(tmp_path / "train.yaml"),
-        "--train",
-        str(training_feats.train),
-        "--dev",
-        str(training_feats.dev),
-        "--noise",
-        str(training_feats.noise),
-        str(tmp_path / "exp"),
-    ]
-    result = subprocess.run(
-        command, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}, capture_output=True, text=True
-    )
+    command = [str(torchrun), "--standalone", "--nproc_per_node", str(WORLD), "-m", "avvae.bin.train",
+               *train_args(tmp_path / "train.yaml", training_feats, tmp_path / "exp")]
+    result = run_command(command, check=False, OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("SI training: 24 utterances") == WORLD, "two processes"
     assert len((tmp_path / "exp" / "history.tsv").read_text().splitlines()) == 1 + 2
+    assert load_model(tmp_path / "exp" / "model.pt").config.kind == "avvae", "the main process writes the model"
     trained = load_file(tmp_path / "exp" / "checkpoint.pt", CHECKPOINT_FORMAT)["model"]["state_dict"]
 
     threads = torch.get_num_threads()

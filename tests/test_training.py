@@ -138,20 +138,6 @@ def test_speaker_dependent_training_fine_tunes_the_si_model(si_avvae, training_f
         speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise, None)
 
 
-def test_two_processes_under_torchrun_train_one_model(training_feats, tmp_path):
-    """DDP on the CPU (gloo): both processes step together on their halves of each epoch; the main one writes."""
-    config_path = tmp_path / "train.yaml"
-    save_config(small_config("avvae", epochs=2), config_path)
-    torchrun = Path(sys.executable).with_name("torchrun")
-    command = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "avvae.bin.train",
-               *train_args(config_path, training_feats, tmp_path / "exp")]
-    result = run_command(command, check=False, OMP_NUM_THREADS="1")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stderr.count("SI training: 24 utterances") == 2, "two processes"
-    assert len((tmp_path / "exp" / "history.tsv").read_text().splitlines()) == 3
-    assert load_model(tmp_path / "exp" / "model.pt").config.kind == "avvae"
-
-
 def _dev_losses(monkeypatch, losses: list[float]) -> None:
     """Make the dev loss of epoch e be losses[e - 1] whatever the model does: plateaus on demand."""
     remaining = iter(losses)
