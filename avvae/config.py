@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from avvae.atomic import write_text_atomic
+from avvae.fileio.atomic import write_text_atomic
 
 T = TypeVar("T")
 

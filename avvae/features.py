@@ -22,11 +22,11 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from avvae.audio import read_wav
 from avvae.config import check_ranges
-from avvae.datadir import is_mixture_dir, read_manifest, read_table, speaker_count
-from avvae.feature_files import FeatureFileError, settings_differences
-from avvae.lips import load_lips, resample_lips
+from avvae.fileio.audio import read_wav
+from avvae.fileio.datadir import is_mixture_dir, read_manifest, read_table, speaker_count
+from avvae.fileio.feature_files import FeatureFileError, settings_differences
+from avvae.fileio.lips import load_lips, resample_lips
 from avvae.stft import StftConfig, stft
 
 log = logging.getLogger(__name__)

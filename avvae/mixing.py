@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from avvae.atomic import write_text_atomic
-from avvae.audio import read_wav, write_wav
-from avvae.datadir import read_table, spk2utt_from_utt2spk, write_table
-from avvae.lips import load_lips, save_lips
+from avvae.fileio.atomic import write_text_atomic
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.datadir import read_table, spk2utt_from_utt2spk, write_table
+from avvae.fileio.lips import load_lips, save_lips
 
 
 @dataclass

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from avvae.atomic import atomic_path
-from avvae.audio import write_wav
+from avvae.fileio.atomic import atomic_path
+from avvae.fileio.audio import write_wav
 
 # The head in the photo (left, top, right, bottom) and where its mouth is, in the photo's pixels.
 HEAD = (90, 80, 430, 420)

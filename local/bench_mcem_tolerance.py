@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from avvae.config import load_config
-from avvae.decode import read_mixture, stft_config_of
-from avvae.feature_files import open_features
+from avvae.evaluation.metrics import si_sdr
+from avvae.fileio.feature_files import open_features
 from avvae.mcem import McemConfig, run_mcem
-from avvae.metrics import si_sdr
 from avvae.models import load_model
+from avvae.separation.decode import read_mixture, stft_config_of
 from avvae.stft import istft
 
 

@@ -36,8 +36,8 @@ def make_inputs(folder: Path, seconds: float) -> None:
     """mix.wav (16 kHz), lips1.npz and lips2.npz (30 fps, 67x67), model.pt (untrained) and mcem.yaml."""
     import numpy as np
 
-    from avvae.audio import write_wav
-    from avvae.lips import save_lips
+    from avvae.fileio.audio import write_wav
+    from avvae.fileio.lips import save_lips
     from avvae.models import ModelConfig, SpeechVAE, save_model
     from tests.datadirs import FPS, RATE, lips_for, voiced_utterance
 
@@ -64,8 +64,8 @@ def run_part(part: str, folder: Path, seconds: float) -> dict:
     torch.set_num_threads(1)
     start = time.perf_counter()
     if part == "figure":
-        from avvae.audio import read_wav
-        from avvae.own_mixture import plot_spectrograms
+        from avvae.fileio.audio import read_wav
+        from avvae.separation.own_mixture import plot_spectrograms
 
         mixture, rate = read_wav(folder / "mix.wav")
         signals = {

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from avvae.config import load_config
-from avvae.feature_files import open_features
+from avvae.fileio.feature_files import open_features
 from avvae.models import SpeechVAE
 from avvae.supervised.config import SupervisedConfig
 from avvae.supervised.model import MaskNet

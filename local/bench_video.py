@@ -21,8 +21,8 @@ import torch
 from avvae.features import FeatureConfig
 from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE
+from avvae.separation.video_separation import VideoSeparationConfig, separate_video
 from avvae.synthetic_video import soundtrack, write_talking_heads
-from avvae.video_separation import VideoSeparationConfig, separate_video
 
 RATE = 16000
 

@@ -15,11 +15,11 @@ import numpy as np
 from PIL import Image
 
 from avvae.features import FeatureConfig
+from avvae.fileio.video import iter_frames
 from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE
+from avvae.separation.video_separation import VideoSeparationConfig, separate_video
 from avvae.synthetic_video import soundtrack, write_talking_heads
-from avvae.video import iter_frames
-from avvae.video_separation import VideoSeparationConfig, separate_video
 
 RATE, FPS, SECONDS, SHOWN = 16000, 25.0, 1.6, 10
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avvae.audio import write_wav
-from avvae.datadir import write_speech_dir, write_table
-from avvae.lips import save_lips
+from avvae.fileio.audio import write_wav
+from avvae.fileio.datadir import write_speech_dir, write_table
+from avvae.fileio.lips import save_lips
 
 RATE = 16000
 FPS = 30.0

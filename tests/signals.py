@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from avvae.decode import Mixture, Separation
+from avvae.separation.decode import Mixture, Separation
 from avvae.stft import StftConfig, istft, stft
 from tests.datadirs import voiced_utterance
 

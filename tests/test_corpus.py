@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 import yaml
 
-from avvae.atomic import is_done
-from avvae.audio import read_wav
 from avvae.config import ConfigError
 from avvae.corpus.config import load_corpus_config
 from avvae.corpus.make_corpus import make_corpus
 from avvae.corpus.prepare_data import CorpusError, prepare_data
 from avvae.corpus.synth import SynthesisToolError, parse_timeline
-from avvae.datadir import read_table, validate_data_dir
-from avvae.lips import load_lips
+from avvae.fileio.atomic import is_done
+from avvae.fileio.audio import read_wav
+from avvae.fileio.datadir import read_table, validate_data_dir
+from avvae.fileio.lips import load_lips
 
 TINY = Path(__file__).resolve().parents[1] / "egs" / "mini_av" / "conf" / "corpus_tiny.yaml"
 DARK = 70  # gray level below which a pixel is the mouth cavity (cavity <= 38, lips and skin >= 80)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from avvae.datadir import DataDirError, read_table, validate_data_dir, write_table
-from avvae.lips import save_lips
+from avvae.fileio.datadir import DataDirError, read_table, validate_data_dir, write_table
+from avvae.fileio.lips import save_lips
 from tests.datadirs import make_speech_dir
 
 

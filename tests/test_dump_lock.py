@@ -16,7 +16,7 @@ from tests.datadirs import make_speech_dir
 ROOT = Path(__file__).resolve().parents[1]
 HOLD = """
 import sys
-from avvae.job_lock import job_lock
+from avvae.fileio.job_lock import job_lock
 with job_lock(sys.argv[1], "dump of this set"):
     print("locked", flush=True)
     sys.stdin.read()

@@ -11,12 +11,12 @@ import h5py
 import numpy as np
 import pytest
 
-from avvae.audio import read_wav, write_wav
-from avvae.datadir import read_table, write_speech_dir, write_table
-from avvae.feature_files import FeatureFileError, merge_feature_files, open_features
 from avvae.features import FeatureConfig, dump_features
-from avvae.kaldi_interop import export_to_kaldi, import_from_kaldi, write_imported_features
-from avvae.lips import load_lips, resample_lips, save_lips
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.datadir import read_table, write_speech_dir, write_table
+from avvae.fileio.feature_files import FeatureFileError, merge_feature_files, open_features
+from avvae.fileio.kaldi_interop import export_to_kaldi, import_from_kaldi, write_imported_features
+from avvae.fileio.lips import load_lips, resample_lips, save_lips
 from avvae.stft import StftConfig, stft
 from tests.datadirs import make_speech_dir
 

@@ -6,10 +6,10 @@ import pytest
 import scipy.io.wavfile
 import torch
 
-from avvae.audio import AudioFileError, read_wav, write_wav
-from avvae.decode import Separation, decode_mixtures, unprocessed_mixture
 from avvae.features import FeatureConfig, dump_features
+from avvae.fileio.audio import AudioFileError, read_wav, write_wav
 from avvae.mixing import MixConfig, make_mixtures
+from avvae.separation.decode import Separation, decode_mixtures, unprocessed_mixture
 from tests.datadirs import make_noise_dir, make_speech_dir
 
 

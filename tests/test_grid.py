@@ -18,7 +18,6 @@ import yaml
 from matplotlib import cbook
 from PIL import Image
 
-from avvae.audio import read_wav, write_wav
 from avvae.bin import extract_grid_lips
 from avvae.bin import prepare_grid as prepare_grid_cli
 from avvae.config import load_config
@@ -27,10 +26,11 @@ from avvae.corpus_prep import check_grid
 from avvae.corpus_prep.common import CorpusLayoutError
 from avvae.corpus_prep.grid import GridConfig, extract_media, grid_words, prepare_grid
 from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, mouth_landmarks
-from avvae.datadir import read_table, validate_data_dir
-from avvae.lips import load_lips
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.datadir import read_table, validate_data_dir
+from avvae.fileio.lips import load_lips
+from avvae.fileio.video import read_gray_frames
 from avvae.stft import StftConfig
-from avvae.video import read_gray_frames
 from tests.datadirs import RATE, voiced_utterance
 from tests.recipe import copy_recipe, run_script, separate_with_shared_models, shrink_configs
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from avvae.decode import Mixture
 from avvae.mcem import McemConfig, mcem_method, run_mcem, run_mcem_batch, separate
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
 from avvae.mcem.problem import Problem
 from avvae.mcem.separate import _Estep
 from avvae.mcem.synthetic import sample_mixture, speaker_model
+from avvae.separation.decode import Mixture
 from avvae.stft import StftConfig, stft
 
 FAST = McemConfig(iterations=20, draws=20, burn_in=10, final_draws=30, final_burn_in=20, threads=1)

@@ -13,8 +13,8 @@ import pystoi
 import pytest
 from scipy.signal import lfilter
 
-from avvae.metrics import MixtureScorer, bss_eval, pesq_wb, separation_scores, si_sdr, stoi
-from avvae.oracle import ideal_ratio_mask
+from avvae.evaluation.metrics import MixtureScorer, bss_eval, pesq_wb, separation_scores, si_sdr, stoi
+from avvae.separation.oracle import ideal_ratio_mask
 from tests.datadirs import RATE, voiced_utterance
 from tests.signals import two_speaker_mixture, waveforms
 

@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from avvae.audio import read_wav
-from avvae.datadir import read_table, validate_data_dir
 from avvae.features import FeatureConfig, dump_features
+from avvae.fileio.audio import read_wav
+from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.mixing import MixConfig, make_mixtures, mix_sources
 from tests.datadirs import make_noise_dir, make_speech_dir
 

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from avvae.audio import read_wav, write_wav
-from avvae.datadir import DataDirError, read_table, validate_data_dir, write_table
+from avvae.evaluation.scoring import MixtureDir, mixture_scorer
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.datadir import DataDirError, read_table, validate_data_dir, write_table
 from avvae.mixing import MixConfig, make_mixtures
-from avvae.scoring import MixtureDir, mixture_scorer
 from tests.datadirs import make_noise_dir, make_speech_dir
 
 

@@ -7,9 +7,9 @@ import torch
 
 from avvae.bin import train_nmf
 from avvae.cli import run_main
+from avvae.evaluation.metrics import separation_scores
 from avvae.features import FeatureConfig, dump_features
-from avvae.metrics import separation_scores
-from avvae.nmf import (
+from avvae.separation.nmf import (
     SI_KEY,
     NmfConfig,
     NmfMethod,

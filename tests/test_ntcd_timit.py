@@ -17,13 +17,13 @@ import scipy.fft
 import soundfile
 import yaml
 
-from avvae.audio import read_wav
 from avvae.config import load_config
 from avvae.corpus_prep.common import CorpusLayoutError, crossfade_concatenate
 from avvae.corpus_prep.ntcd_lips import read_mat_lips
 from avvae.corpus_prep.ntcd_timit import NtcdConfig, prepare_ntcd_timit, resolve_layout
-from avvae.datadir import read_table, validate_data_dir
-from avvae.lips import load_lips
+from avvae.fileio.audio import read_wav
+from avvae.fileio.datadir import read_table, validate_data_dir
+from avvae.fileio.lips import load_lips
 from avvae.stft import StftConfig
 from tests.datadirs import RATE, lips_for, voiced_utterance
 from tests.recipe import ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs

@@ -2,8 +2,8 @@
 
 import torch
 
-from avvae.metrics import separation_scores
-from avvae.oracle import ideal_ratio_mask
+from avvae.evaluation.metrics import separation_scores
+from avvae.separation.oracle import ideal_ratio_mask
 from tests.datadirs import RATE
 from tests.signals import two_speaker_mixture, waveforms
 

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from avvae.bin.decode import METHODS, build_parser
-from avvae.decode import Mixture
+from avvae.evaluation.metrics import si_sdr
 from avvae.mcem import McemConfig, run_mcem
 from avvae.mcem.oracle_latent import oracle_latent_separation, oracle_latents, separation_at
 from avvae.mcem.problem import Problem
 from avvae.mcem.synthetic import fit_encoders, sample_mixture, speaker_model
-from avvae.metrics import si_sdr
 from avvae.models import save_model
 from avvae.models.latent_fit import fit_latent
+from avvae.separation.decode import Mixture
 
 FAST = McemConfig(iterations=20, draws=20, burn_in=10, final_draws=30, final_burn_in=20, threads=1)
 

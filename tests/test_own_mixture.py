@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from imageio_ffmpeg import write_frames
 
-from avvae.audio import read_wav, write_wav
 from avvae.bin import separate as separate_cli
-from avvae.lips import save_lips
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.lips import save_lips
 from avvae.models import ModelConfig, SpeechVAE, save_model
 from tests.datadirs import FPS, RATE, lips_for, voiced_utterance
 

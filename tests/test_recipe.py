@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
-from avvae.audio import read_wav
-from avvae.datadir import read_table, validate_data_dir
+from avvae.fileio.audio import read_wav
+from avvae.fileio.datadir import read_table, validate_data_dir
 from tests.recipe import KILL_STAGES, MODELS, history_rows, run_recipe
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from avvae.results import (
+from avvae.evaluation.results import (
     System,
     comparison_markdown,
     format_cell,

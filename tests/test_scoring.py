@@ -14,15 +14,15 @@ import pesq
 import pystoi
 import pytest
 
-from avvae.audio import read_wav
 from avvae.bin import decode, score, train_nmf
 from avvae.cli import run_main
-from avvae.datadir import read_table
-from avvae.decode_dir import output_paths
+from avvae.evaluation.results import read_scores
+from avvae.evaluation.scoring import COLUMNS, MixtureDir, score_mixture
 from avvae.features import FeatureConfig, dump_features
+from avvae.fileio.audio import read_wav
+from avvae.fileio.datadir import read_table
+from avvae.fileio.decode_dir import output_paths
 from avvae.mixing import MixConfig, make_mixtures
-from avvae.results import read_scores
-from avvae.scoring import COLUMNS, MixtureDir, score_mixture
 from tests.datadirs import make_noise_dir, make_speech_dir
 from tests.test_metrics import museval_v3_sdr, museval_v4
 

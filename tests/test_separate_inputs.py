@@ -13,12 +13,12 @@ import pytest
 import scipy.signal
 import soundfile
 
-from avvae import output_set, own_mixture
-from avvae.audio import read_wav, write_wav
 from avvae.bin import separate
 from avvae.cli import run_main
-from avvae.lips import save_lips
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.lips import save_lips
 from avvae.models import ModelConfig, SpeechVAE, save_model
+from avvae.separation import output_set, own_mixture
 from tests.datadirs import FPS, RATE, lips_for, voiced_utterance
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from avvae.timing import read_stage_times, timing_markdown
+from avvae.evaluation.timing import read_stage_times, timing_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 

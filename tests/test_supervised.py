@@ -9,10 +9,10 @@ import torch
 
 from avvae.bin.decode import METHODS, build_parser
 from avvae.config import load_config, save_config
-from avvae.decode import Mixture, stft_config_of, unprocessed_mixture
-from avvae.feature_files import open_features
-from avvae.metrics import bss_eval
+from avvae.evaluation.metrics import bss_eval
+from avvae.fileio.feature_files import open_features
 from avvae.models import ModelFileError, load_model
+from avvae.separation.decode import Mixture, stft_config_of, unprocessed_mixture
 from avvae.stft import StftConfig, istft
 from avvae.supervised.config import MaskNetConfig, SupervisedConfig
 from avvae.supervised.files import MASK_NET, load_mask_net

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from avvae.bin.decode import METHODS, build_parser
-from avvae.decode import Separation
-from avvae.metrics import bss_eval, si_sdr
+from avvae.evaluation.metrics import bss_eval, si_sdr
+from avvae.separation.decode import Separation
 from avvae.stft import istft
 from tests.test_supervised import _held_out_mixture, trained  # noqa: F401 (the trained network, a fixture)
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from avvae.decode import stft_config_of
-from avvae.feature_files import open_features
+from avvae.evaluation.metrics import si_sdr
+from avvae.fileio.feature_files import open_features
 from avvae.mcem import McemConfig, separate
-from avvae.metrics import si_sdr
 from avvae.models import SpeechVAE, load_model
+from avvae.separation.decode import stft_config_of
 from avvae.stft import istft
 from avvae.training.distributed import Placement
 from avvae.training.setup import speaker_independent

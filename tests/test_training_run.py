@@ -4,7 +4,7 @@ threads, and leave the process group even when training fails."""
 import pytest
 import torch
 
-from avvae.atomic import mark_done
+from avvae.fileio.atomic import mark_done
 from avvae.training import distributed
 from avvae.training.run import run_training
 

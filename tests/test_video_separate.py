@@ -14,16 +14,16 @@ import pytest
 import soundfile
 from imageio_ffmpeg import get_ffmpeg_exe, write_frames
 
-from avvae.audio import write_wav
 from avvae.bin import separate as separate_cli
-from avvae.face_tracking import FaceTracker
 from avvae.features import FeatureConfig
+from avvae.fileio.audio import write_wav
+from avvae.fileio.video import read_container_audio
 from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE, save_model
-from avvae.overlap_add import OverlapAdd, plan_windows
+from avvae.separation.face_tracking import FaceTracker
+from avvae.separation.overlap_add import OverlapAdd, plan_windows
+from avvae.separation.video_separation import VideoSeparationConfig, nearest_found, separate_video
 from avvae.synthetic_video import FRAME_SIZE, mouth_position, write_talking_heads
-from avvae.video import read_container_audio
-from avvae.video_separation import VideoSeparationConfig, nearest_found, separate_video
 from tests.signals import two_speaker_mixture
 
 FPS = 25.0

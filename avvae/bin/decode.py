@@ -15,16 +15,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from avvae.atomic import is_done
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
-from avvae.decode_dir import output_paths
-from avvae.feature_files import open_features
+from avvae.fileio.atomic import is_done
+from avvae.fileio.decode_dir import output_paths
+from avvae.fileio.feature_files import open_features
 
 if TYPE_CHECKING:
-    from avvae.decode import Method
     from avvae.mcem import McemConfig
     from avvae.models import SpeechVAE
+    from avvae.separation.decode import Method
 
 
 def require_options(args: argparse.Namespace) -> None:
@@ -41,15 +41,15 @@ def require_options(args: argparse.Namespace) -> None:
 
 def reference_method(args: argparse.Namespace) -> Method:
     """The reference rows: the unprocessed mixture, the all-zero output, the oracle ideal ratio mask."""
-    from avvae.decode import silence, unprocessed_mixture
-    from avvae.oracle import ideal_ratio_mask
+    from avvae.separation.decode import silence, unprocessed_mixture
+    from avvae.separation.oracle import ideal_ratio_mask
 
     return {"mixture": unprocessed_mixture, "silence": silence, "oracle": ideal_ratio_mask}[args.method]
 
 
 def nmf_method(args: argparse.Namespace) -> Method:
     """NMF with the dictionaries of --nmf-dir (SD or SI, as trained), its config copy unless --config is given."""
-    from avvae.nmf import NmfConfig, NmfMethod, load_dictionaries
+    from avvae.separation.nmf import NmfConfig, NmfMethod, load_dictionaries
 
     require_options(args)
     nmf_dir = Path(args.nmf_dir)
@@ -174,7 +174,7 @@ def main(args: argparse.Namespace) -> None:
                          args.job)
             return
     method = METHODS[args.method](args)  # builds and checks the method first (config, device, model files)
-    from avvae.decode import decode_mixtures  # lazy (torch): a job with nothing to do ends above
+    from avvae.separation.decode import decode_mixtures  # lazy (torch): a job with nothing to do ends above
 
     with open_features(args.feats) as handle:
         keys = split_keys(sorted(handle), args.nj, args.job)

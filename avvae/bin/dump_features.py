@@ -11,8 +11,8 @@ from pathlib import Path
 
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
-from avvae.datadir import read_table
-from avvae.job_lock import job_lock
+from avvae.fileio.datadir import read_table
+from avvae.fileio.job_lock import job_lock
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from avvae.cli import run_main
-from avvae.kaldi_interop import EXPORTABLE, export_to_kaldi, write_imported_features
+from avvae.fileio.kaldi_interop import EXPORTABLE, export_to_kaldi, write_imported_features
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from avvae.cli import run_main
-from avvae.results import System, write_results
+from avvae.evaluation.results import System, write_results
 
 LABELS = {
     "mixture": "Mixture (unprocessed)",

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from avvae.cli import run_main
-from avvae.timing import write_timing
+from avvae.evaluation.timing import write_timing
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from avvae.cli import run_main
-from avvae.feature_files import FeatureFileError, merge_feature_files
+from avvae.fileio.feature_files import FeatureFileError, merge_feature_files
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from avvae.cli import run_main, split_keys
-from avvae.scoring import MixtureDir, merge_scores, score_job
+from avvae.evaluation.scoring import MixtureDir, merge_scores, score_job
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ both, rather than overwriting the first one's outputs: give it another --out-dir
 
   python -m avvae.bin.separate --video talk.mp4 --model egs/mini_av/exp/avvae_si/model.pt --out-dir separated
 finds and tracks the faces of an ordinary video and separates one speaker per face (or the faces of --faces 0,2,
-numbered left to right), from the video's own soundtrack: see avvae/video_separation.py for what it writes.
+numbered left to right), from the video's own soundtrack: see avvae/separation/video_separation.py for what it writes.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from avvae.devices import usable_device
 from avvae.features import FeatureConfig
 from avvae.mcem import McemConfig
 from avvae.models import load_model
-from avvae.own_mixture import prepare_outputs, separate_recording
-from avvae.video_separation import separate_video_main
+from avvae.separation.own_mixture import prepare_outputs, separate_recording
+from avvae.separation.video_separation import separate_video_main
 
 
 def build_parser() -> argparse.ArgumentParser:

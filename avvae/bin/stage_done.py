@@ -1,4 +1,4 @@
-"""Check or write a stage's done marker with its provenance (avvae.provenance), for the steps/ scripts.
+"""Check or write a stage's done marker with its provenance (avvae.fileio.provenance), for the steps/ scripts.
 
   check: prints `done` when <dir> holds the finished output of this very stage (the script skips it), else `todo`
          after recording the start; stale output (made from other inputs or options) is an error naming what
@@ -15,7 +15,14 @@ import argparse
 from pathlib import Path
 
 from avvae.cli import run_main
-from avvae.provenance import Provenance, check_stage, data_dir_files, file_identity, mark_stage_done, option_inputs
+from avvae.fileio.provenance import (
+    Provenance,
+    check_stage,
+    data_dir_files,
+    file_identity,
+    mark_stage_done,
+    option_inputs,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,9 +17,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from avvae.atomic import is_done
 from avvae.cli import run_main
 from avvae.config import load_config
+from avvae.fileio.atomic import is_done
 from avvae.models import load_model
 from avvae.training import diagnostics
 from avvae.training.config import TrainConfig

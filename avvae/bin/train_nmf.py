@@ -14,7 +14,7 @@ from pathlib import Path
 
 from avvae.cli import run_main
 from avvae.config import load_config, save_config
-from avvae.nmf import NmfConfig, learn_dictionaries, save_dictionaries
+from avvae.separation.nmf import NmfConfig, learn_dictionaries, save_dictionaries
 
 
 def build_parser() -> argparse.ArgumentParser:

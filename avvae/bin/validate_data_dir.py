@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from avvae.cli import run_main
-from avvae.datadir import validate_data_dir
+from avvae.fileio.datadir import validate_data_dir
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,8 +24,6 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from avvae.atomic import is_done, mark_done, write_text_atomic
-from avvae.audio import peak_normalise, read_wav, write_wav
 from avvae.cli import run_main
 from avvae.config import ConfigError
 from avvae.corpus import grid, timit_like
@@ -47,8 +45,10 @@ from avvae.corpus.synth import (
     synthesise,
 )
 from avvae.corpus.visemes import mouth_trajectory
-from avvae.datadir import write_table
-from avvae.lips import save_lips
+from avvae.fileio.atomic import is_done, mark_done, write_text_atomic
+from avvae.fileio.audio import peak_normalise, read_wav, write_wav
+from avvae.fileio.datadir import write_table
+from avvae.fileio.lips import save_lips
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from avvae.atomic import is_done
 from avvae.cli import run_main
-from avvae.datadir import (
+from avvae.fileio.atomic import is_done
+from avvae.fileio.datadir import (
     read_table,
     spk2utt_from_utt2spk,
     validate_data_dir,

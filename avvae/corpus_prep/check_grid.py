@@ -14,7 +14,7 @@ from pathlib import Path
 from avvae.corpus_prep.common import CorpusLayoutError, read_speaker_list
 from avvae.corpus_prep.grid import GridConfig, grid_words, speaker_videos
 from avvae.corpus_prep.release_report import ReleaseReport, recipe_config, start_report
-from avvae.video import VideoError, read_container_audio, read_gray_frames
+from avvae.fileio.video import VideoError, read_container_audio, read_gray_frames
 
 
 def _check_first_video(spk: str, video: Path, config: GridConfig, report: ReleaseReport) -> None:

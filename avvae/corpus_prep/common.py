@@ -18,8 +18,8 @@ import scipy.signal
 import soundfile
 from tqdm import tqdm
 
-from avvae.audio import read_wav, write_wav
-from avvae.datadir import spk2utt_from_utt2spk, validate_data_dir, write_speech_dir, write_table
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.datadir import spk2utt_from_utt2spk, validate_data_dir, write_speech_dir, write_table
 
 NOISE_SPLITS = {"noise_train": "train", "noise_test": "test"}
 

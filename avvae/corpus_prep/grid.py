@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from avvae.audio import write_wav
 from avvae.cli import split_keys
 from avvae.corpus.grid import ADVERBS, COLOURS, COMMANDS, DIGITS, LETTERS, PREPOSITIONS
 from avvae.corpus_prep.common import (
@@ -43,8 +42,9 @@ from avvae.corpus_prep.common import (
     write_speech_set,
 )
 from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, crops_picture, mouth_landmarks
-from avvae.lips import save_lips
-from avvae.video import VideoError, read_container_audio, read_gray_frames
+from avvae.fileio.audio import write_wav
+from avvae.fileio.lips import save_lips
+from avvae.fileio.video import VideoError, read_container_audio, read_gray_frames
 
 log = logging.getLogger(__name__)
 

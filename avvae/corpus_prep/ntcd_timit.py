@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from avvae.audio import read_wav, write_wav
 from avvae.corpus_prep.common import (
     NOISE_SPLITS,
     CorpusLayoutError,
@@ -44,7 +43,8 @@ from avvae.corpus_prep.common import (
     write_speech_set,
 )
 from avvae.corpus_prep.ntcd_lips import read_mat_lips
-from avvae.lips import save_lips
+from avvae.fileio.audio import read_wav, write_wav
+from avvae.fileio.lips import save_lips
 
 log = logging.getLogger(__name__)
 

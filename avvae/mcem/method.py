@@ -1,14 +1,14 @@
-"""MCEM as a decoding method (avvae.decode.Method): models chosen by the mixture's speaker ids."""
+"""MCEM as a decoding method (avvae.separation.decode.Method): models chosen by the mixture's speaker ids."""
 
 from __future__ import annotations
 
 import logging
 from typing import Callable
 
-from avvae.decode import Method, Mixture, Separation
 from avvae.mcem.config import McemConfig
 from avvae.mcem.separate import run_mcem
 from avvae.models import SpeechVAE
+from avvae.separation.decode import Method, Mixture, Separation
 
 log = logging.getLogger(__name__)
 

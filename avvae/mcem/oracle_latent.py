@@ -1,6 +1,6 @@
 """The "oracle latent" reference row: MCEM's mixture model and Wiener filter, with each speaker's latents fitted to
 that speaker's true clean source instead of inferred from the mixture. It measures model error apart from MCEM's
-inference error (DESIGN.md, Metrics), as the ideal ratio mask (avvae.oracle) bounds every method.
+inference error (DESIGN.md, Metrics), as the ideal ratio mask (avvae.separation.oracle) bounds every method.
 
 For each speaker j: z_j = avvae.models.latent_fit.fit_latent(model_j, |s_j|^2, context_j) (the decoder's best
 latent per frame for the clean source), sigma2_j = sigma2(z_j) decoded and clamped as in MCEM. Then, with those
@@ -19,7 +19,6 @@ from typing import Callable
 
 import torch
 
-from avvae.decode import Method, Mixture, Separation
 from avvae.mcem.config import McemConfig
 from avvae.mcem.m_step import m_step
 from avvae.mcem.problem import Problem
@@ -27,6 +26,7 @@ from avvae.mcem.separate import initial_params
 from avvae.mcem.wiener import WienerAverage
 from avvae.models import SpeechVAE
 from avvae.models.latent_fit import fit_latent
+from avvae.separation.decode import Method, Mixture, Separation
 
 
 def oracle_latents(problem: Problem, sources: torch.Tensor) -> torch.Tensor:
@@ -73,8 +73,8 @@ def oracle_latent_separation(x_stft: torch.Tensor, sources: torch.Tensor, lips: 
 
 
 def oracle_latent_method(models_for_speakers: Callable[[list[str]], list[SpeechVAE]], config: McemConfig) -> Method:
-    """A Method (avvae.decode) for the oracle-latent row, reading each mixture's references (Mixture.sources, at the
-    feature scale) and choosing models as `mcem_method` does. Outputs are on the CPU."""
+    """A Method (avvae.separation.decode) for the oracle-latent row, reading each mixture's references (Mixture.sources,
+    at the feature scale) and choosing models as `mcem_method` does. Outputs are on the CPU."""
 
     def method(mixture: Mixture) -> Separation:
         models = models_for_speakers(mixture.speakers)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from avvae.decode import Separation
 from avvae.mcem.config import McemConfig
 from avvae.mcem.convergence import has_converged
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
@@ -24,6 +23,7 @@ from avvae.mcem.sampler import ChainState, StepAdaptation, run_chain
 from avvae.mcem.variational import VariationalPosterior
 from avvae.mcem.wiener import WienerAverage
 from avvae.models import SpeechVAE
+from avvae.separation.decode import Separation
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from avvae.atomic import atomic_path
 from avvae.config import from_dict
+from avvae.fileio.atomic import atomic_path
 from avvae.models.config import ModelConfig
 from avvae.models.vae import SpeechVAE
 

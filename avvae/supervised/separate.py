@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from avvae.decode import Mixture, Separation
+from avvae.separation.decode import Mixture, Separation
 from avvae.supervised.model import MaskNet
 
 

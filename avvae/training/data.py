@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from avvae.feature_files import open_features
+from avvae.fileio.feature_files import open_features
 from avvae.training.config import MixingConfig
 from avvae.training.lip_augment import LipAugmentConfig, augment_lips
 

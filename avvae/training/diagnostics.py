@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from avvae.atomic import atomic_path, write_text_atomic  # noqa: E402
+from avvae.fileio.atomic import atomic_path, write_text_atomic  # noqa: E402
 from avvae.models.latent_fit import fit_latent, itakura_saito  # noqa: E402
 from avvae.models.vae import SpeechVAE  # noqa: E402
 from avvae.training.data import Batch  # noqa: E402

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from avvae.atomic import atomic_path  # noqa: E402
+from avvae.fileio.atomic import atomic_path  # noqa: E402
 
 
 def plot_losses(history: list[dict], path: str | Path, title: str, labels: dict[str, str] | None = None) -> None:

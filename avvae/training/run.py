@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from avvae.atomic import is_done
+from avvae.fileio.atomic import is_done
 from avvae.training import distributed
 from avvae.training.distributed import Placement
 

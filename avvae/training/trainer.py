@@ -25,8 +25,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from avvae.atomic import is_done, mark_done, write_text_atomic
 from avvae.config import save_config
+from avvae.fileio.atomic import is_done, mark_done, write_text_atomic
 from avvae.models.files import CHECKPOINT_FORMAT, build_model, load_file, model_payload, save_file
 from avvae.training.data import Batch, MixtureSampler
 from avvae.training.distributed import Placement

@@ -5,7 +5,7 @@ grayscale with the ffmpeg that imageio-ffmpeg ships, scaled to the model's lip s
 mixture is downmixed to mono, with a log line. Outputs: one wav per speaker and the noise, at the mixture's level
 and length, and a spectrogram figure of the input and outputs (drawn at a bounded size whatever the length), plus
 `<name>.json` naming the input they were made from. The output folder is checked before any work (see
-`avvae.output_set`), the set is written as a whole, and outputs of another input of the same name are never
+`avvae.separation.output_set`), the set is written as a whole, and outputs of another input of the same name are never
 overwritten.
 """
 
@@ -21,15 +21,15 @@ import scipy.signal
 import soundfile
 import torch
 
-from avvae.atomic import atomic_path
-from avvae.audio import AudioFileError, read_wav, write_wav
 from avvae.features import FeatureConfig
-from avvae.lips import LipsFileError, load_lips, resample_lips
+from avvae.fileio.atomic import atomic_path
+from avvae.fileio.audio import AudioFileError, read_wav, write_wav
+from avvae.fileio.lips import LipsFileError, load_lips, resample_lips
+from avvae.fileio.video import VideoError, read_gray_frames
 from avvae.mcem import McemConfig, separate
 from avvae.models import SpeechVAE
-from avvae.output_set import OutputSet, check_output_dir
+from avvae.separation.output_set import OutputSet, check_output_dir
 from avvae.stft import istft, stft
-from avvae.video import VideoError, read_gray_frames
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from avvae.atomic import done_marker, write_text_atomic
+from avvae.fileio.atomic import done_marker, write_text_atomic
 
 log = logging.getLogger(__name__)
 

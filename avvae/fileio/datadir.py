@@ -16,9 +16,9 @@ from pathlib import Path
 
 import soundfile
 
-from avvae.atomic import write_text_atomic
-from avvae.audio import AudioFileError, check_complete
-from avvae.lips import LipsFileError, load_lips
+from avvae.fileio.atomic import write_text_atomic
+from avvae.fileio.audio import AudioFileError, check_complete
+from avvae.fileio.lips import LipsFileError, load_lips
 
 
 class DataDirError(ValueError):

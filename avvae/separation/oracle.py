@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from avvae.decode import Mixture, Separation
+from avvae.separation.decode import Mixture, Separation
 
 EPS = 1e-12
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from avvae.audio import write_wav
-from avvae.decode_dir import output_paths
-from avvae.feature_files import open_features
+from avvae.fileio.audio import write_wav
+from avvae.fileio.decode_dir import output_paths
+from avvae.fileio.feature_files import open_features
 from avvae.stft import StftConfig, istft
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """RESULTS.md and its plot from per-utterance score TSVs: methods x conditions, SI and SD, mean and 95% interval.
 
-A score TSV (written by the scoring stage, avvae.scoring) has a header and one row per separated speaker: `key`,
-`speaker`, `condition`, one column per metric (`sdr`, `sdr_imp`, `pesq`, ...), and in newer files `estimate` and
+A score TSV (written by the scoring stage, avvae.evaluation.scoring) has a header and one row per separated speaker:
+`key`, `speaker`, `condition`, one column per metric (`sdr`, `sdr_imp`, `pesq`, ...), and in newer files `estimate` and
 `permutation` ("best" where the system was scored with its best speaker order). Metric values may be "nan"
 (undefined, e.g. the PESQ of an all-zero estimate) or "-inf"/"inf" (e.g. its SI-SDR): a cell averages the finite
 values and counts the others, never averaging them into a NaN.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avvae.atomic import atomic_path, write_text_atomic
+from avvae.fileio.atomic import atomic_path, write_text_atomic
 
 # In table order: what is comparable across systems first (SI-SDR cannot be gained by scaling, STOI by attenuating).
 METRICS = {

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avvae.atomic import atomic_path
-from avvae.decode import Mixture, Separation
-from avvae.feature_files import open_features
+from avvae.fileio.atomic import atomic_path
+from avvae.fileio.feature_files import open_features
+from avvae.separation.decode import Mixture, Separation
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import h5py
 
-from avvae.atomic import atomic_path
+from avvae.fileio.atomic import atomic_path
 
 
 class FeatureFileError(ValueError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avvae.atomic import atomic_path
+from avvae.fileio.atomic import atomic_path
 
 
 class LipsFileError(ValueError):

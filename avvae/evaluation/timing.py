@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from avvae.atomic import write_text_atomic
+from avvae.fileio.atomic import write_text_atomic
 
 COLUMNS = ("stage", "name", "wall_s", "cpu_s", "date", "status")
 

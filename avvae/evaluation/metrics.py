@@ -2,8 +2,8 @@
 
 - SI-SDR: scale-invariant SDR of zero-mean signals (Le Roux et al. 2019); -inf for a silent estimate.
 - STOI: classic STOI (`pystoi`).
-- SDR, SIR, SAR: BSS Eval v4 as museval runs it (avvae.bss_eval: the whole signal as one window, distortion filters
-  of 512 taps fitted on the whole signal, the "images" criterion, all J speakers and the noise as references, so
+- SDR, SIR, SAR: BSS Eval v4 as museval runs it (avvae.evaluation.bss_eval: the whole signal as one window, distortion
+  filters of 512 taps fitted on the whole signal, the "images" criterion, all J speakers and the noise as references, so
   that a speaker's SIR counts the other speakers and the noise as interference). Its SDR is the plain
   scale-dependent SNR |s|^2 / |e - s|^2: it gives no credit for a filtered target, and an all-zero estimate scores
   0 dB, which at low input SNR is several dB above the mixture: SDR rewards mere attenuation.
@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from avvae.bss_eval import WholeSignalBssEval
+from avvae.evaluation.bss_eval import WholeSignalBssEval
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import h5py
 import kaldiio
 import numpy as np
 
-from avvae.atomic import atomic_path, write_text_atomic
-from avvae.feature_files import open_features
+from avvae.fileio.atomic import atomic_path, write_text_atomic
+from avvae.fileio.feature_files import open_features
 
 EXPORTABLE = ("power", "lips")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from avvae.atomic import write_text_atomic
+from avvae.fileio.atomic import write_text_atomic
 
 
 class OutputDirError(ValueError):

@@ -1,10 +1,10 @@
 """Scoring of decode dirs against the references of their mixture data dir, into `<decode_dir>/scores.tsv`.
 
-The estimates are `<decode_dir>/wav/<key>_s<j>.wav` and `<key>_noise.wav` (avvae.decode_dir.output_paths), at the
+The estimates are `<decode_dir>/wav/<key>_s<j>.wav` and `<key>_noise.wav` (avvae.fileio.decode_dir.output_paths), at the
 level of the mixture wav; the references are the mixture dir's spk<j>.scp and noise1.scp, the mixture its
 wav.scp, the condition its utt2cond, and the speaker ids its manifest.jsonl (utt2spk of a mixture dir maps each
-mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.metrics, then which estimate was
-scored against that speaker and whether in the fixed order or the best one (for systems that cannot tell the
+mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.evaluation.metrics, then which estimate
+was scored against that speaker and whether in the fixed order or the best one (for systems that cannot tell the
 speakers apart). A job scores its share of the keys for several decode dirs (the systems of one mixture set) at
 once, so that each mixture's references, BSS Eval factorisation and own scores are computed once for all of them,
 into `<decode_dir>/split<nj>/scores.<job>.tsv`; the merge checks that every mixture is there and writes
@@ -26,11 +26,11 @@ from typing import Collection
 import numpy as np
 from tqdm import tqdm
 
-from avvae.atomic import write_text_atomic
-from avvae.audio import read_wav
-from avvae.datadir import DataDirError, read_manifest, read_table, speaker_count
-from avvae.decode_dir import output_paths
-from avvae.metrics import METRICS, MixtureScorer, si_sdr
+from avvae.evaluation.metrics import METRICS, MixtureScorer, si_sdr
+from avvae.fileio.atomic import write_text_atomic
+from avvae.fileio.audio import read_wav
+from avvae.fileio.datadir import DataDirError, read_manifest, read_table, speaker_count
+from avvae.fileio.decode_dir import output_paths
 
 log = logging.getLogger(__name__)
 

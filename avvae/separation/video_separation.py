@@ -2,14 +2,15 @@
 
 1. Faces: every frame is decoded (gray, scaled down to `detect_width` if wider), dlib finds the faces and places
    the mouth landmarks in each (the GRID recipe's component, avvae.corpus_prep.grid_mouth), and
-   avvae.face_tracking links them into one track per person. Tracks detected in fewer than `min_track_seconds`
-   of frames are detector false alarms and dropped. Faces are numbered left to right as they first appear.
+   avvae.separation.face_tracking links them into one track per person. Tracks detected in fewer than
+   `min_track_seconds` of frames are detector false alarms and dropped. Faces are numbered left to right as they first
+   appear.
 2. Mouths: per chosen face, a square box around the mouth landmarks (side `mouth_scale` times the mouth's width,
    centres smoothed, as for GRID) is cropped from every frame and scaled to the model's lip size; a frame where the
    face was not found takes the nearest found crop. The crops go to a file on disk, not to memory.
 3. Separation: the soundtrack is cut into windows of `window_seconds` overlapping by `overlap_seconds`; MCEM
-   separates each with the chosen faces' lips, and the windows are joined by cross-fading (avvae.overlap_add), each
-   finished stretch written straight to the output wavs.
+   separates each with the chosen faces' lips, and the windows are joined by cross-fading
+   (avvae.separation.overlap_add), each finished stretch written straight to the output wavs.
 4. Outputs per face k: <name>_face<k>.wav, <name>_face<k>.mp4 (the video with that face outlined and its separated
    audio), <name>_face<k>_mouth.png (a strip of mouth crops); and <name>_noise.wav and <name>_spectrograms.png
    (the first `figure_seconds`). The video is decoded three times (faces, mouths, outputs), one frame at a time.
@@ -30,20 +31,20 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from avvae.atomic import atomic_path
-from avvae.audio import check_finite
 from avvae.config import check_ranges, load_config
 from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, detect_faces, mouth_of_face
 from avvae.devices import usable_device
-from avvae.face_tracking import FaceTracker, FaceTracks
 from avvae.features import FeatureConfig
-from avvae.lips import resample_lips
+from avvae.fileio.atomic import atomic_path
+from avvae.fileio.audio import check_finite
+from avvae.fileio.lips import resample_lips
+from avvae.fileio.video import VideoError, VideoInfo, iter_frames, read_container_audio, video_info
 from avvae.mcem import McemConfig, separate
 from avvae.models import SpeechVAE, load_model
-from avvae.overlap_add import OverlapAdd, plan_windows
-from avvae.own_mixture import plot_spectrograms
+from avvae.separation.face_tracking import FaceTracker, FaceTracks
+from avvae.separation.overlap_add import OverlapAdd, plan_windows
+from avvae.separation.own_mixture import plot_spectrograms
 from avvae.stft import istft, stft
-from avvae.video import VideoError, VideoInfo, iter_frames, read_container_audio, video_info
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ COLOURS = [(255, 64, 64), (64, 200, 255), (255, 210, 0), (120, 255, 120), (255, 
 @dataclass
 class VideoSeparationConfig:
     """How faces are found and tracked, mouths cropped and a long soundtrack cut (see the module docstring).
-    max_match_cost: how far (face sizes, see avvae.face_tracking) a face may be from where its track was last seen
-    and still continue it. strip_frames: mouth crops in each strip picture."""
+    max_match_cost: how far (face sizes, see avvae.separation.face_tracking) a face may be from where its track was last
+    seen and still continue it. strip_frames: mouth crops in each strip picture."""
 
     detect_width: int = 640
     max_match_cost: float = 0.6

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.io.wavfile
 import soundfile
 
-from avvae.atomic import atomic_path
+from avvae.fileio.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
