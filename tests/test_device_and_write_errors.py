@@ -1,7 +1,6 @@
 """Messages that say what is wrong: a CUDA device on a machine without a GPU (separate, decode, train), and a model
 or checkpoint write that fails (full disk, file size limit) during training or export."""
 
-import logging
 import os
 import resource
 import signal
@@ -14,24 +13,15 @@ import pytest
 import torch
 
 from avvae.bin import decode, separate, train
-from avvae.cli import run_main
 from avvae.config import save_config
 from avvae.models import ModelConfig, SpeechVAE, save_model
 from avvae.models import files as model_files
 from avvae.models.files import CHECKPOINT_FORMAT, model_payload, save_file
+from tests.commands import failure
 from tests.training_data import small_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_GPU = "CUDA was requested ({}) but this machine has no usable GPU"
-
-
-def failure(caplog, build_parser, main, argv: list[str]) -> str:
-    """The error a command logs before it exits with status 1."""
-    caplog.clear()
-    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as stop:
-        run_main(build_parser, main, argv)
-    assert stop.value.code == 1
-    return caplog.records[-1].getMessage()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 the file, line and key (validate_data_dir, dump_features and score, as a user runs them)."""
 
 import json
-import logging
 import shutil
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from avvae.bin import dump_features, score, validate_data_dir
 from avvae.cli import run_main
 from avvae.mixing import MixConfig, make_mixtures
+from tests.commands import failure
 from tests.datadirs import make_noise_dir, make_speech_dir
 
 
@@ -32,15 +32,6 @@ def entries(mix_dir) -> list[dict]:
 
 def write_lines(mix_dir, lines: list[str]) -> None:
     (mix_dir / "manifest.jsonl").write_text("".join(line + "\n" for line in lines))
-
-
-def failure(caplog, build_parser, main, argv: list[str]) -> str:
-    """The error a command logs before it exits with status 1."""
-    caplog.clear()
-    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as stop:
-        run_main(build_parser, main, argv)
-    assert stop.value.code == 1
-    return caplog.records[-1].getMessage()
 
 
 def validate(caplog, mix_dir) -> str:

@@ -2,10 +2,8 @@
 decode made before the model was retrained, and a model file with flipped bytes in a weight."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -16,6 +14,7 @@ from avvae.features import FeatureConfig, dump_features
 from avvae.mixing import MixConfig, make_mixtures
 from avvae.models import ModelConfig, SpeechVAE, load_model
 from avvae.models.files import ModelFileError, save_model
+from tests.commands import kill_once_an_utterance_is_complete
 from tests.datadirs import make_noise_dir, make_speech_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,34 +76,12 @@ def test_a_dump_made_with_another_feats_config_is_refused_then_redone_with_force
     assert "is complete, skipping" in step(workdir, "dump_features.sh", *dump).stdout
 
 
-def kill_midway(command: list[str], cwd: Path, partial: Path) -> bool:
-    """Start `command` and SIGKILL its process group once `partial` holds a complete utterance; False if it ended
-    before."""
-    process = subprocess.Popen(
-        command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    deadline = time.time() + 120
-    while process.poll() is None and time.time() < deadline:
-        try:
-            with h5py.File(partial, "r", locking=False) as handle:
-                if any(group.attrs.get("complete") for group in handle.values()):
-                    break
-        except OSError:  # not there yet, or caught mid-write
-            pass
-        time.sleep(0.01)
-    if process.poll() is not None:
-        return False
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    return True
-
-
 def test_a_killed_dump_resumed_with_another_feats_config_is_refused(workdir):
     dump = workdir / "dump" / "speech"
     partial = dump / "split1" / "feats.1.h5.partial"
     command = [str(ROOT / "steps" / "dump_features.sh"), "--nj", "1", "speech/data", "dump/speech"]
     for _ in range(3):  # a fast machine may finish the 9 utterances between two looks: start again
-        if kill_midway(command, workdir, partial):
+        if kill_once_an_utterance_is_complete(command, workdir, partial, ENV):
             break
         subprocess.run(["rm", "-r", str(dump)], check=True)
     else:

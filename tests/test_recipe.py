@@ -3,9 +3,6 @@ resume after a kill in stages 3, 4, 5 and 7, the values of the scores and RESULT
 stage 3 is conftest's `recipe`, through RESULTS.md conftest's `shared_run`."""
 
 import os
-import signal
-import subprocess
-import time
 
 import h5py
 import numpy as np
@@ -13,6 +10,7 @@ import pytest
 
 from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import read_table, validate_data_dir
+from tests.commands import kill_once_an_utterance_is_complete
 from tests.recipe import KILL_STAGES, MODELS, history_rows, run_recipe
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
@@ -51,24 +49,8 @@ def test_rerun_does_no_work(recipe):
 
 def kill_dump_midway(recipe, target) -> bool:
     """Start stage 3 and SIGKILL it once its job has written a complete utterance; False if it ended first."""
-    process = subprocess.Popen(["./run.sh", "--local_data_opts", "--size tiny", "--stage", "3", "--stop_stage", "3",
-                                "--nj", "1"], cwd=recipe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    partial = target / "split1" / "feats.1.h5.partial"
-    deadline = time.time() + 120
-    while process.poll() is None and time.time() < deadline:
-        try:
-            with h5py.File(partial, "r", locking=False) as handle:
-                if any(group.attrs.get("complete") for group in handle.values()):
-                    break
-        except OSError:  # not there yet, or caught mid-write
-            pass
-        time.sleep(0.01)
-    if process.poll() is not None:
-        return False
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    return True
+    command = ["./run.sh", "--local_data_opts", "--size tiny", "--stage", "3", "--stop_stage", "3", "--nj", "1"]
+    return kill_once_an_utterance_is_complete(command, recipe, target / "split1" / "feats.1.h5.partial")
 
 
 def test_killed_dump_stage_resumes_to_the_same_features(recipe, tmp_path):
