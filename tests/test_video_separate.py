@@ -15,6 +15,7 @@ import soundfile
 from imageio_ffmpeg import get_ffmpeg_exe, write_frames
 
 from avvae.bin import separate as separate_cli
+from avvae.corpus_prep.grid_mouth import nearest_found
 from avvae.features import FeatureConfig
 from avvae.fileio.audio import write_wav
 from avvae.fileio.video import read_container_audio
@@ -22,7 +23,7 @@ from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE, save_model
 from avvae.separation.face_tracking import FaceTracker
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
-from avvae.separation.video_separation import VideoSeparationConfig, nearest_found, separate_video
+from avvae.separation.video_separation import VideoSeparationConfig, separate_video
 from avvae.synthetic_video import FRAME_SIZE, mouth_position, write_talking_heads
 from tests.signals import two_speaker_mixture
 
@@ -210,6 +211,13 @@ def test_tracks_keep_their_identity_through_gaps_and_returns():
     assert tracks.num_frames == 26 and tracks.left_to_right() == [1, 2, 0]
     assert tracks.found(0).sum() == 4 and tracks.found(2).sum() == 1
     assert len(tracks.keep_long(2).boxes) == 2
+
+
+def test_nearest_found_agrees_with_the_distance_matrix_it_replaces():
+    """The binary search (linear memory) picks what the frames x found distance matrix picked, earlier on ties."""
+    found = np.random.default_rng(0).random(500) < 0.2
+    frames, where = np.arange(len(found)), np.flatnonzero(found)
+    assert nearest_found(found).tolist() == where[np.abs(frames[:, None] - where[None, :]).argmin(axis=1)].tolist()
 
 
 def test_missing_frames_take_the_nearest_found_one():

@@ -32,7 +32,13 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from avvae.config import check_ranges, load_config
-from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, detect_faces, mouth_of_face
+from avvae.corpus_prep.grid_mouth import (
+    boxes_from_landmarks,
+    crop_frames,
+    detect_faces,
+    mouth_of_face,
+    nearest_found,
+)
 from avvae.devices import usable_device
 from avvae.features import FeatureConfig
 from avvae.fileio.atomic import atomic_path
@@ -158,15 +164,6 @@ def choose_faces(path: Path, tracks: FaceTracks, faces: list[int] | None) -> lis
             f"(numbered 0 to {len(order) - 1} left to right)"
         )
     return [order[number] for number in faces]
-
-
-def nearest_found(found: np.ndarray) -> np.ndarray:
-    """For each frame, the nearest frame where the face was found."""
-    where = np.flatnonzero(found)
-    after = np.clip(np.searchsorted(where, np.arange(len(found))), 0, len(where) - 1)
-    before = np.clip(after - 1, 0, len(where) - 1)
-    frames = np.arange(len(found))
-    return np.where(np.abs(where[before] - frames) <= np.abs(where[after] - frames), where[before], where[after])
 
 
 def crop_mouths(
