@@ -1,7 +1,15 @@
 """Fixtures shared by several test modules: small dumped feature sets for training and decoding tests, the synthetic
-MCEM speakers, and one tiny mini_av recipe run (stages 1-3, then 4-9) that the recipe tests of every corpus read."""
+MCEM speakers, and one tiny mini_av recipe run through RESULTS.md that the recipe tests of every corpus read. That
+run starts in a process of its own when the session begins (tests/shared_run.py) and the tests that read its end
+are moved to the end of the session, so that it uses the second core meanwhile."""
 
 from __future__ import annotations
+
+import os
+
+# One thread per process, in this one and every process a test starts: the session runs two things at once, and
+# a second thread that waits for a busy core spins (some numpy and torch calls took 10-60 times as long).
+os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 from pathlib import Path
 
@@ -9,8 +17,11 @@ import pytest
 import torch
 
 from avvae.mcem.synthetic import fit_encoders, speaker_model
-from tests.recipe import TrainedRecipe, tiny_recipe, train_and_separate
+from tests import shared_run as background
+from tests.recipe import TrainedRecipe
 from tests.training_data import TrainingFeats, make_training_feats
+
+torch.set_num_threads(1)  # in case a plugin imported torch before the environment was set
 
 
 @pytest.fixture(scope="session")
@@ -28,21 +39,42 @@ def speakers() -> list:
     return models
 
 
-@pytest.fixture(scope="session")
-def shared_recipe(tmp_path_factory) -> Path:
-    """A copy of mini_av with the tiny corpus and configs, run through stage 3 (corpus, mixtures, features): the
-    recipe tests carry it through every stage (`shared_run`), the cluster tests decode its test mixtures elsewhere.
-    One session fixture, so that the tiny corpus is generated once."""
-    return tiny_recipe(tmp_path_factory.mktemp("egs"))
+def _reads(item: pytest.Item, fixture: str) -> bool:
+    return fixture in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that read the shared run's end last, so that the run has the most time to finish in the
+    background. Their modules are split, so what those tests share with the rest of their module is a session
+    fixture (a module fixture would be made twice)."""
+    items.sort(key=lambda item: _reads(item, "shared_run"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_run_process(request, tmp_path_factory):
+    """The shared recipe's process, started with the session when a selected test reads it (None otherwise); it
+    stops after the features when no selected test reads the whole run."""
+    wanted = {fixture for item in request.session.items for fixture in ("shared_recipe", "shared_run")
+              if _reads(item, fixture)}
+    if not wanted:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("shared_run")
+    process = background.start(folder, stop_after_features="shared_run" not in wanted)
+    yield process, folder
+    background.stop(process)
 
 
 @pytest.fixture(scope="session")
-def recipe(shared_recipe) -> Path:
-    """`shared_recipe`, under the name the recipe and cluster tests use (a module may define its own `recipe`)."""
-    return shared_recipe
+def shared_recipe(_shared_run_process) -> Path:
+    """A copy of mini_av with the tiny corpus and configs through stage 3 (corpus, mixtures, features), which the
+    background run goes on to train and separate: read it, change nothing (a test that changes stage 1-3 outputs
+    takes `shared_run`, which is over by then)."""
+    return background.features(*_shared_run_process)
 
 
 @pytest.fixture(scope="session")
-def shared_run(shared_recipe) -> TrainedRecipe:
-    """The same recipe through RESULTS.md (killed once in stages 4, 5 and 7 and rerun): run once per session."""
-    return train_and_separate(shared_recipe)
+def shared_run(_shared_run_process) -> TrainedRecipe:
+    """`shared_recipe` through RESULTS.md (killed once in stages 4, 5 and 7 and rerun): run once per session."""
+    return background.result(*_shared_run_process)

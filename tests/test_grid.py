@@ -76,7 +76,7 @@ def write_video(path: Path, frames: np.ndarray, audio: np.ndarray | None) -> Non
                        input=frames.tobytes(), check=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def recordings(tmp_path_factory):
     """Per utterance key: its .mpg (frames + 3 s track), its end-pointed 25 kHz wav and the drawn mouth opening."""
     store = tmp_path_factory.mktemp("recordings")
@@ -177,7 +177,7 @@ def tiny_config(recipe: Path) -> None:
 SETS = ("train_si", "dev_si", "train_sd", "test")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def grid(tmp_path_factory, recordings):
     """run.sh through the feature dump on the single-record tree (two jobs for the lips and audio)."""
     release = make_record(tmp_path_factory.mktemp("GRID"), recordings)

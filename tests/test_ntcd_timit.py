@@ -95,12 +95,12 @@ def size_config(recipe: Path) -> None:
     (recipe / "conf" / "mix.yaml").write_text(yaml.safe_dump(mix))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def release(tmp_path_factory):
     return make_release(tmp_path_factory.mktemp("NTCD-TIMIT"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def recipe(release, tmp_path_factory):
     root, _, _ = release
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "ntcd_timit")

@@ -1,6 +1,6 @@
 """The mini_av recipe on the tiny corpus with two-epoch configs, stage by stage: outputs, reruns that do no work,
-resume after a kill in stages 3, 4, 5 and 7, the values of the scores and RESULTS.md at the end. The recipe through
-stage 3 is conftest's `recipe`, through RESULTS.md conftest's `shared_run`."""
+resume after a kill in stages 3, 4, 5 and 7, the values of the scores and RESULTS.md at the end, all on conftest's
+`shared_run` (the stage 1-3 tests change its outputs, so they too wait for the run to end)."""
 
 import os
 
@@ -25,6 +25,11 @@ def snapshot(recipe):
     """Modification times of every output file (logs aside: each run appends to them)."""
     return {path: path.stat().st_mtime_ns for folder in ("corpus", "data", "dump")
             for path in (recipe / folder).rglob("*") if path.is_file() and "log" not in path.parts}
+
+
+@pytest.fixture
+def recipe(shared_run):
+    return shared_run.path
 
 
 def test_stages_write_valid_data_dirs_and_features(recipe):

@@ -111,7 +111,7 @@ def test_max_jobs_run_keeps_tasks_from_overlapping(cluster, site):
 
 
 @pytest.fixture(scope="module")
-def decoded(cluster, site, recipe, tmp_path_factory) -> dict[str, Path]:
+def decoded(cluster, site, shared_recipe, tmp_path_factory) -> dict[str, Path]:
     """The tiny recipe's test mixtures separated (oracle masks) and scored by steps/decode.sh and steps/score.sh in
     2 jobs, under run.pl and under Slurm at once (run.pl's jobs use the CPUs while sbatch waits between its polls):
     {backend: decode dir}."""
@@ -119,7 +119,7 @@ def decoded(cluster, site, recipe, tmp_path_factory) -> dict[str, Path]:
     dirs = {backend: out / backend / "oracle" / "decode_test_mix" for backend in ("local", "slurm")}
     with ThreadPoolExecutor(len(dirs)) as pool:
         runs = {
-            backend: pool.submit(in_recipe, site, cluster, backend, decode_and_score(recipe, path))
+            backend: pool.submit(in_recipe, site, cluster, backend, decode_and_score(shared_recipe, path))
             for backend, path in dirs.items()
         }
     for backend, run in runs.items():
@@ -151,7 +151,7 @@ def test_decode_and_score_under_slurm_give_the_outputs_of_run_pl(decoded):
         assert log_lines(decoded["slurm"], f"decode.{job}.log")[1].endswith(f" on {host}"), "slurm.pl's job log"
 
 
-def test_a_resubmitted_decode_does_only_the_missing_work(cluster, site, recipe, decoded, tmp_path):
+def test_a_resubmitted_decode_does_only_the_missing_work(cluster, site, shared_recipe, decoded, tmp_path):
     decode_dir = tmp_path / "decode_test_mix"
     shutil.copytree(decoded["slurm"], decode_dir)
     missing = sorted((decode_dir / "wav").glob("*_s1.wav"))[0]
@@ -162,7 +162,7 @@ def test_a_resubmitted_decode_does_only_the_missing_work(cluster, site, recipe, 
         for path in (decode_dir / "wav").glob("*.wav")
         if not path.name.startswith(missing.name.removesuffix("s1.wav"))
     }
-    mixtures, feats = recipe / "data" / "test_mix", recipe / "dump" / "test_mix" / "feats.h5"
+    mixtures, feats = shared_recipe / "data" / "test_mix", shared_recipe / "dump" / "test_mix" / "feats.h5"
     result = in_recipe(
         site,
         cluster,
