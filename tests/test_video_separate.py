@@ -8,6 +8,7 @@ import contextlib
 import io
 import re
 import subprocess
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,12 +19,14 @@ from avvae.bin import separate as separate_cli
 from avvae.corpus_prep.grid_mouth import nearest_found
 from avvae.features import FeatureConfig
 from avvae.fileio.audio import write_wav
-from avvae.fileio.video import read_container_audio
+from avvae.fileio.video import read_container_audio, video_info
 from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE, save_model
+from avvae.separation import output_set, video_separation
 from avvae.separation.face_tracking import FaceTracker
+from avvae.separation.output_set import OutputDirError
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
-from avvae.separation.video_separation import VideoSeparationConfig, separate_video
+from avvae.separation.video_separation import VideoSeparationConfig, output_bytes, separate_video
 from avvae.synthetic_video import FRAME_SIZE, mouth_position, write_talking_heads
 from tests.signals import two_speaker_mixture
 
@@ -190,6 +193,52 @@ def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
         with pytest.raises(ValueError, match=message):
             run_cli(*args, "--mcem-config", mcem, "--out-dir", tmp_path / "out")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_the_output_folder_is_checked_before_the_face_pass_and_again_for_the_faces_found(talk, tmp_path, monkeypatch):
+    root, _, model = talk
+    mcem = McemConfig(iterations=2, draws=3, burn_in=1, final_draws=3, final_burn_in=1)
+    video = root / "talk.mp4"
+    passes = []
+    monkeypatch.setattr(video_separation, "find_faces", spy(video_separation.find_faces, passes, "faces"))
+    monkeypatch.setattr(video_separation, "crop_mouths", spy(video_separation.crop_mouths, passes, "mouths"))
+
+    def attempt(out) -> str:
+        with pytest.raises(OutputDirError) as error:
+            separate_video(video, [model], mcem, FeatureConfig(), WINDOWS, out)
+        return str(error.value)
+
+    (tmp_path / "taken").write_text("a file, not a folder")
+    assert attempt(tmp_path / "taken" / "out").startswith(f"{tmp_path / 'taken' / 'out'}: cannot create the output")
+    assert passes == []
+    info, samples = video_info(video), len(read_container_audio(video, RATE))
+    one, two = (output_bytes(video, info, samples, [model.config.lip_size] * faces) for faces in (1, 2))
+    for free, ran in ((one - 1, []), (two - 1, ["faces"])):  # no room for one face; room for one, not for both
+        monkeypatch.setattr(output_set.shutil, "disk_usage", lambda path, free=free: SimpleNamespace(free=free))
+        passes.clear()
+        assert "MiB free, the outputs need about" in attempt(tmp_path / "out") and passes == ran
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_outputs_take_less_room_than_the_check_asks_for(talk, separated):
+    root, _, model = talk
+    _, out = separated
+    video = root / "talk.mp4"
+    written = sum(path.stat().st_size for path in out.iterdir())
+    estimate = output_bytes(
+        video, video_info(video), len(read_container_audio(video, RATE)), [model.config.lip_size] * 2
+    )
+    assert written < estimate
+
+
+def spy(function, calls: list[str], name: str):
+    """`function`, noting `name` in `calls` each time it is called."""
+
+    def called(*args, **kwargs):
+        calls.append(name)
+        return function(*args, **kwargs)
+
+    return called
 
 
 def test_tracks_keep_their_identity_through_gaps_and_returns():

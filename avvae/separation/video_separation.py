@@ -48,8 +48,9 @@ from avvae.fileio.video import VideoError, VideoInfo, iter_frames, read_containe
 from avvae.mcem import McemConfig, separate
 from avvae.models import SpeechVAE, load_model
 from avvae.separation.face_tracking import FaceTracker, FaceTracks
+from avvae.separation.output_set import check_output_dir
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
-from avvae.separation.own_mixture import plot_spectrograms
+from avvae.separation.own_mixture import FIGURE_DPI, FIGURE_WIDTH, PANEL_HEIGHT, plot_spectrograms
 from avvae.stft import istft, stft
 
 log = logging.getLogger(__name__)
@@ -301,6 +302,18 @@ def spectrogram_figure(
     plot_spectrograms(signals, rate, path)
 
 
+def output_bytes(video: Path, info: VideoInfo, num_samples: int, lip_sizes: list[int]) -> int:
+    """About the bytes the outputs of `len(lip_sizes)` faces take, with the mouth crops kept on disk meanwhile:
+    float32 wavs, uint8 crops, per face a video of up to twice the input's size (re-encoded, with its audio) and a
+    strip, and the figure as an uncompressed RGBA image."""
+    faces, frames = len(lip_sizes), info.expected_frames
+    wavs = (faces + 1) * (44 + 4 * num_samples)
+    crops = sum(frames * size * size for size in lip_sizes)
+    videos = faces * 2 * video.stat().st_size
+    figure = 4 * int(FIGURE_WIDTH * PANEL_HEIGHT * (faces + 2) * FIGURE_DPI**2)
+    return wavs + crops + videos + figure + faces * 2**20
+
+
 def separate_video(
     video: str | Path,
     models: list[SpeechVAE],
@@ -327,6 +340,9 @@ def separate_video(
     check_finite(samples, f"{video} (audio track)", features.sample_rate)
     if not np.any(samples):
         raise VideoError(f"{video}: its audio track is silent")
+    # Before the face pass, room for as few faces as there can be; before the separation, for the faces chosen.
+    fewest = [models[0].config.lip_size] * max(1, len(faces or []))
+    check_output_dir(out_dir, output_bytes(video, info, len(samples), fewest))
     tracks = find_faces(video, info, config)
     found_count = len(tracks.boxes)
     tracks = tracks.keep_long(max(1, int(round(config.min_track_seconds * info.fps))))
@@ -337,6 +353,8 @@ def separate_video(
     if len(models) not in (1, len(chosen)):
         raise ValueError(f"{len(models)} models for {len(chosen)} faces: give one, or one per face")
     models = models * len(chosen) if len(models) == 1 else models
+    sizes = [model.config.lip_size for model in models]
+    check_output_dir(out_dir, output_bytes(video, info, len(samples), sizes))
     found = [tracks.found(track) for track in chosen]
     mouth_boxes = [
         boxes_from_landmarks(tracks.centres[track], tracks.widths[track], config.mouth_scale, info.size)
@@ -348,9 +366,8 @@ def separate_video(
     ]
     name = video.stem
     wavs = [out_dir / f"{name}_face{number}.wav" for number in numbers] + [out_dir / f"{name}_noise.wav"]
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as folder:
-        crops = crop_mouths(video, info, found, mouth_boxes, [model.config.lip_size for model in models], Path(folder))
+        crops = crop_mouths(video, info, found, mouth_boxes, sizes, Path(folder))
         separate_windows(samples, crops, info.fps, models, mcem, features, config, wavs)
         for result, crop, mask, wav in zip(results, crops, found, wavs):
             strip = out_dir / f"{name}_face{result.number}_mouth.png"
