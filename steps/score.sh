@@ -2,8 +2,8 @@
 # Score decode dirs of one mixture set against its mixture data dir in nj jobs: <decode-dir>/scores.tsv, one row
 # per speaker. Each job scores its share of the mixtures for every decode dir at once, so that a mixture's
 # references and its own scores (the baseline of the improvements) are computed once for all the systems.
-# Each decode dir's .done.score records the decode (its done marker) and the mixtures scored against: scores of an
-# earlier decode are refused, or made again with --force true.
+# Each decode dir's .done.score records the decode (its done marker), the mixtures scored against and the speaker
+# order (best or fixed): scores of an earlier decode or in another order are refused, or made again with --force true.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 
@@ -32,8 +32,21 @@ shift
 dirs=("$@")
 log_dir=${log_dir:-${dirs[0]}/log}
 
+# permutation DIR: how score_opts has DIR scored: best (it names DIR after --permutation-invariant) or fixed
+permutation() {
+  local words i
+  read -r -a words <<< "${score_opts}"
+  for ((i = 0; i + 1 < ${#words[@]}; i++)); do
+    if [ "${words[i]}" = --permutation-invariant ] && [ "$(realpath -m "${words[i + 1]}")" = "$(realpath -m "$1")" ]
+    then echo best; return; fi
+  done
+  echo fixed
+}
 # provenance DIR: the scores' record, in the array of that name
-provenance() { provenance=(--what "the scores" --name score --input "$1/.done.decode" --input "${data}/wav.scp"); }
+provenance() {
+  provenance=(--what "scores.tsv" --name score --input "$1/.done.decode" --input "${data}/wav.scp"
+    --option "permutation=$(permutation "$1")")
+}
 todo=()
 for dir in "${dirs[@]}"; do
   [ -f "${dir}/.done.decode" ] || { echo "$0: ${dir} is not separated yet (run the decoding stage)" >&2; exit 1; }

@@ -1,6 +1,8 @@
 """Stale outputs are detected through the commands a user runs: a dump made (or begun) with another feats config, a
-decode made before the model was retrained, and a model file with flipped bytes in a weight."""
+decode made before the model was retrained, scores made in another speaker order, and a model file with flipped bytes
+in a weight."""
 
+import json
 import os
 import subprocess
 import sys
@@ -148,6 +150,35 @@ def test_a_decode_made_before_the_model_was_retrained_is_refused_as_stale(mixtur
         "exp/avae_si/decode_test_mix: exp/avae_si/model.pt changed since the decode was made (rerun with --force "
         "true to redo it)"
     ) in refused.stdout
+
+
+def test_scores_in_another_speaker_order_are_refused_then_redone_with_force(mixtures):
+    decode = "exp/oracle/decode_test_mix"
+    step(mixtures, "decode.sh", "--nj", "1", "--decode-opts", "--method oracle", "data/test_mix",
+         "dump/test_mix/feats.h5", decode)
+    best = ["--score-opts", f"--permutation-invariant ./{decode}", "data/test_mix", decode]  # the same folder
+    step(mixtures, "score.sh", "--nj", "1", *best)
+    assert "scores.tsv exists, skipping" in step(mixtures, "score.sh", "--nj", "1", *best).stdout
+    assert set(permutations(mixtures / decode)) == {"best"}
+
+    refused = step(mixtures, "score.sh", "--nj", "1", "data/test_mix", decode, check=False)
+    assert refused.returncode != 0
+    assert (f"{decode}: option permutation was 'best', now 'fixed' since scores.tsv was made (rerun with --force "
+            "true to redo it)") in refused.stdout
+    step(mixtures, "score.sh", "--nj", "1", "--force", "true", "data/test_mix", decode)
+    assert set(permutations(mixtures / decode)) == {"fixed"}
+
+    marker = mixtures / decode / ".done.score"  # a record written before the order was recorded is not stale
+    record = json.loads(marker.read_text())
+    del record["options"]["permutation"]
+    marker.write_text(json.dumps(record))
+    assert "scores.tsv exists, skipping" in step(mixtures, "score.sh", "--nj", "1", *best).stdout
+
+
+def permutations(decode: Path) -> list[str]:
+    """The permutation column of a decode dir's scores.tsv."""
+    rows = [line.split("\t") for line in (decode / "scores.tsv").read_text().splitlines()]
+    return [row[rows[0].index("permutation")] for row in rows[1:]]
 
 
 def test_flipped_bytes_inside_a_weight_fail_the_checksum_naming_the_file(tmp_path):

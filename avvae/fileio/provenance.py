@@ -4,7 +4,8 @@ reuse its stale output (or redoes it when forced), and a killed stage does not r
 A stage's output folder holds `.started[.<name>]` while it runs and `.done[.<name>]` once it finished: both a JSON
 record of the stage's inputs (path -> identity) and options (name -> value), and a digest over them. A marker that is
 not such a record (a bare date, written before provenance was recorded) has unknown provenance: it is accepted with a
-warning, so existing experiment folders keep working.
+warning, so existing experiment folders keep working. Likewise an option that a record lacks was not recorded when
+it was written (the scores' speaker order, since 2026-11-29): not a change.
 
 The identity of an input file is chosen to be cheap and robust:
 - a provenance marker (e.g. the decode's `.done.decode`, which scoring reads): its digest, not its bytes (its time
@@ -150,7 +151,7 @@ def describe_changes(old: dict, new: Provenance) -> list[str]:
         else:
             changes.append(f"{path} changed")
     for name in sorted(set(old_options) | set(new.options)):
-        if old_options.get(name) != new.options.get(name):
+        if name in old_options and old_options[name] != new.options.get(name):  # absent: not recorded then
             changes.append(f"option {name} was {old_options.get(name)!r}, now {new.options.get(name)!r}")
     return changes
 
