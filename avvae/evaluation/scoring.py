@@ -116,9 +116,7 @@ def score_mixture(
     if permutation_invariant:
         order = best_permutation(scorer.references[:-1], estimates)
     scores = scorer.scores(estimates[order])
-    speakers = mixtures.speakers.get(key)
-    if speakers is None:
-        raise DataDirError(f"{mixtures.path / 'manifest.jsonl'}: no entry for mixture {key!r}")
+    speakers = mixtures.speakers[key]  # read_manifest checked one entry per mixture of wav.scp
     condition = mixtures.entry(key, mixtures.conditions, "utt2cond")
     permutation = "best" if permutation_invariant else "fixed"
     return [{"key": key, "speaker": speaker, "condition": condition, **score, "estimate": str(index + 1),
