@@ -29,14 +29,13 @@ data=$1
 feats=$2
 dir=$3
 
-for f in "${data}/wav.scp" "${feats}"; do
-  [ -f "$f" ] || { echo "$0: missing input $f" >&2; exit 1; }
-done
-num_mix=$(wc -l < "${data}/wav.scp")
-[ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
+# the inputs' presence is checked only when there is work to do (stage_done check): a finished stage stays
+# done when they are deleted
 provenance=(--what "the decode" --name decode --input "${feats}" --input "${data}/wav.scp" --opts="${decode_opts}")
 state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
 if [ "${state}" = done ]; then log "${dir} is separated, skipping"; exit 0; fi
+num_mix=$(wc -l < "${data}/wav.scp")
+[ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
 mkdir -p "${dir}/log"
 # one BLAS/OpenMP thread per job: the jobs themselves use the cores
 threads="env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"

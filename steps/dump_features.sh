@@ -28,9 +28,8 @@ if [ $# -ne 2 ]; then echo "${help_message}" >&2; exit 1; fi
 data=$1
 dump=$2
 
-for f in "${data}/wav.scp" "${feats_config}"; do
-  [ -f "$f" ] || { echo "$0: missing input $f" >&2; exit 1; }
-done
+# the inputs' presence is checked only when there is work to do (stage_done check): a finished stage stays
+# done when they are deleted
 provenance=(--what "the dump" --input "${feats_config}" --data-dir "${data}" --option "no_lips=${no_lips}"
   --output feats.h5)
 state=$(python -m avvae.bin.stage_done check "${dump}" --force "${force}" "${provenance[@]}")

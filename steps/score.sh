@@ -61,7 +61,6 @@ for dir in "${dirs[@]}"; do
   todo+=("${dir}")
 done
 [ "${#todo[@]}" -gt 0 ] || exit 0
-[ -f "${data}/wav.scp" ] || { echo "$0: missing input ${data}/wav.scp" >&2; exit 1; }
 num_mix=$(wc -l < "${data}/wav.scp")
 [ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
 threads="env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"

@@ -31,9 +31,8 @@ train=$2
 noise=$3
 exp=$4
 
-for f in "${config}" "${train}" "${noise}"; do
-  [ -f "$f" ] || { echo "$0: missing input $f" >&2; exit 1; }
-done
+# the inputs' presence is checked only when there is work to do (stage_done check): a finished stage stays
+# done when they are deleted
 provenance=(--what "the training" --input "${config}" --input "${train}" --input "${noise}"
   --opts="${train_opts}" --option "module=${module}" --output model.pt)
 state=$(python -m avvae.bin.stage_done check "${exp}" --force "${force}" "${provenance[@]}")

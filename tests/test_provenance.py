@@ -152,6 +152,16 @@ def test_a_decode_made_before_the_model_was_retrained_is_refused_as_stale(mixtur
     ) in refused.stdout
 
 
+def test_a_finished_decode_stays_done_without_its_inputs_and_a_new_one_names_the_missing_one(mixtures):
+    decode = ["--nj", "1", "--decode-opts", "--method oracle", "data/test_mix", "dump/test_mix/feats.h5"]
+    step(mixtures, "decode.sh", *decode, "exp/oracle/decode_test_mix")
+    (mixtures / "dump" / "test_mix" / "feats.h5").unlink()  # the features removed to save room
+    assert "is separated, skipping" in step(mixtures, "decode.sh", *decode, "exp/oracle/decode_test_mix").stdout
+    refused = step(mixtures, "decode.sh", *decode, "exp/other/decode_test_mix", check=False)
+    assert refused.returncode != 0
+    assert "dump/test_mix/feats.h5: missing input of exp/other/decode_test_mix" in refused.stdout
+
+
 def test_scores_in_another_speaker_order_are_refused_then_redone_with_force(mixtures):
     decode = "exp/oracle/decode_test_mix"
     step(mixtures, "decode.sh", "--nj", "1", "--decode-opts", "--method oracle", "data/test_mix",
