@@ -12,13 +12,13 @@ from __future__ import annotations
 import csv
 import math
 import platform
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from avvae.evaluation.source_commit import source_commit
 from avvae.fileio.atomic import atomic_path, write_text_atomic
 
 # In table order: what is comparable across systems first (SI-SDR cannot be gained by scaling, STOI by attenuating).
@@ -210,12 +210,7 @@ def results_markdown(systems: list[System], title: str) -> str:
 def _header_lines() -> list[str]:
     import torch
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return [f"- date: {time.strftime('%Y-%m-%d %H:%M')}", f"- git: {commit}",
+    return [f"- date: {time.strftime('%Y-%m-%d %H:%M')}", f"- git: {source_commit()}",
             f"- python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}"]
 
 

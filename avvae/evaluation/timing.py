@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import os
 import platform
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from avvae.evaluation.source_commit import source_commit
 from avvae.fileio.atomic import write_text_atomic
 
 COLUMNS = ("stage", "name", "wall_s", "cpu_s", "date", "status")
@@ -62,21 +62,11 @@ def _ratio(run: StageRun) -> str:
 
 def timing_markdown(runs: list[StageRun], title: str) -> str:
     """The TIMING.md text: per stage its latest and its longest run, then every run in log order."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
     lines = [
         f"# {title}: stage times",
         "",
         f"- generated: {time.strftime('%Y-%m-%d %H:%M')} from exp/stage_times.tsv (utils/stage_times.sh)",
-        f"- git: {commit}; python {platform.python_version()}; {os.cpu_count()} CPUs",
+        f"- git: {source_commit()}; python {platform.python_version()}; {os.cpu_count()} CPUs",
         "- wall: elapsed time of the stage; CPU: user + system time of the stage's shell and every job it "
         "waited for (CPU / wall above 1: jobs ran in parallel; below 1: waiting or a shared machine)",
         "",
