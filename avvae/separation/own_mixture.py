@@ -126,6 +126,13 @@ def output_files(wav: str | Path, num_speakers: int, out_dir: str | Path) -> Out
     return OutputSet(Path(out_dir), name, Path(wav).resolve(), (*names, f"{name}_spectrograms.png"))
 
 
+def separation_bytes(num_speakers: int, num_samples: int) -> int:
+    """An upper bound of the bytes of a separation's wavs (each speaker and the noise, float32) and of its
+    spectrogram figure (mixture, speakers and noise) as an uncompressed RGBA image."""
+    pixels = FIGURE_WIDTH * PANEL_HEIGHT * (num_speakers + 2) * FIGURE_DPI**2
+    return (num_speakers + 1) * (44 + 4 * num_samples) + int(4 * pixels)
+
+
 def output_bytes(wav: str | Path, num_speakers: int, rate: int) -> int:
     """An upper bound of the bytes the outputs of `wav` take: float32 wavs at `rate`, the figure as an
     uncompressed RGBA image, and the sidecar."""
@@ -136,9 +143,7 @@ def output_bytes(wav: str | Path, num_speakers: int, rate: int) -> int:
         info = soundfile.info(str(path))
     except (RuntimeError, soundfile.LibsndfileError) as error:
         raise AudioFileError(f"{path}: cannot read audio ({error})") from error
-    samples = -(-info.frames * rate // info.samplerate)
-    pixels = FIGURE_WIDTH * PANEL_HEIGHT * (num_speakers + 2) * FIGURE_DPI**2
-    return (num_speakers + 1) * (44 + 4 * samples) + int(4 * pixels) + 2**16
+    return separation_bytes(num_speakers, -(-info.frames * rate // info.samplerate)) + 2**16
 
 
 def prepare_outputs(wav: str | Path, num_speakers: int, features: FeatureConfig, out_dir: str | Path) -> OutputSet:

@@ -50,7 +50,7 @@ from avvae.models import SpeechVAE, load_model
 from avvae.separation.face_tracking import FaceTracker, FaceTracks
 from avvae.separation.output_set import check_output_dir
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
-from avvae.separation.own_mixture import FIGURE_DPI, FIGURE_WIDTH, PANEL_HEIGHT, plot_spectrograms
+from avvae.separation.own_mixture import plot_spectrograms, separation_bytes
 from avvae.stft import istft, stft
 
 log = logging.getLogger(__name__)
@@ -306,12 +306,10 @@ def output_bytes(video: Path, info: VideoInfo, num_samples: int, lip_sizes: list
     """About the bytes the outputs of `len(lip_sizes)` faces take, with the mouth crops kept on disk meanwhile:
     float32 wavs, uint8 crops, per face a video of up to twice the input's size (re-encoded, with its audio) and a
     strip, and the figure as an uncompressed RGBA image."""
-    faces, frames = len(lip_sizes), info.expected_frames
-    wavs = (faces + 1) * (44 + 4 * num_samples)
-    crops = sum(frames * size * size for size in lip_sizes)
+    faces = len(lip_sizes)
+    crops = sum(info.expected_frames * size * size for size in lip_sizes)
     videos = faces * 2 * video.stat().st_size
-    figure = 4 * int(FIGURE_WIDTH * PANEL_HEIGHT * (faces + 2) * FIGURE_DPI**2)
-    return wavs + crops + videos + figure + faces * 2**20
+    return separation_bytes(faces, num_samples) + crops + videos + faces * 2**20
 
 
 def separate_video(
