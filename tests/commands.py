@@ -8,11 +8,14 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import h5py
 import pytest
 
 from avvae.cli import run_main
+
+T = TypeVar("T")
 
 
 def failure(caplog, build_parser, main, argv: list[str]) -> str:
@@ -24,22 +27,37 @@ def failure(caplog, build_parser, main, argv: list[str]) -> str:
     return caplog.records[-1].getMessage()
 
 
+def kill_when(command: list[str], cwd: Path, ready: Callable[[], T | None], env: dict | None = None,
+              seconds: float = 120) -> T | None:
+    """Start `command` in a session of its own and SIGKILL its whole process group as soon as `ready()` returns
+    something (the work in progress), which is returned; None if the command ended first (or `seconds` passed: it
+    is killed then too)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + seconds
+    found = None
+    try:
+        while found is None and process.poll() is None and time.time() < deadline:
+            found = ready()
+            if found is None:
+                time.sleep(0.01)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return found
+
+
+def complete_utterances(partial: Path) -> int:
+    """How many utterances a partial dump holds complete (0 while it is missing or caught mid-write)."""
+    try:
+        with h5py.File(partial, "r", locking=False) as handle:
+            return sum(bool(group.attrs.get("complete")) for group in handle.values())
+    except OSError:
+        return 0
+
+
 def kill_once_an_utterance_is_complete(command: list[str], cwd: Path, partial: Path, env: dict | None = None) -> bool:
     """Start `command` and SIGKILL its process group once the dump file `partial` holds a complete utterance;
     False if the command ended before."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.time() + 120
-    while process.poll() is None and time.time() < deadline:
-        try:
-            with h5py.File(partial, "r", locking=False) as handle:
-                if any(group.attrs.get("complete") for group in handle.values()):
-                    break
-        except OSError:  # not there yet, or caught mid-write
-            pass
-        time.sleep(0.01)
-    if process.poll() is not None:
-        return False
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    return True
+    return kill_when(command, cwd, lambda: complete_utterances(partial) > 0 or None, env) is not None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,6 +13,8 @@ import torch
 import yaml
 
 from avvae.bin import decode, score, train
+from tests.commands import kill_when
+from tests.training_data import history_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_COPIED = ("corpus", "data", "dump", "exp", "db.sh")  # outputs, and the site's corpus locations
@@ -82,33 +82,15 @@ def tiny_recipe(destination: Path) -> Path:
     return recipe
 
 
-def kill_when(recipe: Path, options: tuple[str, ...], ready: Callable[[], Path | None], seconds: float = 600) -> Path:
+def kill_in(recipe: Path, options: tuple[str, ...], ready: Callable[[], Path | None], seconds: float = 600) -> Path:
     """Start run.sh with the tiny corpus and `options`, SIGKILL its whole process group as soon as `ready()` names
     a folder (the work in progress), and return that folder; fail if run.sh ended first."""
     command = ["./run.sh", "--local_data_opts", "--size tiny", *options]
     env = {name: value for name, value in os.environ.items() if name not in CORPUS_LOCATIONS}
-    process = subprocess.Popen(command, cwd=recipe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**env, "AVVAE_CMD_BACKEND": "local"}, start_new_session=True)
-    deadline = time.time() + seconds
-    try:
-        while process.poll() is None and time.time() < deadline:
-            folder = ready()
-            if folder is not None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                return folder
-            time.sleep(0.01)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    raise AssertionError(f"{' '.join(command)} ended (code {process.returncode}) before it could be killed")
-
-
-def history_rows(exp_dir: Path) -> list[str]:
-    """The epoch rows of a training folder's history.tsv (none before its first epoch)."""
-    history = exp_dir / "history.tsv"
-    return history.read_text().splitlines()[1:] if history.is_file() else []
+    folder = kill_when(command, recipe, ready, {**env, "AVVAE_CMD_BACKEND": "local"}, seconds)
+    if folder is None:
+        raise AssertionError(f"{' '.join(command)} ended before it could be killed")
+    return folder
 
 
 def _training_in_progress(folders: Callable[[], list[Path]]) -> Callable[[], Path | None]:
@@ -165,7 +147,7 @@ def train_and_separate(recipe: Path) -> TrainedRecipe:
     in_sd = _training_in_progress(lambda: sorted(recipe.glob("exp/avvae_sd/*/decoder")) +
                                   sorted(recipe.glob("exp/avvae_sd/*")))
     for stage, ready in ((4, in_si), (5, in_sd), (7, lambda: _decoding_in_progress(recipe))):
-        folder = kill_when(recipe, options, ready)
+        folder = kill_in(recipe, options, ready)
         killed[stage] = Interruption(folder, history_rows(folder), complete_mixtures(folder))
     log = run_recipe(recipe, *options).stdout
     return TrainedRecipe(recipe, log, killed)

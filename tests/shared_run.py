@@ -57,7 +57,8 @@ def result(process: subprocess.Popen, folder: Path) -> TrainedRecipe:
 
 def stop(process: subprocess.Popen, grace: float = 10) -> None:
     """End a run that is still going (a session that ended before it) with every job it started: SIGTERM lets it
-    kill the run.sh it started in a session of its own (`kill_when`), then its process group is killed."""
+    kill the run.sh it started in a session of its own (`tests.commands.kill_when`), then its process group is
+    killed."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:

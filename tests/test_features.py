@@ -1,10 +1,8 @@
 """Feature dump: contents, resume after a crash or a kill, merging job outputs, and the Kaldi round trip."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -18,6 +16,7 @@ from avvae.fileio.feature_files import FeatureFileError, merge_feature_files, op
 from avvae.fileio.kaldi_interop import export_to_kaldi, import_from_kaldi, write_imported_features
 from avvae.fileio.lips import load_lips, resample_lips, save_lips
 from avvae.stft import StftConfig, stft
+from tests.commands import complete_utterances, kill_once_an_utterance_is_complete
 from tests.datadirs import make_speech_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,15 +83,6 @@ def test_dump_resumes_after_a_crash_computing_only_what_is_missing(speech, dumpe
     assert dump_features(broken, output, FeatureConfig()) == 0
 
 
-def _complete_utterances(partial: Path) -> int:
-    """How many utterances a partial dump holds complete (0 while it is missing or caught mid-write)."""
-    try:
-        with h5py.File(partial, "r", locking=False) as handle:
-            return sum(bool(group.attrs.get("complete")) for group in handle.values())
-    except OSError:
-        return 0
-
-
 def test_dump_survives_being_killed_midway(speech, dumped, tmp_path):
     """Killed once an utterance is complete in its partial file: the rerun keeps it and computes only the rest."""
     config_file = tmp_path / "feats.yaml"
@@ -104,17 +94,11 @@ def test_dump_survives_being_killed_midway(speech, dumped, tmp_path):
     for _ in range(3):  # a fast machine may finish the 9 utterances between two looks: start again
         partial.unlink(missing_ok=True)
         final.unlink(missing_ok=True)
-        process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while not _complete_utterances(partial) and process.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        if process.returncode == -signal.SIGKILL and not final.exists():
+        if kill_once_an_utterance_is_complete(command, ROOT, partial) and not final.exists():
             break
     else:
         pytest.fail("the dump always ended before it could be killed")
-    kept = _complete_utterances(partial)
+    kept = complete_utterances(partial)
     rerun = subprocess.run(command, cwd=ROOT, check=True, stderr=subprocess.PIPE, text=True)
     assert f"{9 - kept} utterances computed, {kept} already there" in rerun.stderr and 1 <= kept < 9
     assert_same_features(final, dumped)

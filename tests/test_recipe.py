@@ -11,7 +11,8 @@ import pytest
 from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import read_table, validate_data_dir
 from tests.commands import kill_once_an_utterance_is_complete
-from tests.recipe import KILL_STAGES, MODELS, history_rows, run_recipe
+from tests.recipe import KILL_STAGES, MODELS, run_recipe
+from tests.training_data import history_rows
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
 SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised",

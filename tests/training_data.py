@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from avvae.features import FeatureConfig, dump_features
 from avvae.models import ModelConfig
 from avvae.models.files import CHECKPOINT_FORMAT, load_file
 from avvae.training.config import MixingConfig, SpeakerDependentConfig, TrainConfig
+from tests.commands import kill_when
 from tests.datadirs import make_noise_dir, make_speech_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,10 +66,15 @@ def run_command(command: list[str], check: bool = True, **env: str) -> subproces
                           text=True, check=check)
 
 
+def history_rows(exp_dir: Path) -> list[str]:
+    """The epoch rows of a training folder's history.tsv (none before its first epoch)."""
+    history = exp_dir / "history.tsv"
+    return history.read_text().splitlines()[1:] if history.is_file() else []
+
+
 def epochs_done(exp_dir: Path) -> int:
     """The epochs a training has written to its history.tsv (0 before the first)."""
-    history = exp_dir / "history.tsv"
-    return len(history.read_text().splitlines()) - 1 if history.exists() else 0
+    return len(history_rows(exp_dir))
 
 
 def kill_and_resume(module: str, config: Path, feats: TrainingFeats, root: Path, epochs: int, after: int = 2) -> None:
@@ -87,12 +91,8 @@ def kill_and_resume(module: str, config: Path, feats: TrainingFeats, root: Path,
     threads = torch.get_num_threads()  # the entry point sets the config's number for this whole process
     try:
         entry.main(entry.build_parser().parse_args(train_args(config, feats, straight)))
-        process = subprocess.Popen(command(), env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        while epochs_done(killed) < after and process.poll() is None:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        kill_when(command(), ROOT, lambda: epochs_done(killed) >= after or None, env)
         assert after <= epochs_done(killed) < epochs, "the run was not killed midway"
         with pytest.raises(ValueError, match="pass --resume"):
             entry.main(entry.build_parser().parse_args(train_args(config, feats, killed)))
