@@ -22,12 +22,8 @@ import argparse
 import logging
 
 from avvae.cli import run_main
-from avvae.config import load_config
-from avvae.devices import usable_device
-from avvae.features import FeatureConfig
-from avvae.mcem import McemConfig
 from avvae.models import load_model
-from avvae.separation.own_mixture import prepare_outputs, separate_recording
+from avvae.separation.own_mixture import prepare_outputs, separate_recording, separation_configs
 from avvae.separation.video_separation import separate_video_main
 
 
@@ -55,11 +51,7 @@ def main(args: argparse.Namespace) -> None:
         raise ValueError("give a mixture wav and --lips, or --video (--faces and --video-config go with --video)")
     if len(args.model) not in (1, len(args.lips)):
         raise ValueError(f"{len(args.model)} models for {len(args.lips)} speakers: give one, or one per speaker")
-    config = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
-    if args.device:
-        config.device = args.device
-    usable_device(config.device, "--device" if args.device else f"{args.mcem_config}: device")
-    features = load_config(args.feats_config, FeatureConfig) if args.feats_config else FeatureConfig()
+    config, features = separation_configs(args)
     outputs = prepare_outputs(args.wav, len(args.lips), features, args.out_dir)
     paths = args.model * len(args.lips) if len(args.model) == 1 else args.model
     loaded = {path: load_model(path, config.device) for path in dict.fromkeys(paths)}

@@ -11,6 +11,7 @@ overwritten.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 from math import gcd
@@ -21,6 +22,8 @@ import scipy.signal
 import soundfile
 import torch
 
+from avvae.config import load_config
+from avvae.devices import usable_device
 from avvae.features import FeatureConfig
 from avvae.fileio.atomic import atomic_path
 from avvae.fileio.audio import AudioFileError, read_wav, write_wav
@@ -124,6 +127,17 @@ def output_files(wav: str | Path, num_speakers: int, out_dir: str | Path) -> Out
     name = Path(wav).stem
     names = [f"{name}_s{j}.wav" for j in range(1, num_speakers + 1)] + [f"{name}_noise.wav"]
     return OutputSet(Path(out_dir), name, Path(wav).resolve(), (*names, f"{name}_spectrograms.png"))
+
+
+def separation_configs(args: argparse.Namespace) -> tuple[McemConfig, FeatureConfig]:
+    """The MCEM and feature settings of a `separate` command line (both forms): --mcem-config (its device replaced
+    by --device, and checked to be usable) and --feats-config, the defaults where not given."""
+    mcem = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
+    if args.device:
+        mcem.device = args.device
+    usable_device(mcem.device, "--device" if args.device else f"{args.mcem_config}: device")
+    features = load_config(args.feats_config, FeatureConfig) if args.feats_config else FeatureConfig()
+    return mcem, features
 
 
 def separation_bytes(num_speakers: int, num_samples: int) -> int:

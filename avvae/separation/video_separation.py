@@ -39,7 +39,6 @@ from avvae.corpus_prep.grid_mouth import (
     mouth_of_face,
     nearest_found,
 )
-from avvae.devices import usable_device
 from avvae.features import FeatureConfig
 from avvae.fileio.atomic import atomic_path
 from avvae.fileio.audio import check_finite
@@ -50,7 +49,7 @@ from avvae.models import SpeechVAE, load_model
 from avvae.separation.face_tracking import FaceTracker, FaceTracks
 from avvae.separation.output_set import check_output_dir
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
-from avvae.separation.own_mixture import plot_spectrograms, separation_bytes
+from avvae.separation.own_mixture import plot_spectrograms, separation_bytes, separation_configs
 from avvae.stft import istft, stft
 
 log = logging.getLogger(__name__)
@@ -399,11 +398,7 @@ def separate_video_main(args: argparse.Namespace) -> None:
     """The `--video` form of avvae.bin.separate: its arguments checked, the models loaded, the summary printed."""
     if args.wav is not None or args.lips is not None:
         raise ValueError("--video takes the soundtrack and the faces from the video: give no wav and no --lips")
-    mcem = load_config(args.mcem_config, McemConfig) if args.mcem_config else McemConfig()
-    if args.device:
-        mcem.device = args.device
-    usable_device(mcem.device, "--device" if args.device else f"{args.mcem_config}: device")
-    features = load_config(args.feats_config, FeatureConfig) if args.feats_config else FeatureConfig()
+    mcem, features = separation_configs(args)
     config = load_config(args.video_config, VideoSeparationConfig) if args.video_config else VideoSeparationConfig()
     faces = None
     if args.faces is not None:
