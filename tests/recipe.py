@@ -42,17 +42,25 @@ def copy_recipe(destination: Path, corpus: str = "mini_av") -> Path:
     return recipe
 
 
+TINY_RUN = ("./run.sh", "--local_data_opts", "--size tiny")  # run.sh on the tiny corpus
+
+
+def recipe_env() -> dict[str, str]:
+    """The environment run.sh gets in tests: jobs on this machine, no site corpus locations."""
+    env = {name: value for name, value in os.environ.items() if name not in CORPUS_LOCATIONS}
+    return {**env, "AVVAE_CMD_BACKEND": "local"}
+
+
 def run_recipe(recipe: Path, *options: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the recipe's run.sh with the tiny corpus and the given options; stdout+stderr in .stdout."""
-    return run_script(recipe, "--local_data_opts", "--size tiny", *options, check=check)
+    return run_script(recipe, *TINY_RUN[1:], *options, check=check)
 
 
 def run_script(recipe: Path, *options: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the recipe's run.sh with exactly these options, jobs on this machine; stdout+stderr in .stdout."""
     command = ["./run.sh", *options]
-    env = {name: value for name, value in os.environ.items() if name not in CORPUS_LOCATIONS}
     result = subprocess.run(command, cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**env, "AVVAE_CMD_BACKEND": "local"})
+                            env=recipe_env())
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-4000:]}")
     return result
@@ -85,9 +93,8 @@ def tiny_recipe(destination: Path) -> Path:
 def kill_in(recipe: Path, options: tuple[str, ...], ready: Callable[[], Path | None], seconds: float = 600) -> Path:
     """Start run.sh with the tiny corpus and `options`, SIGKILL its whole process group as soon as `ready()` names
     a folder (the work in progress), and return that folder; fail if run.sh ended first."""
-    command = ["./run.sh", "--local_data_opts", "--size tiny", *options]
-    env = {name: value for name, value in os.environ.items() if name not in CORPUS_LOCATIONS}
-    folder = kill_when(command, recipe, ready, {**env, "AVVAE_CMD_BACKEND": "local"}, seconds)
+    command = [*TINY_RUN, *options]
+    folder = kill_when(command, recipe, ready, recipe_env(), seconds)
     if folder is None:
         raise AssertionError(f"{' '.join(command)} ended before it could be killed")
     return folder

@@ -11,7 +11,7 @@ import pytest
 from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import read_table, validate_data_dir
 from tests.commands import kill_once_an_utterance_is_complete
-from tests.recipe import KILL_STAGES, MODELS, run_recipe
+from tests.recipe import KILL_STAGES, MODELS, TINY_RUN, recipe_env, run_recipe
 from tests.training_data import history_rows
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
@@ -55,8 +55,8 @@ def test_rerun_does_no_work(recipe):
 
 def kill_dump_midway(recipe, target) -> bool:
     """Start stage 3 and SIGKILL it once its job has written a complete utterance; False if it ended first."""
-    command = ["./run.sh", "--local_data_opts", "--size tiny", "--stage", "3", "--stop_stage", "3", "--nj", "1"]
-    return kill_once_an_utterance_is_complete(command, recipe, target / "split1" / "feats.1.h5.partial")
+    command = [*TINY_RUN, "--stage", "3", "--stop_stage", "3", "--nj", "1"]
+    return kill_once_an_utterance_is_complete(command, recipe, target / "split1" / "feats.1.h5.partial", recipe_env())
 
 
 def test_killed_dump_stage_resumes_to_the_same_features(recipe, tmp_path):
