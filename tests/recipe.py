@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import torch
 import yaml
 
 from avvae.bin import decode, score, train
 from tests.commands import kill_when
-from tests.training_data import history_rows
+from tests.training_data import history_rows, torch_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_COPIED = ("corpus", "data", "dump", "exp", "db.sh")  # outputs, and the site's corpus locations
@@ -165,18 +164,15 @@ def separate_with_shared_models(recipe: Path, shared: Path, sd_speakers: tuple[s
     (stages 4-9 themselves are tested once, on the shared run): SD training of `sd_speakers` from it with the
     recipe's own (TINY) training config, MCEM with the recipe's config on its test mixtures, scoring. Returns the
     decode folders (SI, then SD when trained)."""
-    threads = torch.get_num_threads()
     exp, dump = recipe / "exp", recipe / "dump"
     shutil.copytree(shared / "exp" / "avvae_si", exp / "avvae_si", ignore=shutil.ignore_patterns("decode_*"))
-    try:
+    with torch_threads():  # the training entry point sets its config's number for this whole process
         for spk in sd_speakers:
             train.main(train.build_parser().parse_args([
                 "--config", str(recipe / "conf" / "train_avvae.yaml"), "--train", str(dump / "train_sd" / "feats.h5"),
                 "--noise", str(dump / "noise_train" / "feats.h5"), "--speaker", spk,
                 "--interferers", str(dump / "train_si" / "feats.h5"), "--init", str(exp / "avvae_si" / "model.pt"),
                 str(exp / "avvae_sd" / spk)]))
-    finally:
-        torch.set_num_threads(threads)
     decodes = []
     for model, extra in (("avvae_si", []), ("avvae_sd", ["--speaker-dependent"]))[:2 if sd_speakers else 1]:
         decodes.append(exp / model / "decode_test_mix")

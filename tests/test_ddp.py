@@ -11,7 +11,7 @@ from avvae.config import save_config
 from avvae.models.files import CHECKPOINT_FORMAT, load_file, load_model
 from avvae.training.setup import speaker_independent
 from avvae.training.trainer import _generator
-from tests.training_data import run_command, small_config, train_args
+from tests.training_data import run_command, small_config, torch_threads, train_args
 
 WORLD = 2
 
@@ -51,12 +51,8 @@ def test_two_processes_under_torchrun_train_one_model(training_feats, tmp_path):
     assert load_model(tmp_path / "exp" / "model.pt").config.kind == "avvae", "the main process writes the model"
     trained = load_file(tmp_path / "exp" / "checkpoint.pt", CHECKPOINT_FORMAT)["model"]["state_dict"]
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         together, alone = replay(config, training_feats, [0, 1]), replay(config, training_feats, [0])
-    finally:
-        torch.set_num_threads(threads)
     assert trained.keys() == together.keys()
     assert largest_difference(trained, together) < 1e-4
     assert largest_difference(trained, alone) > 100 * max(largest_difference(trained, together), 1e-6)

@@ -23,7 +23,7 @@ from avvae.training.config import MixingConfig
 from avvae.training.data import Batch
 from avvae.training.distributed import Placement
 from avvae.training.trainer import Trainer
-from tests.training_data import kill_and_resume
+from tests.training_data import kill_and_resume, torch_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = Placement(0, 1, torch.device("cpu"))
@@ -40,16 +40,14 @@ def small(epochs: int = 8) -> SupervisedConfig:
 @pytest.fixture(scope="module")
 def trained(training_feats, tmp_path_factory):
     """A short training run (on one thread): (its samplers, the initial network, the trainer, the exp dir)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    config = small()
-    run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise)
-    initial = MaskNet(config.model)
-    initial.load_state_dict(run.model.state_dict())
-    exp_dir = tmp_path_factory.mktemp("supervised") / "exp"
-    trainer = Trainer(config, run.schedule, exp_dir, CPU, MASK_NET)
-    trainer.fit(run.model, run.train, run.dev)
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        config = small()
+        run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise)
+        initial = MaskNet(config.model)
+        initial.load_state_dict(run.model.state_dict())
+        exp_dir = tmp_path_factory.mktemp("supervised") / "exp"
+        trainer = Trainer(config, run.schedule, exp_dir, CPU, MASK_NET)
+        trainer.fit(run.model, run.train, run.dev)
     return run, initial, trainer, exp_dir
 
 

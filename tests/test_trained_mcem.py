@@ -16,7 +16,7 @@ from avvae.stft import istft
 from avvae.training.distributed import Placement
 from avvae.training.setup import speaker_independent
 from avvae.training.trainer import Trainer
-from tests.training_data import small_config
+from tests.training_data import small_config, torch_threads
 
 MCEM = McemConfig(iterations=10, draws=10, burn_in=5, final_draws=10, final_burn_in=5, threads=1)
 PAIRS = (("spk0_000", "spk1_000"), ("spk0_002", "spk1_003"))  # held-out speakers' utterances, mixed in pairs
@@ -25,16 +25,12 @@ PAIRS = (("spk0_000", "spk1_000"), ("spk0_002", "spk1_003"))  # held-out speaker
 @pytest.fixture(scope="module", params=["avvae", "cvae"])
 def model(request, training_feats, tmp_path_factory) -> SpeechVAE:
     """A small model of that kind, trained 4 epochs by the Trainer on the training speakers (one thread)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         config = small_config(request.param, epochs=4)
         run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise)
         exp_dir = tmp_path_factory.mktemp(request.param)
         trainer = Trainer(config, run.schedule, exp_dir, Placement(0, 1, torch.device("cpu")))
         return load_model(trainer.fit(run.model, run.train, run.dev))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def held_out_mixtures(feats) -> list[tuple[torch.Tensor, list[torch.Tensor], np.ndarray, int, object]]:

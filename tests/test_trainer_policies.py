@@ -17,17 +17,15 @@ from avvae.training.distributed import Placement
 from avvae.training.objective import VaeObjective
 from avvae.training.setup import speaker_dependent, speaker_independent
 from avvae.training.trainer import VAE, Trainer
-from tests.training_data import small_config
+from tests.training_data import small_config, torch_threads
 
 CPU = Placement(0, 1, torch.device("cpu"))
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def scripted_dev_losses(monkeypatch, losses: list[float]) -> list[dict[str, torch.Tensor]]:
@@ -119,11 +117,9 @@ def test_gradient_clipping_bounds_every_step(training_feats, tmp_path):
 
 @pytest.fixture(scope="module")
 def si_model(training_feats, tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     exp_dir = tmp_path_factory.mktemp("si")
-    fit(small_config("avae", epochs=2), training_feats, exp_dir)
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        fit(small_config("avae", epochs=2), training_feats, exp_dir)
     return exp_dir / "model.pt"
 
 

@@ -7,6 +7,7 @@ import torch
 from avvae.fileio.atomic import mark_done
 from avvae.training import distributed
 from avvae.training.run import run_training
+from tests.training_data import torch_threads
 
 
 @pytest.fixture
@@ -19,9 +20,8 @@ def stops(monkeypatch) -> list:
 
 @pytest.fixture(autouse=True)
 def keep_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads():
+        yield
 
 
 def test_a_complete_exp_dir_is_left_alone(tmp_path, stops):

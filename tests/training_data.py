@@ -4,12 +4,14 @@ training commands on them, and the kill-then-resume check that the training entr
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -54,6 +56,19 @@ def small_config(kind: str, epochs: int = 4, **overrides) -> TrainConfig:
     return TrainConfig(**values)
 
 
+@contextlib.contextmanager
+def torch_threads(number: int | None = None) -> Iterator[None]:
+    """torch on `number` threads inside the block (None: as it is, for calls that set their own, as the training
+    entry points do for their whole process); the number from before is restored after."""
+    threads = torch.get_num_threads()
+    if number is not None:
+        torch.set_num_threads(number)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_args(config: Path, feats: TrainingFeats, exp_dir: Path, *extra: str) -> list[str]:
     """The arguments of an SI training command (avvae.bin.train, avvae.bin.train_supervised) on these feats."""
     return ["--config", str(config), "--train", str(feats.train), "--dev", str(feats.dev), "--noise", str(feats.noise),
@@ -88,16 +103,13 @@ def kill_and_resume(module: str, config: Path, feats: TrainingFeats, root: Path,
     def command(*extra: str) -> list[str]:
         return [sys.executable, "-m", entry.__name__, *train_args(config, feats, killed, *extra)]
 
-    threads = torch.get_num_threads()  # the entry point sets the config's number for this whole process
-    try:
+    with torch_threads():  # the entry point sets the config's number for this whole process
         entry.main(entry.build_parser().parse_args(train_args(config, feats, straight)))
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         kill_when(command(), ROOT, lambda: epochs_done(killed) >= after or None, env)
         assert after <= epochs_done(killed) < epochs, "the run was not killed midway"
         with pytest.raises(ValueError, match="pass --resume"):
             entry.main(entry.build_parser().parse_args(train_args(config, feats, killed)))
-    finally:
-        torch.set_num_threads(threads)
     run_command(command("--resume"))
 
     reference, resumed = (load_file(path / "checkpoint.pt", CHECKPOINT_FORMAT) for path in (straight, killed))
