@@ -35,24 +35,50 @@ class MixConfig:
     sample_rate: int = 16000
     seed: int = 0
     condition_prefix: str = ""
+    speaker_groups: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for group in self.speaker_groups:
+            if len(group) != self.num_speakers:
+                raise ValueError(f"speaker_groups: {group} has {len(group)} speakers, num_speakers is "
+                                 f"{self.num_speakers}")
 
 
 def _power(samples: np.ndarray) -> float:
     return float(np.mean(samples.astype(np.float64) ** 2)) + 1e-20
 
 
+def _draw_speakers(index: int, config: MixConfig, spk2utt: dict[str, list[str]], rng: np.random.Generator
+                   ) -> tuple[list[str], list[str], float]:
+    """(speakers, utterances, SNR) of one mixture. Without speaker_groups: distinct speakers drawn, the SNRs in
+    turn. With them: the groups in turn, the SNRs in turn within each group; a speaker named twice in a group says
+    two different utterances of theirs."""
+    if not config.speaker_groups:
+        if len(spk2utt) < config.num_speakers:
+            raise ValueError(f"{config.num_speakers} speakers per mixture, but the set has only {len(spk2utt)}")
+        speakers = [str(spk) for spk in rng.choice(sorted(spk2utt), size=config.num_speakers, replace=False)]
+        return speakers, [str(rng.choice(spk2utt[spk])) for spk in speakers], config.snr_db[index % len(config.snr_db)]
+    speakers = config.speaker_groups[index % len(config.speaker_groups)]
+    for spk in set(speakers):
+        if len(spk2utt.get(spk, [])) < speakers.count(spk):
+            raise ValueError(f"speaker_groups: {speakers} needs {speakers.count(spk)} utterances of {spk}, the set "
+                             f"has {len(spk2utt.get(spk, []))}")
+    utts: list[str] = []
+    for spk in speakers:
+        utts.append(str(rng.choice(sorted(set(spk2utt[spk]) - set(utts)))))
+    snr = config.snr_db[(index // len(config.speaker_groups)) % len(config.snr_db)]
+    return list(speakers), utts, snr
+
+
 def _draw_mixture(index: int, config: MixConfig, spk2utt: dict[str, list[str]], noises: dict[str, list[str]]) -> dict:
     """The random choices of one mixture: speakers, utterances, condition, noise and its offset fraction."""
     rng = np.random.default_rng([config.seed, index])
-    if len(spk2utt) < config.num_speakers:
-        raise ValueError(f"{config.num_speakers} speakers per mixture, but the set has only {len(spk2utt)}")
-    speakers = rng.choice(sorted(spk2utt), size=config.num_speakers, replace=False)
-    utts = [str(rng.choice(spk2utt[spk])) for spk in speakers]
+    speakers, utts, snr = _draw_speakers(index, config, spk2utt, rng)
     noise_type = sorted(noises)[int(rng.integers(len(noises)))]
     return {
         "utts": utts,
-        "speakers": [str(spk) for spk in speakers],
-        "snr_db": float(config.snr_db[index % len(config.snr_db)]),
+        "speakers": speakers,
+        "snr_db": float(snr),
         "sir_db": float(config.sir_db[int(rng.integers(len(config.sir_db)))]),
         "noise_id": str(rng.choice(noises[noise_type])),
         "noise_type": noise_type,
@@ -93,7 +119,7 @@ def _plan_entry(key: str, draw: dict, tables: dict[str, dict[str, str]], config:
         "sample_rate": config.sample_rate,
         "snr_db": draw["snr_db"],
         "sir_db": draw["sir_db"],
-        "condition": f"{config.condition_prefix}snr{draw['snr_db']:g}",
+        "condition": f"{config.condition_prefix}{_group_label(draw['speakers'], config)}snr{draw['snr_db']:g}",
         "sources": [
             {"utt": utt, "spk": spk, "wav": tables["wav.scp"][utt], "lips": tables["lips.scp"][utt], "gain": g * scale}
             for utt, spk, g in zip(draw["utts"], draw["speakers"], gains)
@@ -101,6 +127,11 @@ def _plan_entry(key: str, draw: dict, tables: dict[str, dict[str, str]], config:
         "noise": {"id": draw["noise_id"], "type": draw["noise_type"], "wav": tables["noise"][draw["noise_id"]],
                   "offset": offset, "gain": noise_gain * scale},
     }
+
+
+def _group_label(speakers: list[str], config: MixConfig) -> str:
+    """The speaker group of a mixture in its condition name ("s1+s4-"), when the config mixes fixed groups."""
+    return "+".join(speakers) + "-" if config.speaker_groups else ""
 
 
 def _mixture_paths(key: str, audio_dir: Path, num_speakers: int) -> dict[str, Path]:

@@ -27,8 +27,9 @@ feats_config=conf/feats.yaml   # STFT and lips settings
 mix_config=conf/mix.yaml       # test mixtures: speakers, SNRs, SIRs, noise types
 unseen_mix_config=conf/mix_unseen.yaml  # test mixtures in a noise and SNR no training saw ("": none)
 local_data_opts=""      # options passed to the corpus's local/data.sh
-si_models="avae avvae cvae"    # VAEs trained SI (conf/train_<model>.yaml)
-supervised=true         # also train and test the supervised AV baseline (conf/train_supervised.yaml)
+train_conf_dir=conf    # where the training configs are: <dir>/train_<model>.yaml, <dir>/train_supervised.yaml
+si_models="avae avvae cvae"    # VAEs trained SI (train_<model>.yaml)
+supervised=true         # also train and test the supervised AV baseline (train_supervised.yaml)
 sd_models="avae avvae cvae"    # VAEs trained SD for each test speaker
 mcem_config=conf/mcem.yaml     # MCEM separation settings
 nmf_config=conf/nmf.yaml       # NMF baseline settings
@@ -53,6 +54,7 @@ Options:
   --mix_config <yaml>      # (default: ${mix_config})
   --unseen_mix_config <yaml>  # (default: ${unseen_mix_config})
   --local_data_opts <str>  # options for local/data.sh (default: '${local_data_opts}')
+  --train_conf_dir <dir>   # folder of the training configs (default: ${train_conf_dir})
   --si_models <list>       # (default: '${si_models}')
   --sd_models <list>       # (default: '${sd_models}')
   --supervised <bool>      # (default: ${supervised})
@@ -113,12 +115,14 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   for model in ${si_models}; do
     steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" \
       --train-opts "--dev dump/${dev_set}/feats.h5" \
-      "conf/train_${model}.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_si"
+      "${train_conf_dir}/train_${model}.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" \
+      "exp/${model}_si"
   done
   if [ "${supervised}" = true ]; then
     steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" --module avvae.bin.train_supervised \
       --train-opts "--dev dump/${dev_set}/feats.h5" \
-      conf/train_supervised.yaml "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" exp/supervised
+      "${train_conf_dir}/train_supervised.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" \
+      exp/supervised
   fi
 fi
 
@@ -129,7 +133,8 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     for spk in ${speakers}; do
       steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" \
         --train-opts "--speaker ${spk} --interferers dump/${train_set}/feats.h5 --init exp/${model}_si/model.pt" \
-        "conf/train_${model}.yaml" "dump/${sd_set}/feats.h5" "dump/${noise_train}/feats.h5" "exp/${model}_sd/${spk}"
+        "${train_conf_dir}/train_${model}.yaml" "dump/${sd_set}/feats.h5" "dump/${noise_train}/feats.h5" \
+        "exp/${model}_sd/${spk}"
     done
   done
 fi

@@ -68,6 +68,29 @@ def test_same_seed_same_bytes_and_rerun_writes_nothing(inputs, mixed, tmp_path):
     assert before == {path: path.stat().st_mtime_ns for path in (tmp_path / "audio").iterdir()}
 
 
+def test_speaker_groups_take_turns_and_a_repeated_speaker_says_two_sentences(inputs, tmp_path):
+    config = MixConfig(num_mixtures=8, speaker_groups=[["spk0", "spk1"], ["spk0", "spk0"]], snr_db=[-5.0, 5.0],
+                       seed=3)
+    make_mixtures(*inputs, tmp_path / "data", tmp_path / "audio", config)
+    manifest = [json.loads(line) for line in (tmp_path / "data" / "manifest.jsonl").read_text().splitlines()]
+    groups = [[source["spk"] for source in entry["sources"]] for entry in manifest]
+    assert groups == [["spk0", "spk1"], ["spk0", "spk0"]] * 4
+    assert [entry["snr_db"] for entry in manifest] == [-5.0, -5.0, 5.0, 5.0] * 2
+    for entry in manifest:
+        assert entry["sources"][0]["utt"] != entry["sources"][1]["utt"]
+    assert read_table(tmp_path / "data" / "utt2cond")[manifest[1]["id"]] == "spk0+spk0-snr-5"
+    assert {entry["condition"] for entry in manifest} == {"spk0+spk1-snr-5", "spk0+spk1-snr5", "spk0+spk0-snr-5",
+                                                         "spk0+spk0-snr5"}
+
+
+def test_a_speaker_group_needs_enough_utterances_and_speakers(inputs, tmp_path):
+    with pytest.raises(ValueError, match=r"needs 3 utterances of spk0, the set has 2"):
+        make_mixtures(*inputs, tmp_path / "data", tmp_path / "audio",
+                      MixConfig(num_speakers=3, num_mixtures=1, speaker_groups=[["spk0", "spk0", "spk0"]]))
+    with pytest.raises(ValueError, match=r"speaker_groups: \['spk0'\] has 1 speakers, num_speakers is 2"):
+        MixConfig(speaker_groups=[["spk0"]])
+
+
 def test_unknown_noise_type_is_rejected(inputs, tmp_path):
     config = MixConfig(num_mixtures=1, noise_types=["cafe"])
     with pytest.raises(ValueError, match=r"noise/utt2spk: no noise of type\(s\) \['cafe'\]"):

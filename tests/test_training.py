@@ -2,6 +2,7 @@
 parameters, a diverging run stops with a clear message and keeps its checkpoint, SD fine-tuning from SI, the
 learning rate decays on dev plateaus (and resumes where it was), bad training configs are rejected."""
 
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -136,6 +137,18 @@ def test_speaker_dependent_training_fine_tunes_the_si_model(si_avvae, training_f
     assert not torch.equal(model.decoder[-1].weight, si.decoder[-1].weight)
     with pytest.raises(ValueError, match="give the SI model with --init"):
         speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise, None)
+
+
+def test_speaker_dependent_epochs_can_be_sized_in_segments_whatever_the_speakers_speech(si_avvae, training_feats):
+    config, si_model = si_avvae.config, si_avvae.exp_dir / "model.pt"
+    speaker = load_utterances(training_feats.train, lips=False)[0].speaker
+    sized = dataclasses.replace(config, sd=dataclasses.replace(config.sd, segments_per_utterance=0,
+                                                               segments_per_epoch=10))
+    run = speaker_dependent(sized, training_feats.train, speaker, training_feats.dev, training_feats.noise, si_model)
+    targets = len(run.train.targets)
+    assert run.train.repeats == -(-10 // targets) and targets * run.train.repeats >= 10
+    with pytest.raises(ValueError, match="segments_per_utterance or segments_per_epoch, not both"):
+        dataclasses.replace(config.sd, segments_per_utterance=2, segments_per_epoch=10)
 
 
 def _dev_losses(monkeypatch, losses: list[float]) -> None:

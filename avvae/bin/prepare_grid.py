@@ -1,7 +1,7 @@
 """Write the data dirs of GRID (train_si, dev_si, train_sd, test, noise_train, noise_test) from the release.
 
 The lips and the 16 kHz audio must be there first (avvae.bin.extract_grid_lips); `text` comes from the ids.
-Usage: python -m avvae.bin.prepare_grid --config conf/corpus.yaml --noise-root NOISE /path/to/GRID corpus data
+Usage: python -m avvae.bin.prepare_grid --config conf/corpus.yaml [--noise-root NOISE] /path/to/GRID corpus data
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("corpus_dir", help="holds lips/ and wav/ (from extract_grid_lips)")
     parser.add_argument("data_dir", help="where the data dirs go, e.g. data")
     parser.add_argument("--config", required=True, help="corpus config, e.g. conf/corpus.yaml")
-    parser.add_argument("--noise-root", required=True, help="noise folder: <root>/{train,test}/<type>/<name>.wav")
+    parser.add_argument("--noise-root", help="noise folder: <root>/{train,test}/<type>/<name>.wav (not needed with "
+                        "`noise: generated` in the corpus config)")
     return parser
 
 

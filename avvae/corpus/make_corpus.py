@@ -30,6 +30,7 @@ from avvae.corpus import grid, timit_like
 from avvae.corpus.config import CorpusConfig, SpeakerConfig, load_corpus_config
 from avvae.corpus.grid import spoken_text
 from avvae.corpus.noise import (
+    COLOUR_EXPONENTS,
     average_spectrum,
     babble,
     babble_stream,
@@ -53,7 +54,6 @@ from avvae.fileio.lips import save_lips
 log = logging.getLogger(__name__)
 
 NOISE_SPLITS = ("train", "test")
-COLOUR_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 
 
 @dataclass(frozen=True)

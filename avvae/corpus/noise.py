@@ -11,6 +11,7 @@ import numpy as np
 from scipy.signal import welch
 
 LOWEST_SHAPED_HZ = 20.0  # below this, coloured noises stay flat (no DC drift)
+COLOUR_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power falls as 1/f^exponent
 
 
 def shape_white_noise(rng: np.random.Generator, length: int, gain: np.ndarray) -> np.ndarray:

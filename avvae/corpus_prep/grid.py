@@ -12,7 +12,10 @@ The words (`text`) come from the utterance id, which spells them (`bbaf2n` = "bi
 alignments are not needed, and the single record's `alignments.zip` files 19 speakers' alignments under another
 speaker's folder.
 GRID has no noise: the noise sets come from a folder `<noise_root>/{train,test}/<type>/<name>.wav`, e.g. the
-noise-only signals that egs/ntcd_timit writes to its corpus/noise.
+noise-only signals that egs/ntcd_timit writes to its corpus/noise, or with `noise: generated` from coloured and
+speech-shaped noise made from the training speech (avvae.corpus_prep.generated_noise).
+The speakers and their sets come from the three speaker lists (test speakers' utterances split into test and
+train_sd), or from `utterance_split`, which splits each listed speaker's own utterances into train, dev and test.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from avvae.corpus_prep.common import (
     write_noise_set,
     write_speech_set,
 )
+from avvae.corpus_prep.generated_noise import write_generated_noise
 from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, crops_picture, mouth_landmarks
 from avvae.fileio.audio import write_wav
 from avvae.fileio.lips import save_lips
@@ -49,6 +53,7 @@ from avvae.fileio.video import VideoError, read_container_audio, read_gray_frame
 log = logging.getLogger(__name__)
 
 MOUTH_METHODS = ("landmarks", "box")
+NOISE_SOURCES = ("folder", "generated")
 # The archives a speaker's videos come in, relative to the GRID root: unpacked there, they give {spk}/{utt}.mpg.
 VIDEO_ARCHIVES = ("{spk}/video/{spk}.mpg_vcd.zip", "{spk}.zip")
 
@@ -69,6 +74,9 @@ class GridConfig:
     dev_speakers: str = "conf/speakers_dev.txt"
     test_speakers: str = "conf/speakers_test.txt"
     test_utts_per_speaker: int = 100
+    utterance_split: dict[str, list[int]] = field(default_factory=dict)
+    noise: str = "folder"
+    noise_seconds: float = 30.0
     seed: int = 0
     sample_rate: int = 16000
 
@@ -78,6 +86,13 @@ class GridConfig:
                                     f"got {self.mouth!r}")
         if not self.video:
             raise CorpusLayoutError("corpus config: video needs at least one layout template")
+        if self.noise not in NOISE_SOURCES:
+            raise CorpusLayoutError(f"corpus config: noise must be one of {', '.join(NOISE_SOURCES)}, "
+                                    f"got {self.noise!r}")
+        for spk, counts in self.utterance_split.items():
+            if len(counts) != 3 or any(not isinstance(n, int) or n < 0 for n in counts) or counts[0] < 1:
+                raise CorpusLayoutError(f"corpus config: utterance_split: {spk}: expected [train, dev, test] "
+                                        f"utterance counts (train at least 1), got {counts!r}")
         if self.detect_every < 1 or self.mouth_scale <= 0:
             raise CorpusLayoutError("corpus config: detect_every must be >= 1 and mouth_scale > 0")
 
@@ -127,6 +142,13 @@ def _speakers(config: GridConfig) -> dict[str, list[str]]:
     return speakers
 
 
+def _listed_speakers(config: GridConfig) -> list[str]:
+    """The speakers whose videos are read: those of utterance_split, else those of the three lists."""
+    if config.utterance_split:
+        return sorted(config.utterance_split)
+    return sorted(spk for names in _speakers(config).values() for spk in names)
+
+
 def speaker_videos(root: Path, config: GridConfig, spk: str) -> dict[str, Path]:
     """{utterance: video} of one speaker, from the first layout template that finds any; an error naming the
     places looked at (and a still packed archive, with how to unpack it) when none does."""
@@ -147,8 +169,8 @@ def speaker_videos(root: Path, config: GridConfig, spk: str) -> dict[str, Path]:
 def _all_videos(root: Path, config: GridConfig) -> dict[tuple[str, str], Path]:
     """{(speaker, utterance): video} of every listed speaker, sorted."""
     require(root, "GRID root")
-    speakers = sorted(spk for names in _speakers(config).values() for spk in names)
-    return {(spk, utt): path for spk in speakers for utt, path in speaker_videos(root, config, spk).items()}
+    return {(spk, utt): path for spk in _listed_speakers(config)
+            for utt, path in speaker_videos(root, config, spk).items()}
 
 
 def media_paths(corpus_dir: Path, spk: str, utt: str) -> tuple[Path, Path]:
@@ -240,12 +262,31 @@ def write_crops_picture(db_root: str | Path, config: GridConfig, crops_path: str
     return crops_picture(picture, examples)
 
 
+def _split_utterances(by_speaker: dict[str, list[str]], config: GridConfig) -> dict[str, list[tuple[str, str]]]:
+    """utterance_split: each speaker's utterances drawn (seeded by the speaker's name) into [train, dev, test]
+    counts; train_si and train_sd both hold the training parts (the speakers are tested with their own models)."""
+    parts: dict[str, list[tuple[str, str]]] = {"train_si": [], "dev_si": [], "test": []}
+    for spk, counts in sorted(config.utterance_split.items()):
+        utts = sorted(by_speaker.get(spk, []))
+        if len(utts) < sum(counts):
+            raise CorpusLayoutError(f"utterance_split: speaker {spk} has {len(utts)} utterances with lips and audio, "
+                                    f"but {counts} (train, dev, test) ask for {sum(counts)}")
+        drawn = np.random.default_rng([config.seed, *spk.encode()]).permutation(utts).tolist()
+        train, dev = counts[0], counts[0] + counts[1]
+        for name, chosen in zip(parts, (drawn[:train], drawn[train:dev], drawn[dev:dev + counts[2]])):
+            parts[name] += [(spk, utt) for utt in sorted(chosen)]
+    return {**parts, "train_sd": list(parts["train_si"])}
+
+
 def _split_pairs(pairs: list[tuple[str, str]], config: GridConfig) -> dict[str, list[tuple[str, str]]]:
-    """The (speaker, utterance) pairs of each speech set: speakers from the lists, test utterances drawn per speaker."""
-    speakers = _speakers(config)
+    """The (speaker, utterance) pairs of each speech set: by utterance_split, else speakers from the lists and test
+    utterances drawn per speaker."""
     by_speaker: dict[str, list[str]] = {}
     for spk, utt in pairs:
         by_speaker.setdefault(spk, []).append(utt)
+    if config.utterance_split:
+        return _split_utterances(by_speaker, config)
+    speakers = _speakers(config)
     tested = {spk: split_test_utterances(by_speaker.get(spk, []), config.test_utts_per_speaker, config.seed, spk, [])
               for spk in speakers["test"]}
     return {
@@ -256,10 +297,10 @@ def _split_pairs(pairs: list[tuple[str, str]], config: GridConfig) -> dict[str, 
     }
 
 
-def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path, corpus_dir: str | Path,
+def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path | None, corpus_dir: str | Path,
                  data_dir: str | Path) -> dict[str, int]:
     """Write the speech and noise data dirs of GRID (lips and audio from `extract_media` first); returns each set's
-    size."""
+    size. The noise comes from `noise_root`, or with `noise: generated` is made under CORPUS_DIR/noise."""
     root, corpus_dir, data_dir = Path(db_root), Path(corpus_dir).resolve(), Path(data_dir)
     videos = _all_videos(root, config)
     media = {pair: media_paths(corpus_dir, *pair) for pair in videos}
@@ -280,8 +321,15 @@ def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path
         lips, wav = media[spk, utt]
         return Utterance(f"{spk}_{utt}", spk, wav, lips, text)
 
+    sets = _split_pairs(pairs, config)
     counts = {name: write_speech_set(data_dir / name, [utterance(*pair) for pair in members], config.sample_rate)
-              for name, members in _split_pairs(pairs, config).items()}
+              for name, members in sets.items()}
+    if config.noise == "generated":
+        noise_root = write_generated_noise(corpus_dir / "noise", [media[pair][1] for pair in sets["train_si"]],
+                                           config.sample_rate, config.noise_seconds, config.seed)
+    elif noise_root is None:
+        raise CorpusLayoutError("no noise folder given (--noise_root), and the corpus config says noise: folder "
+                                "(noise: generated makes one)")
     for name, split in NOISE_SPLITS.items():
         recordings = noise_folder_recordings(Path(noise_root), split, corpus_dir, config.sample_rate)
         counts[name] = write_noise_set(data_dir / name, recordings, config.sample_rate)

@@ -35,19 +35,24 @@ class SpeakerDependentConfig:
     """Speaker-dependent training: fine-tuned from the SI model (`init: si`) or from scratch (`init: scratch`),
     on one speaker's utterances, a fraction of which is held out for early stopping. `segments_per_utterance`:
     segments drawn from each of the speaker's utterances per epoch (0: the SI setting), so that a speaker's
-    minute or two of speech still gives an epoch of several steps."""
+    minute or two of speech still gives an epoch of several steps. `segments_per_epoch` (0: off) instead sizes the
+    epoch whatever the speaker's amount of speech: at least this many segments, at least one per utterance, so
+    that one config serves a speaker with 30 utterances and one with 900."""
 
     init: str = "si"
     epochs: int = 20
     learning_rate: float = 1.0e-4
     dev_fraction: float = 0.2
     segments_per_utterance: int = 0
+    segments_per_epoch: int = 0
 
     def __post_init__(self) -> None:
         if self.init not in ("si", "scratch"):
             raise ValueError(f"sd.init must be 'si' or 'scratch', not {self.init!r}")
         check_ranges(self, {"epochs": ">= 1", "learning_rate": "> 0", "dev_fraction": "> 0, < 1",
-                            "segments_per_utterance": ">= 0"})
+                            "segments_per_utterance": ">= 0", "segments_per_epoch": ">= 0"})
+        if self.segments_per_utterance and self.segments_per_epoch:
+            raise ValueError("sd: give segments_per_utterance or segments_per_epoch, not both")
 
 
 TRAINING_MODES = ("joint", "two_stage")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +166,8 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     others = load_utterances(interferers, lips=False)
     noises = training_noises(config, noise)
     repeats = config.sd.segments_per_utterance or config.segments_per_utterance
+    if config.sd.segments_per_epoch:
+        repeats = math.ceil(config.sd.segments_per_epoch / len(targets))
     sampler = _sampler(config, targets, others, noises, repeats, augment=True)
     dev_sampler = _sampler(config, dev_targets, others, noises, repeats)
     if config.sd.init == "si":

@@ -14,12 +14,12 @@ set -euo pipefail
 stage=1                   # first stage of this script
 stop_stage=2              # last stage of this script
 nj=4                      # parallel jobs (lips and audio)
-config=conf/corpus.yaml   # the release's layout, the mouth crop, the speaker lists
+corpus_config=conf/corpus.yaml   # the release's layout, the mouth crop, the speakers and their split
 crops=conf/crops.yaml     # fixed mouth box per speaker (mouth: box, and videos without a face found)
 corpus_dir=corpus         # where the lips and the 16 kHz audio go
 
-help_message="Usage: $0 [--stage N] [--stop_stage N] [--nj N] [--config conf/corpus.yaml] [--crops conf/crops.yaml]
-  [--corpus_dir DIR]
+help_message="Usage: $0 [--stage N] [--stop_stage N] [--nj N] [--corpus_config conf/corpus.yaml]
+  [--crops conf/crops.yaml] [--corpus_dir DIR]
 The GRID root comes from GRID and the noise folder from GRID_NOISE (run.sh --db_root / --noise_root, or db.sh)."
 . ./utils/parse_options.sh
 . ./path.sh
@@ -42,27 +42,31 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     log "lips and audio: mouth crops and audio tracks of the videos of ${GRID} to ${corpus_dir}/{lips,wav}, ${nj} jobs"
     mkdir -p "${corpus_dir}/lips/log"
     ${decode_cmd} JOB=1:"${nj}" "${corpus_dir}/lips/log/extract.JOB.log" \
-      python -m avvae.bin.extract_grid_lips --config "${config}" --crops "${crops}" --nj "${nj}" --job JOB \
+      python -m avvae.bin.extract_grid_lips --config "${corpus_config}" --crops "${crops}" --nj "${nj}" --job JOB \
         "${GRID}" "${corpus_dir}"
-    python -m avvae.bin.extract_grid_lips --config "${config}" --crops "${crops}" --picture data/local/crops.png \
-      "${GRID}" "${corpus_dir}"
+    python -m avvae.bin.extract_grid_lips --config "${corpus_config}" --crops "${crops}" \
+      --picture data/local/crops.png "${GRID}" "${corpus_dir}"
     log "look at data/local/crops.png: each row is a speaker's video, its mouth box drawn, beside the crop"
-    cp "${config}" "${crops}" "${corpus_dir}/lips/"
+    cp "${corpus_config}" "${crops}" "${corpus_dir}/lips/"
     date > "${corpus_dir}/lips/.done"
   fi
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
-  if [ -z "${GRID_NOISE}" ]; then
+  noise_opts=()
+  if [ -n "${GRID_NOISE}" ]; then
+    [ -d "${GRID_NOISE}" ] || { echo "$0: noise folder ${GRID_NOISE} does not exist" >&2; exit 1; }
+    noise_opts=(--noise-root "${GRID_NOISE}")
+  elif ! grep -qE '^noise: *generated' "${corpus_config}"; then
     echo "$0: no noise folder: pass --noise_root /path to run.sh, or write GRID_NOISE=/path in $(pwd)/db.sh" \
-      "(<path>/{train,test}/<type>/<name>.wav, e.g. egs/ntcd_timit/corpus/noise)" >&2; exit 1
+      "(<path>/{train,test}/<type>/<name>.wav, e.g. egs/ntcd_timit/corpus/noise), or set noise: generated in" \
+      "${corpus_config}" >&2; exit 1
   fi
-  [ -d "${GRID_NOISE}" ] || { echo "$0: noise folder ${GRID_NOISE} does not exist" >&2; exit 1; }
   if [ -f data/.done.prepare ]; then
     log "data dirs are complete (data/.done.prepare), skipping; delete data/ to prepare them again"
   else
     mkdir -p "${corpus_dir}/log"
-    python -m avvae.bin.prepare_grid --config "${config}" --noise-root "${GRID_NOISE}" \
+    python -m avvae.bin.prepare_grid --config "${corpus_config}" "${noise_opts[@]}" \
       "${GRID}" "${corpus_dir}" data 2> >(tee "${corpus_dir}/log/prepare.log" >&2)
     date > data/.done.prepare
   fi
