@@ -3,8 +3,9 @@
 # Where the release is: --db_root /path, and the noise: --noise_root /path (or GRID=/path and GRID_NOISE=/path in
 # db.sh, copy db.sh.example); or speaker by speaker, --speaker_dir s1=/path/to/s1/videos (repeated), for talkers
 # whose videos are in folders of their own. The protocol: --conf_dir conf (the release's speaker split, default)
-# or conf/real (two talkers, s1 and s4, each split into train/dev/test; noise made from their speech). Every other
-# option goes to steps/avvae.sh. Only stage 1 (local/data.sh) reads the videos.
+# or conf/real (two talkers, s1 and s4, each split into train/dev/test; noise made from their speech), whose
+# recipe.conf, if any, holds its options of steps/avvae.sh. Every other option goes to steps/avvae.sh. Only stage 1
+# (local/data.sh) reads the videos.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -48,7 +49,11 @@ if [ ${#speaker_dirs[@]} -gt 0 ]; then
   done
 fi
 
-./steps/avvae.sh \
+# A protocol's own options of steps/avvae.sh (e.g. which models), before the command line's.
+protocol_options=()
+[ ! -f "${conf_dir}/recipe.conf" ] || protocol_options=(--config "${conf_dir}/recipe.conf")
+
+./steps/avvae.sh "${protocol_options[@]}" \
   --train_set train_si --dev_set dev_si --sd_set train_sd --test_set test \
   --noise_train noise_train --noise_test noise_test \
   --local_data_opts "--corpus_config ${conf_dir}/corpus.yaml ${local_data_opts}" --train_conf_dir "${conf_dir}" \
