@@ -16,6 +16,7 @@ from tests.recipe import copy_recipe, run_script
 
 REAL_GRID = Path(__file__).resolve().parents[2] / "shared" / "real" / "grid"
 SPLIT = {"s1": [6, 2, 2], "s4": [1, 0, 1]}  # the 10 s1 and 2 s4 videos of ../shared/real/grid
+TESTED = {"s1": ["lrby8n"], "s4": ["pric2a"]}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def real_recipe(tmp_path_factory):
     """run.sh --conf_dir conf/real through the test mixtures (stage 2), on the shared real videos."""
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "grid")
     conf = recipe / "conf" / "real"
-    for name, changes in (("corpus.yaml", {"utterance_split": SPLIT, "noise_seconds": 5.0}),
+    for name, changes in (("corpus.yaml", {"utterance_split": SPLIT, "test_utterances": TESTED, "noise_seconds": 5.0}),
                           ("mix.yaml", {"num_mixtures": 4})):
         settings = yaml.safe_load((conf / name).read_text())
         settings.update(changes)
@@ -45,6 +46,7 @@ def test_each_talker_is_split_into_train_dev_and_test(real_recipe):
             spk: counts[part] for spk, counts in SPLIT.items() if counts[part]}
         validate_data_dir(data / name)
     assert sets["train_sd"] == sets["train_si"]
+    assert "s1_lrby8n" in sets["test"]["s1"] and sets["test"]["s4"] == {"s4_pric2a"}, "test_utterances go to test"
     every = [utt for name in ("train_si", "dev_si", "test") for utts in sets[name].values() for utt in utts]
     assert len(every) == len(set(every)) == 12, "each video in one set only"
 

@@ -75,6 +75,7 @@ class GridConfig:
     test_speakers: str = "conf/speakers_test.txt"
     test_utts_per_speaker: int = 100
     utterance_split: dict[str, list[int]] = field(default_factory=dict)
+    test_utterances: dict[str, list[str]] = field(default_factory=dict)
     noise: str = "folder"
     noise_seconds: float = 30.0
     seed: int = 0
@@ -264,16 +265,25 @@ def write_crops_picture(db_root: str | Path, config: GridConfig, crops_path: str
 
 def _split_utterances(by_speaker: dict[str, list[str]], config: GridConfig) -> dict[str, list[tuple[str, str]]]:
     """utterance_split: each speaker's utterances drawn (seeded by the speaker's name) into [train, dev, test]
-    counts; train_si and train_sd both hold the training parts (the speakers are tested with their own models)."""
+    counts, the speaker's `test_utterances` first in the test part; train_si and train_sd both hold the training
+    parts (the speakers are tested with their own models)."""
     parts: dict[str, list[tuple[str, str]]] = {"train_si": [], "dev_si": [], "test": []}
     for spk, counts in sorted(config.utterance_split.items()):
         utts = sorted(by_speaker.get(spk, []))
+        tested = config.test_utterances.get(spk, [])
+        unknown = sorted(set(tested) - set(utts))
+        if unknown or len(tested) > counts[2]:
+            raise CorpusLayoutError(f"test_utterances: {spk}: " + (f"{', '.join(unknown)} not among its utterances "
+                                    "with lips and audio" if unknown else f"{len(tested)} named, its test part is "
+                                    f"{counts[2]}"))
         if len(utts) < sum(counts):
             raise CorpusLayoutError(f"utterance_split: speaker {spk} has {len(utts)} utterances with lips and audio, "
                                     f"but {counts} (train, dev, test) ask for {sum(counts)}")
-        drawn = np.random.default_rng([config.seed, *spk.encode()]).permutation(utts).tolist()
+        rest = [utt for utt in utts if utt not in tested]
+        drawn = np.random.default_rng([config.seed, *spk.encode()]).permutation(rest).tolist()
         train, dev = counts[0], counts[0] + counts[1]
-        for name, chosen in zip(parts, (drawn[:train], drawn[train:dev], drawn[dev:dev + counts[2]])):
+        test = list(tested) + drawn[dev:dev + counts[2] - len(tested)]
+        for name, chosen in zip(parts, (drawn[:train], drawn[train:dev], test)):
             parts[name] += [(spk, utt) for utt in sorted(chosen)]
     return {**parts, "train_sd": list(parts["train_si"])}
 
