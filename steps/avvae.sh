@@ -34,6 +34,9 @@ sd_models="avae avvae cvae"    # VAEs trained SD for each test speaker
 mcem_config=conf/mcem.yaml     # MCEM separation settings
 nmf_config=conf/nmf.yaml       # NMF baseline settings
 oracle_latent_models=avvae  # VAEs whose oracle-latent reference rows are computed ("": none)
+# Systems that cannot tell the speakers apart (the same dictionary or the same audio-only model for every speaker,
+# nothing to say which estimate is whose): scored with the best speaker permutation, marked † in RESULTS.md.
+permutation_invariant="nmf_si avae_si"
 ngpu=0                  # training: 0 CPU, 1 GPU, > 1 DDP over GPUs (torchrun)
 title=""                # RESULTS.md title (default: the corpus folder's name)
 force=false             # true: redo stale outputs (made from other configs or inputs) instead of refusing them
@@ -59,6 +62,7 @@ Options:
   --sd_models <list>       # (default: '${sd_models}')
   --supervised <bool>      # (default: ${supervised})
   --oracle_latent_models <list>  # (default: '${oracle_latent_models}')
+  --permutation_invariant <list>  # systems scored with the best speaker order (default: '${permutation_invariant}')
   --mcem_config <yaml>     # (default: ${mcem_config})
   --nmf_config <yaml>      # (default: ${nmf_config})
   --ngpu <n>               # (default: ${ngpu})
@@ -166,9 +170,6 @@ for model in ${oracle_latent_models}; do
   [[ " ${si_models} " != *" ${model} "* ]] || systems="${systems} oracle_latent_${model}_si"
   [[ " ${sd_models} " != *" ${model} "* ]] || systems="${systems} oracle_latent_${model}_sd"
 done
-# Systems that cannot tell the speakers apart (the same dictionary or the same audio-only model for every speaker,
-# nothing to say which estimate is whose): scored with the best speaker permutation, marked † in RESULTS.md.
-permutation_invariant="nmf_si avae_si"
 decode_options() {
   case $1 in
     mixture|silence|oracle) echo "--method $1" ;;
