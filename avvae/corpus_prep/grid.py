@@ -45,10 +45,16 @@ from avvae.corpus_prep.common import (
     write_speech_set,
 )
 from avvae.corpus_prep.generated_noise import write_generated_noise
-from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, crop_frames, crops_picture, mouth_landmarks
+from avvae.corpus_prep.grid_mouth import (
+    boxes_from_landmarks,
+    crop_frames,
+    crops_picture,
+    mouth_landmarks,
+    tracked_mouth_landmarks,
+)
 from avvae.fileio.audio import write_wav
 from avvae.fileio.lips import save_lips
-from avvae.fileio.video import VideoError, read_container_audio, read_gray_frames
+from avvae.fileio.video import VideoError, read_frames_and_audio
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,9 @@ class GridConfig:
     video: list[str] = field(default_factory=lambda: ["{spk}/{utt}.mpg", "{spk}/video/{utt}.mpg"])
     mouth: str = "landmarks"
     mouth_scale: float = 1.5
-    detect_every: int = 1
+    detect_every: int = 0
+    landmark_every: int = 4
+    detect_height: int = 288
     lips_fps: float = 25.0
     lips_size: int = 67
     lips_tolerance: float = 0.1
@@ -94,8 +102,9 @@ class GridConfig:
             if len(counts) != 3 or any(not isinstance(n, int) or n < 0 for n in counts) or counts[0] < 1:
                 raise CorpusLayoutError(f"corpus config: utterance_split: {spk}: expected [train, dev, test] "
                                         f"utterance counts (train at least 1), got {counts!r}")
-        if self.detect_every < 1 or self.mouth_scale <= 0:
-            raise CorpusLayoutError("corpus config: detect_every must be >= 1 and mouth_scale > 0")
+        if self.detect_every < 0 or self.landmark_every < 1 or self.detect_height < 1 or self.mouth_scale <= 0:
+            raise CorpusLayoutError("corpus config: detect_every must be >= 0, landmark_every and detect_height >= 1 "
+                                    "and mouth_scale > 0")
 
 
 def grid_words(utt: str) -> str:
@@ -185,7 +194,10 @@ def mouth_crops(frames: np.ndarray, config: GridConfig, box: Crop, where: Path) 
     height, width = frames.shape[1:]
     boxes, which = None, "fixed box"
     if config.mouth == "landmarks":
-        centres, widths = mouth_landmarks(frames, config.detect_every)
+        if config.detect_every:
+            centres, widths = mouth_landmarks(frames, config.detect_every)
+        else:
+            centres, widths = tracked_mouth_landmarks(frames, config.landmark_every, config.detect_height)
         boxes = boxes_from_landmarks(centres, widths, config.mouth_scale, (width, height))
         missing = int(np.isnan(widths).sum())
         if boxes is None:
@@ -207,8 +219,7 @@ def mouth_crops(frames: np.ndarray, config: GridConfig, box: Crop, where: Path) 
 def _read_video(video: Path, config: GridConfig) -> tuple[np.ndarray, np.ndarray]:
     """(gray frames [T, H, W], audio at the config's rate) of one video; errors name it."""
     try:
-        frames, fps, _ = read_gray_frames(video, None)
-        audio = read_container_audio(video, config.sample_rate)
+        frames, fps, audio = read_frames_and_audio(video, config.sample_rate)
     except VideoError as error:
         raise CorpusLayoutError(str(error)) from error
     if abs(fps - config.lips_fps) > 0.01:
@@ -229,21 +240,26 @@ def extract_media(db_root: str | Path, config: GridConfig, crops_path: str | Pat
         lips_path, wav_path = media_paths(corpus_dir, spk, utt)
         if lips_path.is_file() and wav_path.is_file():
             continue
-        video, box = videos[spk, utt], crop_for(crops, spk, crops_path)
         try:
-            frames, audio = _read_video(video, config)
-            lips, _, _ = mouth_crops(frames, config, box, video)
-            lips = fit_lips_to_audio(lips, config.lips_fps, len(audio), config.sample_rate, config.lips_tolerance,
-                                     video)
+            extract_video(videos[spk, utt], config, crop_for(crops, spk, crops_path), lips_path, wav_path)
         except CorpusLayoutError as error:
             if not config.skip_bad_video:
                 raise
             log.warning("%s; utterance %s_%s left out (skip_bad_video)", error, spk, utt)
             continue
-        write_wav(wav_path, np.clip(audio, -1.0, 1.0), config.sample_rate, subtype="PCM_16")
-        save_lips(lips_path, lips, config.lips_fps)
         written += 1
     return written
+
+
+def extract_video(video: Path, config: GridConfig, box: Crop, lips_path: Path, wav_path: Path) -> np.ndarray:
+    """Write one video's lips and 16 kHz audio, the lips trimmed to the audio; returns its mouth boxes [T, 4] (`box`
+    where no face was found or with `mouth: box`)."""
+    frames, audio = _read_video(video, config)
+    lips, boxes, _ = mouth_crops(frames, config, box, video)
+    lips = fit_lips_to_audio(lips, config.lips_fps, len(audio), config.sample_rate, config.lips_tolerance, video)
+    write_wav(wav_path, np.clip(audio, -1.0, 1.0), config.sample_rate, subtype="PCM_16")
+    save_lips(lips_path, lips, config.lips_fps)
+    return boxes
 
 
 def write_crops_picture(db_root: str | Path, config: GridConfig, crops_path: str | Path, picture: str | Path,
