@@ -3,7 +3,8 @@
 # Each job skips the mixtures already written, so a rerun after a kill only does what is missing. The done marker
 # records the mixtures (feats, wav.scp), the options and the files they name (config, the models of --model-dir, the
 # NMF dictionaries): a decode made (or begun) from others, e.g. before the model was retrained, is refused, or redone
-# with --force true.
+# with --force true. It also lists the wavs with their sizes: when some are deleted (or cut short), a rerun makes
+# those mixtures again.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 
@@ -31,7 +32,8 @@ dir=$3
 
 # the inputs' presence is checked only when there is work to do (stage_done check): a finished stage stays
 # done when they are deleted
-provenance=(--what "the decode" --name decode --input "${feats}" --input "${data}/wav.scp" --opts="${decode_opts}")
+provenance=(--what "the decode" --name decode --input "${feats}" --input "${data}/wav.scp" --opts="${decode_opts}"
+  --output wav)
 state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
 if [ "${state}" = done ]; then log "${dir} is separated, skipping"; exit 0; fi
 num_mix=$(wc -l < "${data}/wav.scp")

@@ -53,11 +53,15 @@ for dir in "${dirs[@]}"; do
   if [ -f "${dir}/scores.tsv" ] && [ ! -f "${dir}/.done.score" ]; then
     log "${dir}/scores.tsv exists (made before scores recorded their decode), skipping it"; continue
   fi
+  resumed=$([ -f "${dir}/.started.score" ] && echo true || echo false)  # a killed scoring, of the decode as it is?
   provenance "${dir}"
-  stale=(--remove "${dir}/scores.tsv")  # with the job parts, if --force finds them stale
+  stale=(--remove "${dir}/scores.tsv")  # with the job parts, if the check finds them stale
   for part in "${dir}"/split*; do stale+=(--remove "${part}"); done
   state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${stale[@]}" "${provenance[@]}")
   if [ "${state}" = done ] && [ -f "${dir}/scores.tsv" ]; then log "${dir}/scores.tsv exists, skipping it"; continue; fi
+  # job parts are results of this scoring only when it resumes a killed one (whose decode the check compared):
+  # those an earlier scoring left are removed
+  [ "${resumed}" = true ] || rm -rf "${dir}"/split*
   todo+=("${dir}")
 done
 [ "${#todo[@]}" -gt 0 ] || exit 0

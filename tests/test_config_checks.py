@@ -1,17 +1,22 @@
 """Configs: every shipped config of every recipe loads as is; values out of range, typos and YAML's string
-numbers end in an error that names the file and the key (one mechanism, avvae.config.check_ranges)."""
+numbers end in an error that names the file and the key (one mechanism, avvae.config.check_ranges); a model size
+that does not fit the features stops the training command before it trains."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
+from avvae.bin import train, train_supervised
 from avvae.config import ConfigError, load_config
-from avvae.features import FeatureConfig
+from avvae.features import FeatureConfig, dump_features
 from avvae.mcem.config import McemConfig
 from avvae.supervised.config import SupervisedConfig
 from avvae.training.config import TrainConfig
 from avvae.training.setup import training_noises
+from tests.commands import failure
+from tests.datadirs import make_noise_dir, make_speech_dir
+from tests.training_data import TrainingFeats, torch_threads, train_args
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = {"train_avae.yaml": TrainConfig, "train_avvae.yaml": TrainConfig, "train_cvae.yaml": TrainConfig,
@@ -79,3 +84,17 @@ def test_a_misspelt_excluded_noise_type_is_an_error(training_feats):
     config.mixing.exclude_noise_types = ["babbel"]
     with pytest.raises(ValueError, match=r"exclude_noise_types: babbel is not a noise type of .*\(its types: "):
         training_noises(config, training_feats.noise)
+
+
+@pytest.mark.parametrize("command", [train, train_supervised], ids=["train", "train_supervised"])
+def test_a_model_of_another_number_of_bins_than_the_features_stops_before_training(tmp_path, caplog, command):
+    speech, noise = tmp_path / "train.h5", tmp_path / "noise.h5"
+    dump_features(make_speech_dir(tmp_path, speakers=2, utts=1), speech, FeatureConfig())  # 1024-point STFT
+    dump_features(make_noise_dir(tmp_path, seconds=1.0), noise, FeatureConfig())
+    config = _write(tmp_path, "train.yaml", {"model": {"num_freqs": 257}})
+    argv = train_args(config, TrainingFeats(speech, speech, speech, noise), tmp_path / "exp")
+    with torch_threads():
+        message = failure(caplog, command.build_parser, command.main, argv)
+    assert message == (f"{config}: model.num_freqs is 257, but {speech} has 513 frequency bins: set model.num_freqs "
+                       "to 513 (or dump the features with n_fft 512)")
+    assert not (tmp_path / "exp" / "checkpoint.pt").exists()

@@ -1,15 +1,18 @@
-"""Audio that cannot be trusted never passes silently: non-finite or truncated files are refused when read, dumped
-or written, naming the file (or the mixture)."""
+"""Audio that cannot be trusted never passes silently: non-finite, truncated or empty files are refused when read,
+validated, dumped or written, naming the file (or the mixture)."""
 
 import numpy as np
 import pytest
 import scipy.io.wavfile
 import torch
 
+from avvae.bin import dump_features as dump_command
+from avvae.bin import validate_data_dir
 from avvae.features import FeatureConfig, dump_features
 from avvae.fileio.audio import AudioFileError, read_wav, write_wav
 from avvae.mixing import MixConfig, make_mixtures
 from avvae.separation.decode import Separation, decode_mixtures, unprocessed_mixture
+from tests.commands import failure
 from tests.datadirs import make_noise_dir, make_speech_dir
 
 
@@ -70,3 +73,15 @@ def test_reading_a_truncated_wav_names_the_file(tmp_path):
     with pytest.raises(AudioFileError, match=r"cut\.wav: truncated: its header announces 4000 bytes of samples, the "
                                              r"file holds 3900"):
         read_wav(path)
+
+
+def test_a_wav_without_samples_is_named_by_the_validation_and_the_dump(tmp_path, caplog):
+    speech = make_speech_dir(tmp_path, speakers=1, utts=2)
+    (tmp_path / "feats.yaml").write_text("hop_length: 256\n")
+    first = sorted((speech / "wav.scp").read_text().split("\n"))[1].split()[1]
+    _float_wav(first, np.zeros(0))
+    validation = failure(caplog, validate_data_dir.build_parser, validate_data_dir.main, [str(speech)])
+    assert validation == f"{speech}/wav.scp: spk0_000: {first} has no samples (an empty recording)"
+    dump = [str(speech), str(tmp_path / "dump"), "--config", str(tmp_path / "feats.yaml")]
+    assert failure(caplog, dump_command.build_parser, dump_command.main, dump) == (
+        f"{first}: has no samples (an empty recording)")

@@ -48,6 +48,19 @@ def test_bad_options_fail_with_a_message(tmp_path, args, message):
     assert result.returncode != 0 and message in result.stderr
 
 
+@pytest.mark.parametrize("command, value", [
+    ("steps/decode.sh --nj -2 data/test_mix dump/test_mix/feats.h5 exp/x/decode_test_mix", "-2"),
+    ("steps/dump_features.sh --nj 0 data/train dump/train", "0"),
+    ("steps/score.sh --nj -2 data/test_mix exp/x/decode_test_mix", "-2"),
+    ("egs/mini_av/run.sh --stage 10 --nj 0", "0"),  # steps/avvae.sh (stage 10: none to run)
+])
+def test_a_number_of_jobs_below_one_is_refused_at_once_naming_the_option(tmp_path, command, value):
+    result = bash(f". {ROOT}/path.sh && {ROOT}/{command}", tmp_path)
+    assert result.returncode != 0
+    assert f"option --nj takes a positive number of jobs, got '{value}'" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no job launched, no stray file such as 'JOB=1:-2'
+
+
 def test_config_file_is_read_first_and_command_line_wins(tmp_path):
     (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
     (tmp_path / "my.conf").write_text("nj=2\nuse_gpu=true\n")
@@ -122,6 +135,6 @@ def test_a_config_file_obeys_the_command_line_rules(tmp_path, lines, message):
 
 def test_a_config_file_takes_quoted_values_and_comments(tmp_path):
     (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
-    (tmp_path / "my.conf").write_text('# site settings\ntrain_config="c d.yaml"\n  nj=-1\n')
-    expected = "nj=-1 use_gpu=false train_config=c d.yaml rest="
+    (tmp_path / "my.conf").write_text('# site settings\ntrain_config="c d.yaml"\n  nj=2\n')
+    expected = "nj=2 use_gpu=false train_config=c d.yaml rest="
     assert bash("bash s.sh --config my.conf", tmp_path).stdout.strip() == expected

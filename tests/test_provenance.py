@@ -1,6 +1,7 @@
 """Stale outputs are detected through the commands a user runs: a dump made (or begun) with another feats config, a
 decode made before the model was retrained, scores made in another speaker order, and a model file with flipped bytes
-in a weight."""
+in a weight. Also a done marker that cannot be read, a finished decode that lost some of its wavs, and scoring job
+files left by an earlier scoring."""
 
 import json
 import os
@@ -9,10 +10,12 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 import torch
 
 from avvae.features import FeatureConfig, dump_features
+from avvae.fileio.audio import read_wav, write_wav
 from avvae.mixing import MixConfig, make_mixtures
 from avvae.models import ModelConfig, SpeechVAE, load_model
 from avvae.models.files import ModelFileError, save_model
@@ -110,18 +113,43 @@ def test_a_killed_dump_resumed_with_another_feats_config_is_refused(workdir):
     assert not (dump / "split1" / "feats.1.h5").exists() and n_fft_of(partial) == {1024}
 
 
-@pytest.fixture
-def mixtures(tmp_path):
-    speech = make_speech_dir(tmp_path / "speech", speakers=2, utts=1)
-    noise = make_noise_dir(tmp_path, seconds=2.0)
-    data = tmp_path / "data" / "test_mix"
-    make_mixtures(speech, noise, data, tmp_path / "mix_audio", MixConfig(num_mixtures=1, snr_db=[5.0]))
-    dump_features(data, tmp_path / "dump" / "test_mix" / "feats.h5", FeatureConfig())
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "mcem.yaml").write_text(
+def test_a_done_marker_that_cannot_be_read_is_refused_naming_it_then_redone_with_force(workdir):
+    dump = ["--nj", "2", "speech/data", "dump/speech"]
+    step(workdir, "dump_features.sh", *dump)
+    marker = workdir / "dump" / "speech" / ".done"
+    (workdir / "conf" / "feats.yaml").write_text(OTHER_FEATS)
+    for content in (marker.read_bytes()[:100], b""):  # cut short, emptied
+        marker.write_bytes(content)
+        refused = step(workdir, "dump_features.sh", *dump, check=False)
+        assert refused.returncode != 0
+        assert ("dump/speech/.done: not a done marker (cut short or emptied?), so what made the dump is unknown: "
+                "delete it to redo the dump (rerun with --force true to remove the dump and make it again)"
+                ) in refused.stdout
+    step(workdir, "dump_features.sh", "--force", "true", *dump)
+    assert n_fft_of(workdir / "dump" / "speech" / "feats.h5") == {512}
+
+    marker.write_text("2026-11-29 13:16:47\n")  # as markers were before they recorded provenance: reused
+    assert "has no provenance (made before it was recorded): reused as it is" in step(
+        workdir, "dump_features.sh", *dump).stdout
+
+
+def mixture_workdir(root: Path, num_mixtures: int) -> Path:
+    """A recipe-like folder: data/test_mix of `num_mixtures` mixtures, its features, conf/mcem.yaml."""
+    speech = make_speech_dir(root / "speech", speakers=2, utts=1)
+    noise = make_noise_dir(root, seconds=2.0)
+    data = root / "data" / "test_mix"
+    make_mixtures(speech, noise, data, root / "mix_audio", MixConfig(num_mixtures=num_mixtures, snr_db=[5.0]))
+    dump_features(data, root / "dump" / "test_mix" / "feats.h5", FeatureConfig())
+    (root / "conf").mkdir()
+    (root / "conf" / "mcem.yaml").write_text(
         "iterations: 2\ndraws: 2\nburn_in: 1\nfinal_draws: 2\nfinal_burn_in: 1\nsampler: mh\ninit: prior\n"
     )
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def mixtures(tmp_path):
+    return mixture_workdir(tmp_path, 1)
 
 
 def small_model(seed: int) -> SpeechVAE:
@@ -169,14 +197,14 @@ def test_scores_in_another_speaker_order_are_refused_then_redone_with_force(mixt
     best = ["--score-opts", f"--permutation-invariant ./{decode}", "data/test_mix", decode]  # the same folder
     step(mixtures, "score.sh", "--nj", "1", *best)
     assert "scores.tsv exists, skipping" in step(mixtures, "score.sh", "--nj", "1", *best).stdout
-    assert set(permutations(mixtures / decode)) == {"best"}
+    assert set(column(mixtures / decode, "permutation")) == {"best"}
 
     refused = step(mixtures, "score.sh", "--nj", "1", "data/test_mix", decode, check=False)
     assert refused.returncode != 0
     assert (f"{decode}: option permutation was 'best', now 'fixed' since scores.tsv was made (rerun with --force "
             "true to redo it)") in refused.stdout
     step(mixtures, "score.sh", "--nj", "1", "--force", "true", "data/test_mix", decode)
-    assert set(permutations(mixtures / decode)) == {"fixed"}
+    assert set(column(mixtures / decode, "permutation")) == {"fixed"}
 
     marker = mixtures / decode / ".done.score"  # a record written before the order was recorded is not stale
     record = json.loads(marker.read_text())
@@ -185,10 +213,51 @@ def test_scores_in_another_speaker_order_are_refused_then_redone_with_force(mixt
     assert "scores.tsv exists, skipping" in step(mixtures, "score.sh", "--nj", "1", *best).stdout
 
 
-def permutations(decode: Path) -> list[str]:
-    """The permutation column of a decode dir's scores.tsv."""
+ORACLE = ["--nj", "1", "--decode-opts", "--method oracle", "data/test_mix", "dump/test_mix/feats.h5",
+          "exp/oracle/decode_test_mix"]
+
+
+def test_a_decode_that_lost_wavs_redoes_those_mixtures_and_then_its_scores(tmp_path):
+    workdir = mixture_workdir(tmp_path, 2)
+    decode = workdir / "exp" / "oracle" / "decode_test_mix"
+    step(workdir, "decode.sh", *ORACLE)
+    step(workdir, "score.sh", "--nj", "1", "data/test_mix", "exp/oracle/decode_test_mix")
+    first, second = (noise.name[:-len("_noise.wav")] for noise in sorted(decode.glob("wav/*_noise.wav")))
+    kept = {path: path.stat().st_mtime_ns for path in decode.glob(f"wav/{second}_*.wav")}
+    lost = decode / "wav" / f"{first}_s1.wav"
+    lost.unlink()
+
+    redone = step(workdir, "decode.sh", *ORACLE)
+    assert (f"exp/oracle/decode_test_mix: 1 output file(s) of the decode missing or of another size since it "
+            f"finished (wav/{lost.name}): made again") in redone.stdout
+    assert lost.is_file() and {path: path.stat().st_mtime_ns for path in kept} == kept  # the other mixture is kept
+    assert "is separated, skipping" in step(workdir, "decode.sh", *ORACLE).stdout
+
+    rescored = step(workdir, "score.sh", "--nj", "1", "data/test_mix", "exp/oracle/decode_test_mix")
+    assert ("exp/oracle/decode_test_mix: exp/oracle/decode_test_mix/.done.decode made again since scores.tsv was "
+            "made: scores.tsv is made again too") in rescored.stdout
+    assert (decode / "scores.tsv").stat().st_mtime_ns > lost.stat().st_mtime_ns
+
+
+def test_scores_are_made_again_from_the_estimates_not_from_the_job_files_of_an_earlier_scoring(mixtures):
+    decode = mixtures / "exp" / "oracle" / "decode_test_mix"
+    step(mixtures, "decode.sh", *ORACLE)
+    score = ["--nj", "1", "data/test_mix", "exp/oracle/decode_test_mix"]
+    step(mixtures, "score.sh", *score)
+    assert (decode / "split1" / "scores.1.tsv").is_file()
+    estimate = next(decode.glob("wav/*_s1.wav"))
+    samples, rate = read_wav(estimate)
+    write_wav(estimate, np.zeros_like(samples), rate)  # the same size: the decode itself looks intact
+    (decode / "scores.tsv").unlink()
+
+    step(mixtures, "score.sh", *score)
+    assert column(decode, "si_sdr")[0] == "-inf"  # the silent estimate's row, scored again
+
+
+def column(decode: Path, name: str) -> list[str]:
+    """A column of a decode dir's scores.tsv."""
     rows = [line.split("\t") for line in (decode / "scores.tsv").read_text().splitlines()]
-    return [row[rows[0].index("permutation")] for row in rows[1:]]
+    return [row[rows[0].index(name)] for row in rows[1:]]
 
 
 def test_flipped_bytes_inside_a_weight_fail_the_checksum_naming_the_file(tmp_path):

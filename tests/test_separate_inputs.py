@@ -1,7 +1,7 @@
 """`separate` with awkward inputs and output folders, run as a user runs it: the folder checked before any work
 (not creatable, too little space), outputs written as a whole set or not at all, two inputs of one file name never
-overwriting each other, a stereo mixture downmixed, and a spectrogram figure whose size does not grow with the
-recording."""
+overwriting each other, a stereo mixture downmixed, an empty one refused, and a spectrogram figure whose size does
+not grow with the recording."""
 
 import errno
 import json
@@ -166,6 +166,13 @@ def test_a_stereo_mixture_is_downmixed_with_a_log_line(recording, tmp_path, capl
     outputs = [read_wav(tmp_path / "out" / f"stereo_{name}.wav")[0] for name in ("s1", "s2", "noise")]
     # the estimates add up to the downmixed mixture
     assert np.max(np.abs(np.sum(outputs, axis=0) - 0.75 * mono)) < 1e-3
+
+
+def test_a_mixture_without_samples_is_refused_naming_it(recording, tmp_path, caplog, separations):
+    empty = tmp_path / "empty.wav"
+    soundfile.write(str(empty), np.zeros(0, np.float32), RATE, subtype="PCM_16")
+    assert failure(caplog, recording, empty, tmp_path / "out") == f"{empty}: has no samples (an empty recording)"
+    assert not separations
 
 
 def test_the_figure_of_a_long_recording_is_pooled_to_a_bounded_width():

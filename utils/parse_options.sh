@@ -1,9 +1,9 @@
 # Kaldi-style option parsing, sourced by a script after it declares its options with defaults:
 #   --foo-bar VALUE sets the declared variable foo_bar; an undeclared option (or a name that is not a lower-case
 #   option name, e.g. --PATH) is an error; a variable whose default is true/false only takes true/false, one whose
-#   default is a whole number only takes whole numbers; --config FILE (lines `name=value`, # comments) is read
-#   first under the same rules, so the command line wins; --help prints $help_message. Positional arguments are
-#   left in "$@".
+#   default is a whole number only takes whole numbers, and nj (the number of parallel jobs) only a positive one;
+#   --config FILE (lines `name=value`, # comments) is read first under the same rules, so the command line wins;
+#   --help prints $help_message. Positional arguments are left in "$@".
 
 __show_help() { printf '%s\n' "${help_message:-No help for $0}" >&2; }
 
@@ -17,6 +17,9 @@ __set() {
     case "$2" in true|false) ;; *) echo "$0: option $3 takes true or false, got '$2'" >&2; exit 1 ;; esac
   elif [[ "$old" =~ ^-?[0-9]+$ ]] && ! [[ "$2" =~ ^-?[0-9]+$ ]]; then
     echo "$0: option $3 takes a whole number, got '$2'" >&2; exit 1
+  fi
+  if [ "$1" = nj ] && ! [[ "$2" =~ ^[1-9][0-9]*$ ]]; then
+    echo "$0: option $3 takes a positive number of jobs, got '$2'" >&2; exit 1
   fi
   printf -v "$1" '%s' "$2"
 }

@@ -2,8 +2,9 @@
 
   check: prints `done` when <dir> holds the finished output of this very stage (the script skips it), else `todo`
          after recording the start; stale output (made from other inputs or options) is an error naming what
-         changed, or, with --force true, is removed so that the stage makes it again.
-  write: writes the done marker (last, once the stage's output is complete).
+         changed, or, with --force true, is removed so that the stage makes it again. A finished stage whose
+         --output files are not all there as they were (missing, or of another size) is `todo`: it makes them again.
+  write: writes the done marker (last, once the stage's output is complete), with the files of its --output.
 
 e.g. python -m avvae.bin.stage_done check dump/train_si --what "the dump" --input conf/feats.yaml \\
        --data-dir data/train_si --output feats.h5
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         action="append",
         default=[],
-        help="a file of <dir> that later stages read (identified by this record when it is big)",
+        help="a file or folder of <dir> that the stage makes: the names and sizes of its files are recorded (a big "
+        "file that later stages read is identified by this record)",
     )
     parser.add_argument(
         "--remove", action="append", default=[], help="check --force: what to remove when stale (default: <dir>)"

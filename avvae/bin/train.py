@@ -23,6 +23,7 @@ from avvae.fileio.atomic import is_done
 from avvae.models import load_model
 from avvae.training import diagnostics
 from avvae.training.config import TrainConfig
+from avvae.training.data import check_num_freqs
 from avvae.training.distributed import Placement
 from avvae.training.run import run_training
 from avvae.training.setup import (
@@ -96,6 +97,7 @@ def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, TrainConfig)
 
     def train(placement: Placement) -> None:
+        check_num_freqs(args.config, config.model.num_freqs, (args.train, args.dev, args.interferers, args.noise))
         decoder = None
         for part in parts(config):
             exp_dir = args.exp_dir / DECODER_DIR if part == "decoder" else args.exp_dir

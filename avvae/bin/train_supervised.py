@@ -15,6 +15,7 @@ from avvae.config import load_config
 from avvae.supervised.config import SupervisedConfig
 from avvae.supervised.files import MASK_NET
 from avvae.supervised.setup import speaker_independent
+from avvae.training.data import check_num_freqs
 from avvae.training.distributed import Placement
 from avvae.training.run import run_training
 from avvae.training.trainer import Trainer
@@ -36,6 +37,7 @@ def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, SupervisedConfig)
 
     def train(placement: Placement) -> None:
+        check_num_freqs(args.config, config.model.num_freqs, (args.train, args.dev, args.noise))
         run = speaker_independent(config, args.train, args.dev, args.noise)
         Trainer(config, run.schedule, args.exp_dir, placement, MASK_NET).fit(run.model, run.train, run.dev, args.resume)
 

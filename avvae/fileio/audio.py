@@ -19,7 +19,7 @@ class AudioFileError(ValueError):
 
 
 def read_wav(path: str | Path, expected_rate: int | None = None, downmix: bool = False) -> tuple[np.ndarray, int]:
-    """Mono float32 samples in [-1, 1] and the sample rate; fails clearly on a missing/odd file. A multichannel
+    """Mono float32 samples in [-1, 1] and the sample rate; fails clearly on a missing/odd/empty file. A multichannel
     file is refused, or with `downmix` (a user's own recording) averaged to mono with a log line."""
     path = Path(path)
     if not path.is_file():
@@ -29,6 +29,8 @@ def read_wav(path: str | Path, expected_rate: int | None = None, downmix: bool =
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:
         raise AudioFileError(f"{path}: cannot read audio ({error})") from error
+    if len(samples) == 0:
+        raise AudioFileError(f"{path}: has no samples (an empty recording)")
     if samples.shape[1] != 1 and downmix:
         log.info("%s: %d channels, downmixed to mono (their mean)", path, samples.shape[1])
         samples = samples.mean(axis=1, keepdims=True, dtype=np.float32)

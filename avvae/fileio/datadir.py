@@ -111,6 +111,8 @@ def _audio_length(scp: Path, key: str, path: str, sample_rate: int) -> float:
         raise DataDirError(f"{scp}: {key}: {file} has sample rate {info.samplerate} Hz, expected {sample_rate} Hz")
     if info.channels != 1:
         raise DataDirError(f"{scp}: {key}: {file} has {info.channels} channels, expected mono")
+    if info.frames == 0:
+        raise DataDirError(f"{scp}: {key}: {file} has no samples (an empty recording)")
     return info.frames / info.samplerate
 
 
@@ -147,8 +149,8 @@ def validate_data_dir(
 
     `require_lips=False` accepts a speech dir without lips.scp (a noise set).
     Raises DataDirError naming the offending file for: a missing file, duplicated or unsorted keys, key sets
-    that disagree, utt2spk/spk2utt that disagree, a wrong sample rate, and lips whose duration differs from the
-    audio by more than `lips_tolerance` seconds.
+    that disagree, utt2spk/spk2utt that disagree, a wrong sample rate, a wav without samples, and lips whose duration
+    differs from the audio by more than `lips_tolerance` seconds.
     """
     directory = Path(directory)
     if not directory.is_dir():

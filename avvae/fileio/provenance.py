@@ -2,14 +2,20 @@
 reuse its stale output (or redoes it when forced), and a killed stage does not resume under other settings.
 
 A stage's output folder holds `.started[.<name>]` while it runs and `.done[.<name>]` once it finished: both a JSON
-record of the stage's inputs (path -> identity) and options (name -> value), and a digest over them. A marker that is
-not such a record (a bare date, written before provenance was recorded) has unknown provenance: it is accepted with a
-warning, so existing experiment folders keep working. Likewise an option that a record lacks was not recorded when
-it was written (the scores' speaker order, since 2026-11-29): not a change.
+record of the stage's inputs (path -> identity) and options (name -> value), and a digest over them. The done marker
+also lists the files of the stage's outputs (a file, or every file of a folder such as a decode's wav/) with their
+sizes: a finished stage one of whose files is missing or has another size is not finished, and is redone (its other
+files are kept, so that a resumable stage only redoes what is missing). A marker holding a bare date line (written
+before provenance was recorded) has unknown provenance: it is accepted with a warning, so existing experiment folders
+keep working. Any other marker that is not a record (cut short, emptied) is an error: what made the output is
+unknown. Likewise an option that a record lacks was not recorded when it was written (the scores' speaker order,
+since 2026-11-29): not a change.
 
 The identity of an input file is chosen to be cheap and robust:
 - a provenance marker (e.g. the decode's `.done.decode`, which scoring reads): its digest, not its bytes (its time
-  of completion would differ on every redo);
+  of completion would differ on every redo), and the sizes and modification times of the output files it lists, so
+  that outputs made again (the mixtures a decode redid after they were deleted) are new to the stages that read them:
+  those are redone without --force (the same digest: made from the same things, so no choice is overridden);
 - a file up to SMALL_FILE bytes (configs, data-dir tables, model files, NMF dictionaries, small feature files): the
   sha256 of its content, which survives copies and touches and changes with any byte;
 - a bigger file (a corpus's feats.h5): hashing gigabytes at every stage would cost minutes, so it is the digest of
@@ -24,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -40,6 +47,9 @@ MISSING = "missing"
 # What a model folder given as an input stands for: the files decoding or fine-tuning reads from it, in the folder
 # and its subfolders one level down (the per-speaker models of an SD folder, the decoder part of a two-stage model).
 MODEL_FILES = ("model.pt", "dictionaries.npz", "nmf.yaml")
+# What markers held before provenance was recorded: one line with a year and a time, as `date` (in any locale) or
+# avvae.fileio.atomic.mark_done writes it.
+DATE_LINE = re.compile(r"(?=[^{\n]*\d{4})[^{\n]*\d\d?:\d\d:\d\d[^{\n]*\n?")
 
 
 class StaleOutputError(ValueError):
@@ -87,6 +97,48 @@ def read_record(marker: Path) -> dict | None:
     return record if isinstance(record, dict) and record.get("format") == RECORD_FORMAT else None
 
 
+def is_date_line(marker: Path) -> bool:
+    """Whether a marker holds what markers held before provenance was recorded (DATE_LINE)."""
+    return DATE_LINE.fullmatch(marker.read_text(errors="replace")) is not None
+
+
+def stage_identity(record: dict) -> str:
+    """The identity of a stage's output: its record's digest, and the sizes and modification times of the output
+    files it lists (new whenever the stage made one of them again)."""
+    files = record.get("output_files")
+    if not files:
+        return f"stage {record['digest']}"
+    listing = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    return f"stage {record['digest']} outputs {listing}"
+
+
+def output_files(directory: Path, outputs: Iterable[str], what: str) -> dict[str, list[int]]:
+    """The files of a stage's outputs (files of `directory`, or folders: their non-hidden files), by path in
+    `directory`: [size, modification time in ns]; an output that does not exist is an error."""
+    listing = {}
+    for name in outputs:
+        path = directory / name
+        if not path.exists():
+            raise ValueError(f"{path}: missing output of {what} (the stage did not make it)")
+        files = [path]
+        if path.is_dir():
+            files = sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
+        for file in files:
+            stat = file.stat()
+            listing[str(file.relative_to(directory))] = [stat.st_size, stat.st_mtime_ns]
+    return listing
+
+
+def damaged_outputs(directory: Path, record: dict) -> list[str]:
+    """The output files a done marker lists that are missing now, or have another size."""
+    damaged = []
+    for name, (size, _) in record.get("output_files", {}).items():
+        path = directory / name
+        if not path.is_file() or path.stat().st_size != size:
+            damaged.append(name)
+    return damaged
+
+
 def file_identity(path: str | Path) -> str:
     """The identity of one input file (see the module docstring for the choice); MISSING if it does not exist."""
     path = Path(path)
@@ -96,7 +148,7 @@ def file_identity(path: str | Path) -> str:
     if path.name.startswith(".done") and stat.st_size <= SMALL_FILE:
         record = read_record(path)
         if record is not None:
-            return f"stage {record['digest']}"
+            return stage_identity(record)
     if stat.st_size <= SMALL_FILE:
         return f"sha256 {_sha256(path)}"
     upstream = done_marker(path.parent)
@@ -136,13 +188,28 @@ def option_inputs(words: Iterable[str]) -> list[Path]:
     return found
 
 
+def _remade(before: str | None, now: str | None) -> bool:
+    """Whether two identities are of one stage's output (the same digest) whose files were made again in between."""
+    if before is None or now is None or before == now:
+        return False
+    old, new = before.split(), now.split()
+    return old[0] == new[0] == "stage" and old[1] == new[1]
+
+
+def remade_inputs(old: dict, new: Provenance) -> list[str]:
+    """The inputs that their stage made again since the record, from the same inputs and options (e.g. the mixtures a
+    decode redid after their wavs were deleted): not a change that makes the output stale, yet it is to be redone."""
+    old_inputs = old.get("inputs", {})
+    return sorted(path for path, now in new.inputs.items() if _remade(old_inputs.get(path), now))
+
+
 def describe_changes(old: dict, new: Provenance) -> list[str]:
     """What differs between a recorded provenance and the current one, in words naming each input and option."""
     changes = []
     old_inputs, old_options = old.get("inputs", {}), old.get("options", {})
     for path in sorted(set(old_inputs) | set(new.inputs)):
         before, now = old_inputs.get(path), new.inputs.get(path)
-        if before == now or now == MISSING:  # a removed input cannot say it changed
+        if before == now or now == MISSING or _remade(before, now):  # a removed input cannot say it changed
             continue
         if before is None:
             changes.append(f"{path} is a new input")
@@ -168,6 +235,27 @@ def _started_marker(directory: Path, name: str) -> Path:
     return directory / (f".started.{name}" if name else ".started")
 
 
+def _redo_damaged(directory: Path, marker: Path, record: dict, what: str) -> bool:
+    """Whether a finished stage lost some of its output files (or has some of another size): if so, those of another
+    size and the done marker are removed, so that the stage runs again and makes what is missing."""
+    damaged = damaged_outputs(directory, record)
+    if damaged:
+        examples = ", ".join(damaged[:3]) + (", ..." if len(damaged) > 3 else "")
+        log.warning("%s: %d output file(s) of %s missing or of another size since it finished (%s): made again",
+                    directory, len(damaged), what, examples)
+        _remove([directory / name for name in damaged] + [marker])
+    return bool(damaged)
+
+
+def _reasons(directory: Path, record: dict, current: Provenance, since: str, action: str) -> tuple[list[str], str]:
+    """Why the output that `record` describes is to be made again: stale ([what changed `since`, what --force does
+    about it]), or [] and the inputs made again `since` (or "" when it can be kept)."""
+    if changes := describe_changes(record, current):
+        return [f"{directory}: {', '.join(changes)} {since}", action], ""
+    inputs = remade_inputs(record, current)
+    return [], f"{', '.join(inputs)} made again {since}" if inputs else ""
+
+
 def check_stage(
     directory: str | Path,
     current: Provenance,
@@ -176,34 +264,39 @@ def check_stage(
     force: bool = False,
     outputs: Iterable[str | Path] = (),
 ) -> bool:
-    """True when `directory` holds the finished output of this very stage (skip it). Otherwise the stage is to run:
-    stale output (finished or partial, made from other inputs) is refused with StaleOutputError, or removed when
-    `force` (`outputs`, default the whole folder, and the markers); then the start is recorded, so that a killed
-    run is resumed only under the same provenance."""
+    """True when `directory` holds the finished output of this very stage, all of its output files there (skip it).
+    Otherwise the stage is to run: stale output (finished or partial, made from other inputs) is refused with
+    StaleOutputError, as is output whose done marker cannot be read; or they are removed when `force` (`outputs`,
+    default the whole folder, and the markers). Output made before an input stage made its files again (from the
+    same inputs) is removed likewise, unforced. Then the start is recorded, so that a killed run is resumed only
+    under the same provenance."""
     directory = Path(directory)
     marker, started = done_marker(directory, name), _started_marker(directory, name)
-    stale: list[str] = []
+    stale: list[str] = []  # why the output cannot be kept, and what --force does about it
+    remade = ""  # which inputs were made again since the output was (begun to be) made: it is redone, unforced
     if marker.is_file():
         record = read_record(marker)
+        if record is None and is_date_line(marker):
+            log.warning("%s: %s has no provenance (made before it was recorded): reused as it is; delete %s to redo it",
+                        directory, marker.name, directory)
+            return True
         if record is None:
-            log.warning(
-                "%s: %s has no provenance (made before it was recorded): reused as it is; delete %s to redo it",
-                directory,
-                marker.name,
-                directory,
-            )
-            return True
-        if record["digest"] == current.digest or not describe_changes(record, current):
-            return True
-        stale = [f"{', '.join(describe_changes(record, current))} since {what} was made", "redo it"]
-    elif started.is_file() and (record := read_record(started)) is not None and describe_changes(record, current):
-        changes = describe_changes(record, current)
-        stale = [f"{', '.join(changes)} since {what} began (it did not finish)", "start it again"]
+            stale = [f"{marker}: not a done marker (cut short or emptied?), so what made {what} is unknown: delete "
+                     f"it to redo {what}", f"remove {what} and make it again"]
+        else:
+            stale, remade = _reasons(directory, record, current, f"since {what} was made", "redo it")
+            if not stale and not remade and not _redo_damaged(directory, marker, record, what):
+                return True
+    elif started.is_file() and (record := read_record(started)) is not None:
+        since = f"since {what} began (it did not finish)"
+        stale, remade = _reasons(directory, record, current, since, "start it again")
+    if stale and not force:
+        raise StaleOutputError(f"{stale[0]} (rerun with --force true to {stale[1]})")
     if stale:
-        message = f"{directory}: {stale[0]}"
-        if not force:
-            raise StaleOutputError(f"{message} (rerun with --force true to {stale[1]})")
-        log.warning("%s: --force true, so the stale output is removed and made again", message)
+        log.warning("%s: --force true, so the stale output is removed and made again", stale[0])
+    elif remade:
+        log.warning("%s: %s: %s is made again too", directory, remade, what)
+    if stale or remade:
         _remove([Path(path) for path in outputs] or [directory])
         _remove([marker, started])
     for path, identity in current.inputs.items():
@@ -215,14 +308,16 @@ def check_stage(
 
 
 def mark_stage_done(directory: str | Path, current: Provenance, what: str, name: str = "") -> None:
-    """Write the done marker with its provenance; refused if the inputs changed while the stage ran."""
+    """Write the done marker with its provenance and its output files; refused if the inputs changed while the stage
+    ran."""
     directory = Path(directory)
     started = _started_marker(directory, name)
     record = read_record(started) if started.is_file() else None
     if record is not None and record["digest"] != current.digest:
         changes = describe_changes(record, current) or ["inputs changed"]
         raise StaleOutputError(f"{directory}: {', '.join(changes)} while {what} ran: rerun it with --force true")
-    finished = {**current.to_record(), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    files = output_files(directory, current.outputs, what)
+    finished = {**current.to_record(), "output_files": files, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     write_text_atomic(done_marker(directory, name), json.dumps(finished, indent=1, sort_keys=True) + "\n")
     if started.is_file():
         os.unlink(started)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -63,6 +63,20 @@ def load_utterances(feats: str | Path, speakers: set[str] | None = None, lips: b
         wanted = f" of speaker(s) {', '.join(sorted(speakers))}" if speakers else ""
         raise ValueError(f"{feats}: no utterances{wanted}")
     return utterances
+
+
+def check_num_freqs(config: str | Path, num_freqs: int, feats: Iterable[str | Path | None]) -> None:
+    """Refuse a training config whose model.num_freqs is not the number of frequency bins of the feature files it
+    trains on (None: not given), before any training: the model would fail deep inside torch on a shape."""
+    for path in feats:
+        if path is None:
+            continue
+        with open_features(path) as handle:
+            first = next(iter(handle), None)
+            bins = num_freqs if first is None else handle[first]["stft"].shape[1]
+        if bins != num_freqs:
+            raise ValueError(f"{config}: model.num_freqs is {num_freqs}, but {path} has {bins} frequency bins: set "
+                             f"model.num_freqs to {bins} (or dump the features with n_fft {2 * (num_freqs - 1)})")
 
 
 def _segment(array: np.ndarray, start: int, length: int) -> np.ndarray:
