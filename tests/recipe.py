@@ -16,6 +16,8 @@ from tests.commands import kill_when
 from tests.training_data import history_rows, torch_threads
 
 ROOT = Path(__file__).resolve().parents[1]
+# Real GRID videos (s1 and s4) for the tests, kept beside the repository in CI: too few to train on.
+REAL_GRID = ROOT.parent / "shared" / "real" / "grid"
 NOT_COPIED = ("corpus", "data", "dump", "exp", "db.sh")  # outputs, and the site's corpus locations
 CORPUS_LOCATIONS = ("NTCD_TIMIT", "GRID", "GRID_NOISE")  # a site's corpora, which tests must not see
 TINY = {  # config -> {key: value}: two-epoch training, one diagnosed utterance (the diagnostics of 16 took 10-20 s

@@ -33,7 +33,7 @@ from avvae.fileio.lips import load_lips
 from avvae.fileio.video import read_frames_and_audio, read_gray_frames
 from avvae.stft import StftConfig
 from tests.datadirs import RATE, voiced_utterance
-from tests.recipe import ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs
+from tests.recipe import REAL_GRID, ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs
 
 FPS, WIDTH, HEIGHT, FRAMES = 25, 360, 288, 75   # GRID's videos: 3 s
 SPEECH_START = 0.6                              # seconds of silence before the speech, in the video's audio track
@@ -46,7 +46,6 @@ SENTENCES = {  # each speaker says other sentences, as in GRID
     "s4": {"pbwe4s": "place blue with e four soon", "sgbv9n": "set green by v nine now"},
 }
 HOP = RATE // FPS
-REAL_GRID = Path(__file__).resolve().parents[2] / "shared" / "real" / "grid"  # real GRID videos: s1 and s4
 
 
 def frame_energy(signal: np.ndarray, frames: int) -> np.ndarray:

@@ -12,9 +12,8 @@ import yaml
 from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.fileio.lips import load_lips
-from tests.recipe import copy_recipe, run_script
+from tests.recipe import REAL_GRID, copy_recipe, run_script
 
-REAL_GRID = Path(__file__).resolve().parents[2] / "shared" / "real" / "grid"
 SPLIT = {"s1": [6, 2, 2], "s4": [1, 0, 1]}  # the 10 s1 and 2 s4 videos of ../shared/real/grid
 TESTED = {"s1": ["lrby8n"], "s4": ["pric2a"]}
 

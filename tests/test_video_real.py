@@ -12,10 +12,9 @@ from imageio_ffmpeg import get_ffmpeg_exe
 from avvae.evaluation.metrics import si_sdr
 from avvae.fileio.audio import read_wav
 from avvae.fileio.video import read_container_audio
+from tests.recipe import REAL_GRID, ROOT
 from tests.test_video_separate import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL_GRID = ROOT.parent / "shared" / "real" / "grid"
 RECIPE = ROOT / "egs" / "grid"
 MODELS = RECIPE / "models"
 RATE = 16000
