@@ -30,13 +30,11 @@ from avvae.corpus import grid, timit_like
 from avvae.corpus.config import CorpusConfig, SpeakerConfig, load_corpus_config
 from avvae.corpus.grid import spoken_text
 from avvae.corpus.noise import (
-    COLOUR_EXPONENTS,
     average_spectrum,
     babble,
     babble_stream,
-    coloured_noise,
     room_tone,
-    speech_shaped_noise,
+    shaped_noise,
 )
 from avvae.corpus.render import draw_appearance, render_mouth
 from avvae.corpus.seeds import rng_for
@@ -154,12 +152,10 @@ def make_noise(config: CorpusConfig, split: str, noise_type: str, speech_spectru
     """One noise recording, peak-normalised; train and test draw from different seeds and utterances."""
     length = int(round(config.noise_seconds * config.sample_rate))
     rng = rng_for(config.seed, "noise", split, noise_type)
-    if noise_type in COLOUR_EXPONENTS:
-        noise = coloured_noise(rng, length, config.sample_rate, COLOUR_EXPONENTS[noise_type])
-    elif noise_type == "ssn":
-        noise = speech_shaped_noise(rng, length, config.sample_rate, *speech_spectrum)
-    else:
+    if noise_type == "babble":
         noise = babble(babble_streams)
+    else:
+        noise = shaped_noise(rng, noise_type, length, config.sample_rate, speech_spectrum)
     return peak_normalise(noise, config.peak).astype(np.float32)
 
 

@@ -57,6 +57,16 @@ def speech_shaped_noise(
     return shape_white_noise(rng, length, gain)
 
 
+def shaped_noise(rng: np.random.Generator, kind: str, length: int, rate: int,
+                 speech_spectrum: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """A coloured noise (a key of COLOUR_EXPONENTS) or, for "ssn", noise with the speech's (frequencies, density)."""
+    if kind in COLOUR_EXPONENTS:
+        return coloured_noise(rng, length, rate, COLOUR_EXPONENTS[kind])
+    if kind != "ssn" or speech_spectrum is None:
+        raise ValueError(f"noise type {kind!r}: not coloured, or speech-shaped without a speech spectrum")
+    return speech_shaped_noise(rng, length, rate, *speech_spectrum)
+
+
 def babble_stream(utterances: list[np.ndarray], length: int, rng: np.random.Generator) -> np.ndarray:
     """One talker of the babble: utterances at equal RMS one after the other, cycled to `length`, randomly shifted."""
     levelled = [u / (np.sqrt(np.mean(u**2)) + 1e-12) for u in utterances]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from avvae.corpus.noise import COLOUR_EXPONENTS, average_spectrum, coloured_noise, speech_shaped_noise
+from avvae.corpus.noise import COLOUR_EXPONENTS, average_spectrum, shaped_noise
+from avvae.corpus_prep.common import NOISE_SPLITS
 from avvae.fileio.audio import peak_normalise, read_wav, write_wav
 
 GENERATED_NOISE_TYPES = (*COLOUR_EXPONENTS, "ssn")
-SPLITS = ("train", "test")
 PEAK = 0.9
 
 
@@ -28,20 +28,16 @@ def write_generated_noise(folder: str | Path, speech_wavs: list[Path], rate: int
     folder = Path(folder)
     length = int(round(seconds * rate))
     spectrum = None
-    for split_index, split in enumerate(SPLITS):
+    for split_index, split in enumerate(NOISE_SPLITS.values()):
         for type_index, kind in enumerate(GENERATED_NOISE_TYPES):
             path = folder / split / kind / f"{kind}.wav"
             if path.is_file():
                 continue
-            rng = np.random.default_rng([seed, split_index, type_index])
-            if kind == "ssn":
-                if spectrum is None:
-                    if not speech_wavs:
-                        raise ValueError("speech-shaped noise needs training speech, and none was given")
-                    spectrum = average_spectrum([read_wav(wav, rate)[0] for wav in speech_wavs], rate)
-                noise = speech_shaped_noise(rng, length, rate, *spectrum)
-            else:
-                noise = coloured_noise(rng, length, rate, COLOUR_EXPONENTS[kind])
+            if kind == "ssn" and spectrum is None:
+                if not speech_wavs:
+                    raise ValueError("speech-shaped noise needs training speech, and none was given")
+                spectrum = average_spectrum([read_wav(wav, rate)[0] for wav in speech_wavs], rate)
+            noise = shaped_noise(np.random.default_rng([seed, split_index, type_index]), kind, length, rate, spectrum)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_wav(path, peak_normalise(noise, PEAK).astype(np.float32), rate)
     return folder
