@@ -2,6 +2,7 @@
 on its own, each talker's utterances split into train/dev/test, noise made from the training speech, and test
 mixtures of s1 + s4 and of two sentences of s1."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
+from avvae.config import load_config
+from avvae.corpus_prep.common import CorpusLayoutError
+from avvae.corpus_prep.grid import GridConfig, prepare_grid
 from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.fileio.lips import load_lips
@@ -93,3 +97,12 @@ def test_mixtures_pair_s1_with_s4_and_two_sentences_of_s1(real_recipe):
         utts = [source["utt"] for source in entry["sources"]]
         assert utts[0] != utts[1] and all(utt in test[source["spk"]] for utt, source in zip(utts, entry["sources"]))
     assert [entry["condition"] for entry in manifest] == ["s1+s4-snr-5", "s1+s1-snr-5", "s1+s4-snr0", "s1+s1-snr0"]
+
+
+def test_without_a_noise_folder_or_generated_noise_nothing_is_written_and_the_error_says_what_to_give(real_recipe,
+                                                                                                    tmp_path):
+    config = load_config(real_recipe / "conf" / "real" / "corpus.yaml", GridConfig)
+    with pytest.raises(CorpusLayoutError, match="no noise folder: pass --noise_root to run.sh or set GRID_NOISE"):
+        prepare_grid(real_recipe / "corpus" / "release", dataclasses.replace(config, noise="folder"), None,
+                     real_recipe / "corpus", tmp_path / "data")
+    assert not (tmp_path / "data").exists()

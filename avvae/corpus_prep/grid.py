@@ -327,6 +327,10 @@ def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path
                  data_dir: str | Path) -> dict[str, int]:
     """Write the speech and noise data dirs of GRID (lips and audio from `extract_media` first); returns each set's
     size. The noise comes from `noise_root`, or with `noise: generated` is made under CORPUS_DIR/noise."""
+    if noise_root is None and config.noise != "generated":
+        raise CorpusLayoutError("no noise folder: pass --noise_root to run.sh or set GRID_NOISE in db.sh "
+                                "(<folder>/{train,test}/<type>/<name>.wav), or set noise: generated in the corpus "
+                                "config")
     root, corpus_dir, data_dir = Path(db_root), Path(corpus_dir).resolve(), Path(data_dir)
     videos = _all_videos(root, config)
     media = {pair: media_paths(corpus_dir, *pair) for pair in videos}
@@ -353,9 +357,6 @@ def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path
     if config.noise == "generated":
         noise_root = write_generated_noise(corpus_dir / "noise", [media[pair][1] for pair in sets["train_si"]],
                                            config.sample_rate, config.noise_seconds, config.seed)
-    elif noise_root is None:
-        raise CorpusLayoutError("no noise folder given (--noise_root), and the corpus config says noise: folder "
-                                "(noise: generated makes one)")
     for name, split in NOISE_SPLITS.items():
         recordings = noise_folder_recordings(Path(noise_root), split, corpus_dir, config.sample_rate)
         counts[name] = write_noise_set(data_dir / name, recordings, config.sample_rate)
