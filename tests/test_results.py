@@ -144,3 +144,21 @@ def test_the_comparison_states_the_difference_with_its_sign(tmp_path):
     assert "Difference of the mean SI-SDR improvement (dB)" in text
     assert f"- SI: AV-VAE {av:.2f} vs NMF {nmf:.2f}: {av - nmf:+.2f} dB (worse)" in text
     assert f"- SI: AV-VAE {av:.2f} vs Silence – (12 -inf): no finite values to compare" in text
+
+
+def test_error_budget_tables_follow_the_metrics_when_every_score_file_has_them(tmp_path):
+    rng = np.random.default_rng(7)
+    budget = {"order_loss": 1.5, "leakage_share": 60.0, "noise_share": 30.0, "artifact_share": 10.0}
+    with_budget = [dict(row, **budget) for row in scores(rng, 5.0)]
+    systems = [System("AV-VAE", "SI", (write_tsv(tmp_path / "si.tsv", with_budget),))]
+    text = results_markdown(systems, "mini_av")
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[-5:-1] == ["## Error budget: SI-SDR lost to the speaker order (dB)",
+                               "## Error budget: the other talkers' share of the error (%)",
+                               "## Error budget: the noise's share of the error (%)",
+                               "## Error budget: the share of neither (%)"]
+    leakage = table(text, "Error budget: the other talkers' share of the error (%)")
+    assert row_cells(leakage, "AV-VAE")[4] == "60.00 ± 0.00"
+    assert "what a wrong speaker order costs" in table(text, "Error budget: SI-SDR lost to the speaker order (dB)")
+    systems.append(System("NMF", "SI", (write_tsv(tmp_path / "old.tsv", scores(rng, 1.0)),)))
+    assert "Error budget" not in results_markdown(systems, "mini_av"), "a score file without them: no table"

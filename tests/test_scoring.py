@@ -16,6 +16,7 @@ import pytest
 
 from avvae.bin import decode, score, train_nmf
 from avvae.cli import run_main
+from avvae.evaluation.error_budget import BUDGET_COLUMNS
 from avvae.evaluation.results import read_scores
 from avvae.evaluation.scoring import COLUMNS, MixtureDir, score_mixture
 from avvae.features import FeatureConfig, dump_features
@@ -70,7 +71,7 @@ def test_scores_have_one_row_per_speaker_named_by_manifest_and_condition(mixture
     oracle = decoded["oracle"]
     lines = (oracle / "scores.tsv").read_text().splitlines()
     assert tuple(lines[0].split("\t")) == COLUMNS
-    assert COLUMNS[-4:] == ("sdr_v3", "sdr_v3_imp", "estimate", "permutation"), "new columns come last"
+    assert COLUMNS[-8:] == ("sdr_v3", "sdr_v3_imp", "estimate", "permutation", *BUDGET_COLUMNS), "new ones last"
     rows = read_scores(oracle / "scores.tsv")
     manifest = [json.loads(line) for line in (mix_dir / "manifest.jsonl").read_text().splitlines()]
     assert [(r["key"], r["speaker"], r["condition"]) for r in rows] == [
@@ -156,6 +157,34 @@ def test_swapped_speakers_score_badly_unless_permutation_invariant(mixtures, dec
     np.testing.assert_allclose([row["sdr"] for row in invariant], expected, atol=1e-3)
     assert [row["speaker"] for row in invariant] == [row["speaker"] for row in swapped]
     assert [(row["estimate"], row["permutation"]) for row in invariant] == [("2", "best"), ("1", "best")]
+    oracle_rows = [r for r in read_scores(oracle / "scores.tsv") if r["key"] == key]
+    for fixed, best, right in zip(swapped, invariant, oracle_rows):
+        assert fixed["order_loss"] == pytest.approx(right["si_sdr"] - fixed["si_sdr"], abs=1e-3)
+        assert fixed["order_loss"] > 10 and best["order_loss"] == right["order_loss"] == 0.0
+        for name in BUDGET_COLUMNS[1:]:  # the shares are those of the right order, whatever was scored
+            assert fixed[name] == pytest.approx(right[name], abs=1e-3) == best[name]
+
+
+def test_error_budget_of_the_mixture_is_the_other_talker_and_the_noise_in_their_energies(mixtures, decoded):
+    """The mixture as an estimate of speaker j errs by exactly the other talker plus the noise: no artifacts, and
+    each share is that reference's energy over their sum's; silence has no error to split."""
+    mix_dir, _ = mixtures
+    rows = read_scores(decoded["mixture"] / "scores.tsv")
+    table = MixtureDir.read(mix_dir)
+    for index, row in enumerate(rows):  # sorted by key, the two speakers in order within a key
+        j, key = index % 2, row["key"]
+        other = read_wav(table.sources[1 - j][key])[0].astype(np.float64)
+        noise = read_wav(table.noise[key])[0].astype(np.float64)
+        other, noise = other - other.mean(), noise - noise.mean()
+        error = np.sum((other + noise) ** 2)
+        assert row["artifact_share"] < 0.5
+        assert row["leakage_share"] == pytest.approx(100 * np.sum(other**2) / error, abs=1.0)
+        assert row["noise_share"] == pytest.approx(100 * np.sum(noise**2) / error, abs=1.0)
+        assert row["order_loss"] == 0.0
+    shares = [(r["leakage_share"], r["noise_share"]) for r in rows]
+    assert max(s[1] for s in shares) > 60 and max(s[0] for s in shares) > 60, "the -5 dB mixture is mostly noise"
+    for row in read_scores(decoded["silence"] / "scores.tsv"):
+        assert row["order_loss"] == 0.0 and all(math.isnan(row[name]) for name in BUDGET_COLUMNS[1:])
 
 
 def test_score_sh_scores_several_systems_one_in_its_best_order(mixtures, decoded, tmp_path):

@@ -31,6 +31,18 @@ METRICS = {
     "sir_imp": "SIR improvement (dB)",
     "sar": "SAR (dB)",
     "pesq": "PESQ (wide-band)",
+    "order_loss": "Error budget: SI-SDR lost to the speaker order (dB)",
+    "leakage_share": "Error budget: the other talkers' share of the error (%)",
+    "noise_share": "Error budget: the noise's share of the error (%)",
+    "artifact_share": "Error budget: the share of neither (%)",
+}
+# Said under a table, once, where a reader needs to know how it was computed.
+EXPLANATIONS = {
+    "order_loss": "The SI-SDR of the estimate the best speaker permutation gives each speaker minus that of the "
+    "estimate scored against it: what a wrong speaker order costs (0 where scored in the best order). The three "
+    "tables below split the rest of the SI-SDR error, in the best order, by least squares on the references: the "
+    "other talkers (leakage), the noise, and neither (distortion of the target, artifacts); shares of the error "
+    "energy, which sum to about 100.",
 }
 # Below these values a metric no longer tells outputs apart. Wide-band PESQ: P.862.2 maps the bottom of the raw
 # PESQ scale (-0.5) to MOS-LQO 1.04, and outputs with no intelligible speech sit at 1.02-1.04.
@@ -197,6 +209,8 @@ def results_markdown(systems: list[System], title: str) -> str:
             if metric in FLOORS:
                 cells += ["" if s is None else _floor_cell(rows_by_system[s], metric) for s in by_protocol.values()]
             lines.append("| " + " | ".join(cells) + " |")
+        if metric in EXPLANATIONS:
+            lines += ["", EXPLANATIONS[metric]]
         if metric in FLOORS:
             lines += ["", f"At floor: estimates (of those scored) with {label} below {FLOORS[metric]:g}, where the "
                       "metric no longer tells outputs apart (wide-band PESQ bottoms out at 1.02-1.04)."]

@@ -5,7 +5,7 @@ level of the mixture wav; the references are the mixture dir's spk<j>.scp and no
 wav.scp, the condition its utt2cond, and the speaker ids its manifest.jsonl (utt2spk of a mixture dir maps each
 mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.evaluation.metrics, then which estimate
 was scored against that speaker and whether in the fixed order or the best one (for systems that cannot tell the
-speakers apart). A job scores its share of the keys for several decode dirs (the systems of one mixture set) at
+speakers apart), then where the speaker's error comes from (avvae.evaluation.error_budget). A job scores its share of the keys for several decode dirs (the systems of one mixture set) at
 once, so that each mixture's references, BSS Eval factorisation and own scores are computed once for all of them,
 into `<decode_dir>/split<nj>/scores.<job>.tsv`; the merge checks that every mixture is there and writes
 scores.tsv sorted by key (speakers in order within a key). Every file is written atomically, and a finished part
@@ -26,6 +26,7 @@ from typing import Collection
 import numpy as np
 from tqdm import tqdm
 
+from avvae.evaluation.error_budget import BUDGET_COLUMNS, error_budget
 from avvae.evaluation.metrics import METRICS, MixtureScorer, si_sdr
 from avvae.fileio.atomic import write_text_atomic
 from avvae.fileio.audio import read_wav
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 
 FIRST_METRICS = METRICS[:6]  # the columns of the first format; later ones are appended so that old readers work
 COLUMNS = ("key", "speaker", "condition", *FIRST_METRICS, *(f"{name}_imp" for name in FIRST_METRICS),
-           *(column for name in METRICS[6:] for column in (name, f"{name}_imp")), "estimate", "permutation")
+           *(column for name in METRICS[6:] for column in (name, f"{name}_imp")), "estimate", "permutation",
+           *BUDGET_COLUMNS)
 
 
 @dataclass
@@ -90,10 +92,15 @@ def mixture_scorer(mixtures: MixtureDir, key: str) -> MixtureScorer:
     return MixtureScorer(np.stack(references), mixture, rate)
 
 
-def best_permutation(references: np.ndarray, estimates: np.ndarray) -> list[int]:
-    """The order of the J speaker estimates that maximises their total SI-SDR against the J references."""
+def si_sdr_table(references: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+    """[i, k]: the SI-SDR of estimate k against reference i, J x J."""
     count = len(references)
-    table = np.array([[si_sdr(references[i], estimates[j]) for j in range(count)] for i in range(count)])
+    return np.array([[si_sdr(references[i], estimates[k]) for k in range(count)] for i in range(count)])
+
+
+def best_permutation(table: np.ndarray) -> list[int]:
+    """The order of the J speaker estimates that maximises their total SI-SDR (`table` from si_sdr_table)."""
+    count = len(table)
     return list(max(itertools.permutations(range(count)), key=lambda p: sum(table[i, p[i]] for i in range(count))))
 
 
@@ -112,16 +119,17 @@ def score_mixture(
             raise ValueError(f"{path}: estimate of mixture {key} does not exist (decode it first)")
         estimates.append(_read_same_length(path, length, "estimate")[0])
     estimates = np.stack(estimates[:-1])  # the noise estimate is checked but plays no part in the speakers' scores
-    order = list(range(len(estimates)))
-    if permutation_invariant:
-        order = best_permutation(scorer.references[:-1], estimates)
+    table = si_sdr_table(scorer.references[:-1], estimates)
+    best = best_permutation(table)
+    order = best if permutation_invariant else list(range(len(estimates)))
     scores = scorer.scores(estimates[order])
+    budget = error_budget(scorer.references, estimates, order, best, table)
     speakers = mixtures.speakers[key]  # read_manifest checked one entry per mixture of wav.scp
     condition = mixtures.entry(key, mixtures.conditions, "utt2cond")
     permutation = "best" if permutation_invariant else "fixed"
     return [{"key": key, "speaker": speaker, "condition": condition, **score, "estimate": str(index + 1),
-             "permutation": permutation}
-            for speaker, score, index in zip(speakers, scores, order)]
+             "permutation": permutation, **shares}
+            for speaker, score, index, shares in zip(speakers, scores, order, budget)]
 
 
 def format_scores(rows: list[dict]) -> str:
