@@ -41,5 +41,10 @@ def main(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

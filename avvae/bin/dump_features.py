@@ -39,5 +39,10 @@ def main(args: argparse.Namespace) -> None:
         dump_features(args.data_dir, output, config, keys)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -40,5 +40,10 @@ def main(args: argparse.Namespace) -> None:
     logging.info("%s: lips and audio of %d videos written by job %d/%d", args.corpus_dir, count, args.job, args.nj)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -26,5 +26,10 @@ def main(args: argparse.Namespace) -> None:
     logging.info("%s: %d mixtures", args.out_dir, count)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -32,5 +32,10 @@ def main(args: argparse.Namespace) -> None:
         logging.info("%s/%s: %d entries", args.data_dir, name, count)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -34,5 +34,10 @@ def main(args: argparse.Namespace) -> None:
     score_job(args.mix_dir, args.decode_dirs, keys, args.nj, args.job, args.permutation_invariant)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -59,5 +59,10 @@ def main(args: argparse.Namespace) -> None:
     logging.info("wrote %s", ", ".join(map(str, written)))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -114,5 +114,10 @@ def main(args: argparse.Namespace) -> None:
     run_training(args.exp_dir, config.num_threads, args.device, train)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()

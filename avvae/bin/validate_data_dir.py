@@ -23,5 +23,10 @@ def main(args: argparse.Namespace) -> None:
     logging.info("%s: valid, %d utterances", args.data_dir, count)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command-line entry point, for `python -m` and pyproject.toml's console scripts."""
     run_main(build_parser, main)
+
+
+if __name__ == "__main__":
+    cli()
