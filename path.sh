@@ -5,5 +5,4 @@ if [ ! -x "${AVVAE_ROOT}/.venv/bin/python" ]; then
   return 1 2>/dev/null || exit 1
 fi
 export PATH="${AVVAE_ROOT}/.venv/bin:${AVVAE_ROOT}/utils:${PATH}"
-export PYTHONPATH="${AVVAE_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
 export PYTHONUNBUFFERED=1 LC_ALL=C

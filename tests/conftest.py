@@ -13,6 +13,11 @@ os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS
 
 from pathlib import Path
 
+# Every process a test starts (recipes through path.sh included) imports the avvae of this checkout, the one under
+# test, not the one .venv has installed (tools/bootstrap.sh installs it editable from the checkout that ran it).
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
 import pytest
 import torch
 

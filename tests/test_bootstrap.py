@@ -1,10 +1,12 @@
-"""tools/bootstrap.sh's private apt sources: read from fake apt configuration trees, never from this machine's."""
+"""tools/bootstrap.sh: its private apt sources, read from fake apt configuration trees (never from this machine's), and
+when it installs into .venv again (in a copy whose .venv only logs what it is asked)."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +189,45 @@ def test_readme_lists_the_voices_bootstrap_installs():
     assert sorted(names) == sorted(voices) and {"de6", "gr2"} <= set(voices)
     assert listed[1] == "fifteen" and len(voices) == 15
     assert not {"de3", "de4", "hu1", "pl1", "ro1"} & set(voices)
+
+
+def bootstrap_copy(tmp_path: Path) -> Path:
+    """A copy of bootstrap and its inputs whose .venv/bin/python only logs each call's arguments, one a line."""
+    root = tmp_path / "root"
+    (root / "tools").mkdir(parents=True)
+    for name in ("tools/bootstrap.sh", "tools/debian_sources.py", "requirements.txt", "pyproject.toml"):
+        shutil.copy(ROOT / name, root / name)
+    python = root / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\necho "$*" >> "$(dirname "$0")/../calls"\n')
+    python.chmod(0o755)
+    return root
+
+
+def installs(root: Path) -> list[str]:
+    """The python calls of one bootstrap run in the copy (the Debian packages being there, it installs none)."""
+    calls = root / ".venv" / "calls"
+    calls.unlink(missing_ok=True)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AVVAE_BOOTSTRAP_")}
+    result = subprocess.run(["bash", str(root / "tools/bootstrap.sh")], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.mark.parametrize("changed", ["pyproject.toml", "requirements.txt"])
+def test_bootstrap_installs_the_project_editable_again_when_its_inputs_change(tmp_path, changed):
+    voices = re.search(r'^voices="([^"]*)"', (ROOT / "tools/bootstrap.sh").read_text(), re.M)[1].split()
+    missing = [name for name in ("espeak-ng", "mbrola") if shutil.which(name) is None]
+    missing += [f"mbrola-{voice}" for voice in voices if not Path(f"/usr/share/mbrola/{voice}/{voice}").is_file()]
+    if missing:
+        pytest.skip(f"bootstrap would install Debian packages first: {' '.join(missing)}")
+    root = bootstrap_copy(tmp_path)
+    everything = ["-m pip install -q --upgrade pip", "-m pip install -q -r requirements.txt",
+                  "-m pip install -q --no-deps --no-build-isolation -e ."]
+    assert installs(root) == everything
+    assert installs(root) == []  # up to date: a rerun installs nothing
+    with open(root / changed, "a") as file:
+        file.write("# changed\n")
+    assert installs(root) == everything
+    assert installs(root) == []

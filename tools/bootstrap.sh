@@ -5,7 +5,9 @@
 #      that list names the Debian mirror(s) and release suite the machine's own apt sources name, see
 #      tools/debian_sources.py), and those of a single-node Slurm (slurmctld, slurmd, slurm-client, munge), for
 #      trying and testing the cluster path with tools/slurm_local.sh (which starts it; bootstrap only installs it);
-#   2. a virtual environment .venv with the pinned requirements (torch is the CPU wheel).
+#   2. a virtual environment .venv with the pinned requirements (torch is the CPU wheel), and the project itself
+#      installed editable (its code stays here, its commands land in .venv/bin): reinstalled whenever
+#      requirements.txt or pyproject.toml changes.
 # Safe to rerun; takes a few seconds when everything is in place.
 # Environment:
 #   PYTHON                         python that runs tools/debian_sources.py and creates .venv (default python3)
@@ -58,13 +60,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   ${sudo} rm -rf "${lists}"
 fi
 
-stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+# The stamp holds the hash of what was installed from; the build of the editable install uses the setuptools of
+# requirements.txt (no build isolation: nothing else is downloaded).
+stamp=.venv/.bootstrap.sha256
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "${stamp}" ] || [ "$(cat "${stamp}")" != "${want}" ]; then
-  echo "bootstrap: creating .venv with requirements.txt"
+  echo "bootstrap: installing requirements.txt and the project (editable) into .venv"
   [ -x .venv/bin/python ] || "${python}" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   echo "${want}" > "${stamp}"
 fi
 echo "bootstrap: ready (activate with: . path.sh)"
