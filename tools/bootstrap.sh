@@ -3,8 +3,9 @@
 #   1. Debian packages the embedded corpus needs: espeak-ng, MBROLA and its voices (from Debian's contrib and
 #      non-free components, read through a private sources list so the system's apt configuration stays as is;
 #      that list names the Debian mirror(s) and release suite the machine's own apt sources name, see
-#      tools/debian_sources.py), and those of a single-node Slurm (slurmctld, slurmd, slurm-client, munge), for
-#      trying and testing the cluster path with tools/slurm_local.sh (which starts it; bootstrap only installs it);
+#      tools/debian_sources.py); with AVVAE_BOOTSTRAP_SLURM=1 also those of a single-node Slurm (slurmctld, slurmd,
+#      slurm-client, munge), for trying and testing the cluster path with tools/slurm_local.sh (which starts it;
+#      bootstrap only installs it);
 #   2. a virtual environment .venv with the pinned requirements (torch is the CPU wheel), and the project itself
 #      installed editable (its code stays here, its commands land in .venv/bin): reinstalled whenever
 #      requirements.txt or pyproject.toml changes.
@@ -13,6 +14,7 @@
 #   PYTHON                         python that runs tools/debian_sources.py and creates .venv (default python3)
 #   AVVAE_APT_ROOT                 file system root whose etc/apt and etc/os-release are read (default /)
 #   AVVAE_BOOTSTRAP_PRINT_SOURCES  when 1: print the private sources list(s) step 1 would use, and stop
+#   AVVAE_BOOTSTRAP_SLURM          when 1: also install the Slurm and munge packages (the cluster tests need them)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "${root}"
@@ -38,9 +40,11 @@ command -v mbrola >/dev/null || missing+=(mbrola)
 for voice in ${voices}; do
   [ -f "/usr/share/mbrola/${voice}/${voice}" ] || missing+=("mbrola-${voice}")
 done
-for program_package in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
-  PATH="${PATH}:/usr/sbin:/sbin" command -v "${program_package%%:*}" >/dev/null || missing+=("${program_package#*:}")
-done
+if [ "${AVVAE_BOOTSTRAP_SLURM:-0}" = 1 ]; then
+  for program_package in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
+    PATH="${PATH}:/usr/sbin:/sbin" command -v "${program_package%%:*}" >/dev/null || missing+=("${program_package#*:}")
+  done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}"
   sudo=""
