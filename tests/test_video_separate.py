@@ -6,7 +6,9 @@ one covered by a board in a few frames, with a two-speaker soundtrack (avvae.syn
 
 import contextlib
 import io
+import json
 import re
+import shutil
 import subprocess
 from types import SimpleNamespace
 
@@ -28,6 +30,7 @@ from avvae.separation.output_set import OutputDirError
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
 from avvae.separation.video_separation import VideoSeparationConfig, output_bytes, separate_video
 from avvae.synthetic_video import FRAME_SIZE, mouth_position, write_talking_heads
+from tests.commands import failure
 from tests.signals import two_speaker_mixture
 
 FPS = 25.0
@@ -44,6 +47,12 @@ def run_cli(*args) -> str:
     with contextlib.redirect_stdout(printed):
         separate_cli.main(separate_cli.build_parser().parse_args([str(arg) for arg in args]))
     return printed.getvalue()
+
+
+def video_command(root, video, out, *extra) -> list[str]:
+    """The arguments of `separate --video` on `video` with the test's model and short settings, into `out`."""
+    settings = ["--mcem-config", root / "mcem.yaml", "--video-config", root / "video.yaml"]
+    return [str(arg) for arg in ("--video", video, "--model", root / "model.pt", *settings, "--out-dir", out, *extra)]
 
 
 def streams(path) -> tuple[list[str], float]:
@@ -143,7 +152,7 @@ def test_every_output_is_written_and_the_separations_add_up_to_the_soundtrack(ta
     assert (out / "talk_spectrograms.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"talk_face{n}{suffix}" for n in range(2) for suffix in (".wav", ".mp4", "_mouth.png")]
-        + ["talk_noise.wav", "talk_spectrograms.png"]
+        + ["talk_noise.wav", "talk_spectrograms.png", "talk.json"]
     ), "no temporary files left"
 
 
@@ -167,6 +176,34 @@ def test_the_command_separates_the_faces_asked_for_and_prints_a_summary(talk, tm
     missing = int(re.search(r"face 1: missing in (\d+) of", printed).group(1))
     assert len(COVERED) <= missing <= len(COVERED) + 2 and "face 0" not in printed
     assert (tmp_path / "talk_face1.mp4").is_file() and not (tmp_path / "talk_face0.wav").exists()
+
+
+def test_another_video_of_the_same_name_is_refused_and_a_rerun_replaces_its_own_set(
+    talk, separated, tmp_path, caplog, monkeypatch
+):
+    root, _, _ = talk
+    out = tmp_path / "out"
+    shutil.copytree(separated[1], out)  # both faces of talk.mp4
+    other = tmp_path / "other" / "talk.mp4"  # another file of the same name
+    other.parent.mkdir()
+    shutil.copy(root / "talk.mp4", other)
+    passes = []
+    monkeypatch.setattr(video_separation, "find_faces", spy(video_separation.find_faces, passes, "faces"))
+    before = contents(out)
+    message = failure(caplog, separate_cli.build_parser, separate_cli.main, video_command(root, other, out))
+    assert message == (
+        f"{out}: the outputs talk_* there were made from {(root / 'talk.mp4').resolve()}; {other.resolve()} has the "
+        "same file name and would overwrite them: give another --out-dir"
+    )
+    assert passes == [] and contents(out) == before, "refused before any work, the outputs untouched"
+    run_cli(*video_command(root, root / "talk.mp4", out, "--faces", "1"))
+    names = [f"talk_face1{suffix}" for suffix in (".wav", "_mouth.png", ".mp4")] + [
+        "talk_noise.wav",
+        "talk_spectrograms.png",
+    ]
+    assert sorted(path.name for path in out.iterdir()) == sorted(["talk.json", *names]), "face 0's files are gone"
+    record = json.loads((out / "talk.json").read_text())
+    assert record == {"source": str((root / "talk.mp4").resolve()), "faces": [1], "outputs": names}
 
 
 def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
@@ -229,6 +266,10 @@ def test_the_outputs_take_less_room_than_the_check_asks_for(talk, separated):
         video, video_info(video), len(read_container_audio(video, RATE)), [model.config.lip_size] * 2
     )
     assert written < estimate
+
+
+def contents(folder) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
 def spy(function, calls: list[str], name: str):

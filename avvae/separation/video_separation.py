@@ -14,12 +14,18 @@
 4. Outputs per face k: <name>_face<k>.wav, <name>_face<k>.mp4 (the video with that face outlined and its separated
    audio), <name>_face<k>_mouth.png (a strip of mouth crops); and <name>_noise.wav and <name>_spectrograms.png
    (the first `figure_seconds`). The video is decoded three times (faces, mouths, outputs), one frame at a time.
+   They are written in a hidden folder `.<name>.separating-*` of the output folder, beside the mouth crops, and moved
+   into place as a set with <name>.json, which names the video (avvae.separation.output_set, as for a wav): the
+   outputs of another video of the same file name are never overwritten, and a rerun from the same video replaces
+   its own set (the files of faces it no longer separates go).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -47,7 +53,7 @@ from avvae.fileio.video import VideoError, VideoInfo, iter_frames, read_containe
 from avvae.mcem import McemConfig, separate
 from avvae.models import SpeechVAE, load_model
 from avvae.separation.face_tracking import FaceTracker, FaceTracks
-from avvae.separation.output_set import check_output_dir
+from avvae.separation.output_set import OutputSet, check_output_dir
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
 from avvae.separation.own_mixture import plot_spectrograms, separation_bytes, separation_configs
 from avvae.stft import istft, stft
@@ -55,6 +61,7 @@ from avvae.stft import istft, stft
 log = logging.getLogger(__name__)
 
 FILL_CHUNK = 1024  # frames copied at a time into the frames without a face, to keep the memory bounded
+FACE_OUTPUTS = (".wav", "_mouth.png", ".mp4")  # the files of each face, after <name>_face<k>
 COLOURS = [(255, 64, 64), (64, 200, 255), (255, 210, 0), (120, 255, 120), (255, 120, 255)]
 
 
@@ -206,33 +213,27 @@ def separate_windows(
     rate = features.sample_rate
     peak = float(np.max(np.abs(samples)))
     plan = plan_windows(len(samples), int(config.window_seconds * rate), int(config.overlap_seconds * rate))
-    with tempfile.TemporaryDirectory(dir=paths[0].parent) as folder:
-        tmps = [Path(folder) / path.name for path in paths]
-        files = [soundfile.SoundFile(tmp, "w", rate, 1, "FLOAT", format="WAV") for tmp in tmps]
-        try:
-            joiner = OverlapAdd(plan, lambda block: [f.write(row) for f, row in zip(files, block)])
-            for start, end in tqdm(plan, desc="separation", unit="window"):
-                mixture = stft(samples[start:end] / peak, features.stft)
-                times = features.stft.frame_times(mixture.shape[0]) + start / rate
-                # Audio running past the last frame takes the last frame (resample_lips clamps within the slice).
-                first = min(int(np.floor(times[0] * fps)), len(crops[0]) - 1)
-                last = int(np.ceil(times[-1] * fps)) + 1
-                lips = [
-                    torch.from_numpy(
-                        resample_lips(
-                            np.asarray(crop[first:last]), fps, times - first / fps, features.lips_interpolation
-                        )
-                    )
-                    for crop in crops
-                ]
-                result = separate(mixture, lips, models, mcem)
-                estimates = torch.cat([result.sources, result.noise[None]]).cpu()
-                joiner.add(istft(estimates, features.stft, end - start).numpy() * peak)
-        finally:
-            for handle in files:
-                handle.close()
-        for tmp, path in zip(tmps, paths):
-            tmp.replace(path)
+    files = [soundfile.SoundFile(path, "w", rate, 1, "FLOAT", format="WAV") for path in paths]
+    try:
+        joiner = OverlapAdd(plan, lambda block: [f.write(row) for f, row in zip(files, block)])
+        for start, end in tqdm(plan, desc="separation", unit="window"):
+            mixture = stft(samples[start:end] / peak, features.stft)
+            times = features.stft.frame_times(mixture.shape[0]) + start / rate
+            # Audio running past the last frame takes the last frame (resample_lips clamps within the slice).
+            first = min(int(np.floor(times[0] * fps)), len(crops[0]) - 1)
+            last = int(np.ceil(times[-1] * fps)) + 1
+            lips = [
+                torch.from_numpy(
+                    resample_lips(np.asarray(crop[first:last]), fps, times - first / fps, features.lips_interpolation)
+                )
+                for crop in crops
+            ]
+            result = separate(mixture, lips, models, mcem)
+            estimates = torch.cat([result.sources, result.noise[None]]).cpu()
+            joiner.add(istft(estimates, features.stft, end - start).numpy() * peak)
+    finally:
+        for handle in files:
+            handle.close()
 
 
 def write_face_videos(
@@ -241,38 +242,34 @@ def write_face_videos(
     """Pass 3: per face, the video with that face's box drawn where it was found, and its separated audio."""
     from imageio_ffmpeg import write_frames
 
-    with tempfile.TemporaryDirectory(dir=outputs[0].parent) as folder:
-        tmps = [Path(folder) / output.name for output in outputs]
-        writers = [
-            write_frames(
-                str(tmp),
-                info.size,
-                fps=info.fps,
-                macro_block_size=2,
-                audio_path=str(wav),
-                audio_codec="aac",
-                ffmpeg_log_level="error",
-            )
-            for tmp, wav in zip(tmps, wavs)
-        ]
-        for writer in writers:
-            writer.send(None)
-        num_frames = len(faces[0].face_boxes)
-        for index, frame in enumerate(tqdm(iter_frames(path, "rgb24"), total=num_frames, desc="videos", unit="frame")):
-            for face, writer in zip(faces, writers):
-                box = face.face_boxes[min(index, num_frames - 1)]
-                if np.isnan(box).any():
-                    writer.send(frame)
-                    continue
-                picture = Image.fromarray(frame)
-                x, y, width, height = box
-                colour = COLOURS[face.number % len(COLOURS)]
-                ImageDraw.Draw(picture).rectangle([x, y, x + width - 1, y + height - 1], outline=colour, width=3)
-                writer.send(np.asarray(picture))
-        for writer in writers:
-            writer.close()
-        for tmp, output in zip(tmps, outputs):
-            tmp.replace(output)
+    writers = [
+        write_frames(
+            str(output),
+            info.size,
+            fps=info.fps,
+            macro_block_size=2,
+            audio_path=str(wav),
+            audio_codec="aac",
+            ffmpeg_log_level="error",
+        )
+        for output, wav in zip(outputs, wavs)
+    ]
+    for writer in writers:
+        writer.send(None)
+    num_frames = len(faces[0].face_boxes)
+    for index, frame in enumerate(tqdm(iter_frames(path, "rgb24"), total=num_frames, desc="videos", unit="frame")):
+        for face, writer in zip(faces, writers):
+            box = face.face_boxes[min(index, num_frames - 1)]
+            if np.isnan(box).any():
+                writer.send(frame)
+                continue
+            picture = Image.fromarray(frame)
+            x, y, width, height = box
+            colour = COLOURS[face.number % len(COLOURS)]
+            ImageDraw.Draw(picture).rectangle([x, y, x + width - 1, y + height - 1], outline=colour, width=3)
+            writer.send(np.asarray(picture))
+    for writer in writers:
+        writer.close()
 
 
 def mouth_strip(path: Path, crops: np.ndarray, found: np.ndarray, count: int) -> None:
@@ -321,7 +318,8 @@ def separate_video(
     faces: list[int] | None = None,
 ) -> VideoSummary:
     """Separate one speaker per face of `video` (all faces, or the numbers in `faces`); one model for all faces or
-    one per face. Writes the outputs of the module docstring into `out_dir`."""
+    one per face. Writes the outputs of the module docstring into `out_dir` as a set (avvae.separation.output_set),
+    refusing, before any work, a folder that holds the outputs of another video of the same file name."""
     start_time = time.time()
     video, out_dir = Path(video), Path(out_dir)
     for model in models:
@@ -340,6 +338,24 @@ def separate_video(
     # Before the face pass, room for as few faces as there can be; before the separation, for the faces chosen.
     fewest = [models[0].config.lip_size] * max(1, len(faces or []))
     check_output_dir(out_dir, output_bytes(video, info, len(samples), fewest))
+    video_outputs(video, [], out_dir).previous()  # the outputs of another video of this name: refused before any work
+    summary = separate_faces(video, info, samples, models, mcem, features, config, out_dir, faces)
+    summary.seconds_taken = time.time() - start_time
+    return summary
+
+
+def separate_faces(
+    video: Path,
+    info: VideoInfo,
+    samples: np.ndarray,
+    models: list[SpeechVAE],
+    mcem: McemConfig,
+    features: FeatureConfig,
+    config: VideoSeparationConfig,
+    out_dir: Path,
+    faces: list[int] | None,
+) -> VideoSummary:
+    """The passes of the module docstring on a checked video and its soundtrack `samples` (see separate_video)."""
     tracks = find_faces(video, info, config)
     found_count = len(tracks.boxes)
     tracks = tracks.keep_long(max(1, int(round(config.min_track_seconds * info.fps))))
@@ -361,36 +377,63 @@ def separate_video(
         FaceResult(number, tracks.boxes[track], boxes, int((~mask).sum()))
         for number, track, boxes, mask in zip(numbers, chosen, mouth_boxes, found)
     ]
-    name = video.stem
-    wavs = [out_dir / f"{name}_face{number}.wav" for number in numbers] + [out_dir / f"{name}_noise.wav"]
-    with tempfile.TemporaryDirectory(dir=out_dir) as folder:
-        crops = crop_mouths(video, info, found, mouth_boxes, sizes, Path(folder))
-        separate_windows(samples, crops, info.fps, models, mcem, features, config, wavs)
-        for result, crop, mask, wav in zip(results, crops, found, wavs):
-            strip = out_dir / f"{name}_face{result.number}_mouth.png"
-            mouth_strip(strip, crop, mask, config.strip_frames)
-            result.outputs += [wav, strip]
-    videos = [out_dir / f"{name}_face{number}.mp4" for number in numbers]
-    write_face_videos(video, info, results, wavs, videos)
-    for result, path in zip(results, videos):
-        result.outputs.append(path)
-    figure = out_dir / f"{name}_spectrograms.png"
-    spectrogram_figure(
-        figure,
-        samples,
-        wavs,
-        [f"face {number}" for number in numbers] + ["noise"],
-        features.sample_rate,
-        config.figure_seconds,
-    )
+    outputs = video_outputs(video, numbers, out_dir)
+    outputs.previous()
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".{video.stem}.separating-") as folder:
+        work = Path(folder)
+        write_outputs(video, info, samples, models, mcem, features, config, found, results, work)
+        outputs.write({name: functools.partial(os.replace, work / name) for name in outputs.names}, {"faces": numbers})
+    for result in results:
+        result.outputs = [out_dir / f"{video.stem}_face{result.number}{suffix}" for suffix in FACE_OUTPUTS]
     return VideoSummary(
         video,
         len(tracks.boxes),
         tracks.num_frames,
         len(samples) / features.sample_rate,
-        time.time() - start_time,
+        0.0,
         results,
-        [wavs[-1], figure],
+        outputs.paths[-2:],
+    )
+
+
+
+def video_outputs(video: Path, numbers: list[int], out_dir: Path) -> OutputSet:
+    """The output set of the faces `numbers` of `video`: each face's files (FACE_OUTPUTS), then the noise and the
+    figure; its sidecar names the video, so that another video of the same file name is refused."""
+    name = video.stem
+    per_face = [f"{name}_face{number}{suffix}" for number in numbers for suffix in FACE_OUTPUTS]
+    return OutputSet(out_dir, name, video.resolve(), (*per_face, f"{name}_noise.wav", f"{name}_spectrograms.png"))
+
+
+def write_outputs(
+    video: Path,
+    info: VideoInfo,
+    samples: np.ndarray,
+    models: list[SpeechVAE],
+    mcem: McemConfig,
+    features: FeatureConfig,
+    config: VideoSeparationConfig,
+    found: list[np.ndarray],
+    results: list[FaceResult],
+    work: Path,
+) -> None:
+    """Passes 2 and 3 and the figure: the outputs of the faces `results` written into the folder `work`, under the
+    names of `video_outputs`, with the mouth crops beside them."""
+    name = video.stem
+    sizes = [model.config.lip_size for model in models]
+    wavs = [work / f"{name}_face{result.number}.wav" for result in results] + [work / f"{name}_noise.wav"]
+    crops = crop_mouths(video, info, found, [result.mouth_boxes for result in results], sizes, work)
+    separate_windows(samples, crops, info.fps, models, mcem, features, config, wavs)
+    for result, crop, mask in zip(results, crops, found):
+        mouth_strip(work / f"{name}_face{result.number}_mouth.png", crop, mask, config.strip_frames)
+    write_face_videos(video, info, results, wavs, [work / f"{name}_face{result.number}.mp4" for result in results])
+    spectrogram_figure(
+        work / f"{name}_spectrograms.png",
+        samples,
+        wavs,
+        [f"face {result.number}" for result in results] + ["noise"],
+        features.sample_rate,
+        config.figure_seconds,
     )
 
 
