@@ -7,6 +7,7 @@ one covered by a board in a few frames, with a two-speaker soundtrack (avvae.syn
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -152,7 +153,7 @@ def test_every_output_is_written_and_the_separations_add_up_to_the_soundtrack(ta
     assert (out / "talk_spectrograms.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"talk_face{n}{suffix}" for n in range(2) for suffix in (".wav", ".mp4", "_mouth.png")]
-        + ["talk_noise.wav", "talk_spectrograms.png", "talk.json"]
+        + ["talk_noise.wav", "talk_spectrograms.png", "talk.json", ".talk.json.lock"]
     ), "no temporary files left"
 
 
@@ -201,9 +202,35 @@ def test_another_video_of_the_same_name_is_refused_and_a_rerun_replaces_its_own_
         "talk_noise.wav",
         "talk_spectrograms.png",
     ]
-    assert sorted(path.name for path in out.iterdir()) == sorted(["talk.json", *names]), "face 0's files are gone"
+    assert sorted(path.name for path in out.iterdir()) == sorted(["talk.json", ".talk.json.lock", *names]), (
+        "face 0's files are gone"
+    )
     record = json.loads((out / "talk.json").read_text())
     assert record == {"source": str((root / "talk.mp4").resolve()), "faces": [1], "outputs": names}
+
+
+def test_a_second_run_into_the_same_names_is_refused_while_the_first_runs(talk, tmp_path, caplog, monkeypatch):
+    root, _, _ = talk
+    other = tmp_path / "other" / "talk.mp4"  # another file of the same name
+    other.parent.mkdir()
+    shutil.copy(root / "talk.mp4", other)
+    out = tmp_path / "out"
+    started, messages = [], []
+    find_faces = video_separation.find_faces
+
+    def meanwhile(*args):
+        if not started:  # the second run, started while the first is in its face pass
+            started.append(other)
+            messages.append(failure(caplog, separate_cli.build_parser, separate_cli.main, video_command(root, other, out)))
+        return find_faces(*args)
+
+    monkeypatch.setattr(video_separation, "find_faces", meanwhile)
+    run_cli(*video_command(root, root / "talk.mp4", out, "--faces", "1"))
+    assert messages == [
+        f"{out}: another separation into talk_* is running (pid {os.getpid()}), writing talk.json: wait for it to "
+        "finish, or stop it first"
+    ]
+    assert json.loads((out / "talk.json").read_text())["source"] == str((root / "talk.mp4").resolve())
 
 
 def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
@@ -229,7 +256,7 @@ def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
         args = args if "--model" in args else [*args, "--model", model]
         with pytest.raises(ValueError, match=message):
             run_cli(*args, "--mcem-config", mcem, "--out-dir", tmp_path / "out")
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists() or not unlocked(tmp_path / "out")
 
 
 def test_the_output_folder_is_checked_before_the_face_pass_and_again_for_the_faces_found(talk, tmp_path, monkeypatch):
@@ -254,7 +281,7 @@ def test_the_output_folder_is_checked_before_the_face_pass_and_again_for_the_fac
         monkeypatch.setattr(output_set.shutil, "disk_usage", lambda path, free=free: SimpleNamespace(free=free))
         passes.clear()
         assert "MiB free, the outputs need about" in attempt(tmp_path / "out") and passes == ran
-    assert list((tmp_path / "out").iterdir()) == []
+    assert unlocked(tmp_path / "out") == []
 
 
 def test_the_outputs_take_less_room_than_the_check_asks_for(talk, separated):
@@ -266,6 +293,11 @@ def test_the_outputs_take_less_room_than_the_check_asks_for(talk, separated):
         video, video_info(video), len(read_container_audio(video, RATE)), [model.config.lip_size] * 2
     )
     assert written < estimate
+
+
+def unlocked(folder) -> list[str]:
+    """The names in `folder` but the lock files a run leaves, unlocked, beside its outputs (avvae.fileio.job_lock)."""
+    return sorted(path.name for path in folder.iterdir() if path.suffix != ".lock")
 
 
 def contents(folder) -> dict[str, bytes]:

@@ -48,6 +48,7 @@ from avvae.corpus_prep.grid_mouth import (
 from avvae.features import FeatureConfig
 from avvae.fileio.atomic import atomic_path
 from avvae.fileio.audio import check_finite
+from avvae.fileio.job_lock import job_lock
 from avvae.fileio.lips import resample_lips
 from avvae.fileio.video import VideoError, VideoInfo, iter_frames, read_container_audio, video_info
 from avvae.mcem import McemConfig, separate
@@ -319,7 +320,9 @@ def separate_video(
 ) -> VideoSummary:
     """Separate one speaker per face of `video` (all faces, or the numbers in `faces`); one model for all faces or
     one per face. Writes the outputs of the module docstring into `out_dir` as a set (avvae.separation.output_set),
-    refusing, before any work, a folder that holds the outputs of another video of the same file name."""
+    refusing, before any work, a folder that holds the outputs of another video of the same file name. Holds the
+    lock of their name in `out_dir` (avvae.fileio.job_lock) meanwhile: a second run writing the same names there
+    fails at its start."""
     start_time = time.time()
     video, out_dir = Path(video), Path(out_dir)
     for model in models:
@@ -338,8 +341,9 @@ def separate_video(
     # Before the face pass, room for as few faces as there can be; before the separation, for the faces chosen.
     fewest = [models[0].config.lip_size] * max(1, len(faces or []))
     check_output_dir(out_dir, output_bytes(video, info, len(samples), fewest))
-    video_outputs(video, [], out_dir).previous()  # the outputs of another video of this name: refused before any work
-    summary = separate_faces(video, info, samples, models, mcem, features, config, out_dir, faces)
+    with job_lock(out_dir / f"{video.stem}.json", f"separation into {video.stem}_*"):
+        video_outputs(video, [], out_dir).previous()  # another video's outputs of this name: refused before any work
+        summary = separate_faces(video, info, samples, models, mcem, features, config, out_dir, faces)
     summary.seconds_taken = time.time() - start_time
     return summary
 
