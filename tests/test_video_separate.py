@@ -11,6 +11,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -31,9 +33,10 @@ from avvae.separation.output_set import OutputDirError
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
 from avvae.separation.video_separation import VideoSeparationConfig, output_bytes, separate_video
 from avvae.synthetic_video import FRAME_SIZE, mouth_position, write_talking_heads
-from tests.commands import failure
+from tests.commands import failure, kill_when
 from tests.signals import two_speaker_mixture
 
+ROOT = Path(__file__).resolve().parents[1]
 FPS = 25.0
 RATE = 16000
 SECONDS = 1.6
@@ -231,6 +234,29 @@ def test_a_second_run_into_the_same_names_is_refused_while_the_first_runs(talk, 
         "finish, or stop it first"
     ]
     assert json.loads((out / "talk.json").read_text())["source"] == str((root / "talk.mp4").resolve())
+
+
+def test_a_rerun_removes_what_a_killed_run_left(talk, tmp_path):
+    root, _, _ = talk
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "avvae.bin.separate", *video_command(root, root / "talk.mp4", out)]
+
+    def cropping():  # a folder of the run's own, once it holds mouth crops
+        folders = [path for path in out.iterdir() if path.is_dir()] if out.is_dir() else []
+        return next((folder for folder in folders if (folder / "mouths0.npy").exists()), None)
+
+    for _ in range(3):  # a fast machine may finish between two looks: start again
+        shutil.rmtree(out, ignore_errors=True)
+        left = kill_when(command, ROOT, cropping)
+        if left is not None and left.is_dir():
+            break
+    else:
+        pytest.fail("the command always ended before it could be killed")
+    run_cli(*video_command(root, root / "talk.mp4", out))
+    assert unlocked(out) == sorted(
+        [f"talk_face{n}{suffix}" for n in range(2) for suffix in (".wav", ".mp4", "_mouth.png")]
+        + ["talk_noise.wav", "talk_spectrograms.png", "talk.json"]
+    ), f"{left.name} is gone"
 
 
 def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):

@@ -17,15 +17,18 @@
    They are written in a hidden folder `.<name>.separating-*` of the output folder, beside the mouth crops, and moved
    into place as a set with <name>.json, which names the video (avvae.separation.output_set, as for a wav): the
    outputs of another video of the same file name are never overwritten, and a rerun from the same video replaces
-   its own set (the files of faces it no longer separates go).
+   its own set (the files of faces it no longer separates go). A run killed midway leaves its hidden folder; the next
+   run of the same name into that folder removes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import glob
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -343,9 +346,18 @@ def separate_video(
     check_output_dir(out_dir, output_bytes(video, info, len(samples), fewest))
     with job_lock(out_dir / f"{video.stem}.json", f"separation into {video.stem}_*"):
         video_outputs(video, [], out_dir).previous()  # another video's outputs of this name: refused before any work
+        remove_stale_work(out_dir, video.stem)
         summary = separate_faces(video, info, samples, models, mcem, features, config, out_dir, faces)
     summary.seconds_taken = time.time() - start_time
     return summary
+
+
+def remove_stale_work(out_dir: Path, name: str) -> None:
+    """Remove the work folders `.<name>.separating-*` that runs killed midway left in `out_dir` (their mouth crops
+    and unfinished outputs); the caller holds the lock of `name` there, so no running separation owns one."""
+    for folder in out_dir.glob(f".{glob.escape(name)}.separating-*"):
+        log.info("%s: removing the unfinished work of a run that was stopped", folder)
+        shutil.rmtree(folder)
 
 
 def separate_faces(
