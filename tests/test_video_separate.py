@@ -7,6 +7,7 @@ one covered by a board in a few frames, with a two-speaker soundtrack (avvae.syn
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -32,7 +33,7 @@ from avvae.separation.face_tracking import FaceTracker
 from avvae.separation.output_set import OutputDirError
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
 from avvae.separation.video_separation import VideoSeparationConfig, output_bytes, separate_video
-from avvae.synthetic_video import FRAME_SIZE, mouth_position, write_talking_heads
+from avvae.synthetic_video import FRAME_SIZE, mouth_position, render_frame, write_talking_heads
 from tests.commands import failure, kill_when
 from tests.signals import two_speaker_mixture
 
@@ -67,8 +68,9 @@ def streams(path) -> tuple[list[str], float]:
     return lines, 3600 * int(hours) + 60 * int(minutes) + float(seconds)
 
 
-def write_plain_video(path, frames: int, audio: np.ndarray | None = None) -> None:
-    """A grey video with no face, with `audio` as its soundtrack or none."""
+def write_plain_video(path, frames: int, audio: np.ndarray | None = None, heads: bool = False) -> None:
+    """A grey video with no face (or with the test video's two `heads`), with `audio` as its soundtrack or none,
+    however long the audio is."""
     wav = path.with_suffix(".wav")
     if audio is not None:
         write_wav(wav, audio, RATE)
@@ -82,8 +84,8 @@ def write_plain_video(path, frames: int, audio: np.ndarray | None = None) -> Non
         audio_codec="aac",
     )
     writer.send(None)
-    for _ in range(frames):
-        writer.send(np.full((FRAME_SIZE[1], FRAME_SIZE[0], 3), 100, np.uint8))
+    for frame in range(frames):
+        writer.send(render_frame(frame, FPS) if heads else np.full((FRAME_SIZE[1], FRAME_SIZE[0], 3), 100, np.uint8))
     writer.close()
 
 
@@ -257,6 +259,30 @@ def test_a_rerun_removes_what_a_killed_run_left(talk, tmp_path):
         [f"talk_face{n}{suffix}" for n in range(2) for suffix in (".wav", ".mp4", "_mouth.png")]
         + ["talk_noise.wav", "talk_spectrograms.png", "talk.json"]
     ), f"{left.name} is gone"
+
+
+def test_a_video_stream_shorter_than_its_audio_is_said_and_counted_as_missing(talk, tmp_path, caplog):
+    root, _, _ = talk
+    video = tmp_path / "short.mp4"
+    write_plain_video(video, 25, two_speaker_mixture(6, 4.0)[0].sum(0).astype(np.float32), heads=True)
+    with caplog.at_level(logging.WARNING):
+        printed = run_cli(*video_command(root, video, tmp_path / "out"))
+    assert (
+        f"{video}: the video lasts 1.00 s (25 frames), its audio 4.00 s: the last 3.00 s of audio (75 frames) are "
+        "separated with the last frame's mouth crops, and counted as frames where the faces are missing"
+    ) in caplog.messages
+    assert "2 face(s) found in 25 frames, 4.0 s of audio" in printed
+    counts = re.findall(r"face \d: missing in (\d+) of 100 frames, 75 of them past the video's end", printed)
+    assert len(counts) == 2 and all(75 <= int(count) <= 76 for count in counts), printed
+    longer = tmp_path / "long.mp4"  # and the other way round: the frames past the audio are left out
+    write_plain_video(longer, 40, two_speaker_mixture(6, 1.0)[0].sum(0).astype(np.float32), heads=True)
+    with caplog.at_level(logging.WARNING):
+        printed = run_cli(*video_command(root, longer, tmp_path / "out"))
+    assert (
+        f"{longer}: the video lasts 1.60 s (40 frames), its audio 1.00 s: the frames after the audio's end are not "
+        "separated"
+    ) in caplog.messages
+    assert re.search(r"face 0: missing in [01] of 40 frames \(", printed), printed
 
 
 def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):

@@ -27,6 +27,7 @@ import argparse
 import functools
 import glob
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -107,7 +108,7 @@ class VideoSeparationConfig:
 @dataclass
 class FaceResult:
     """One separated face: its number, per-frame face boxes [T, 4] (NaN where not found) and mouth boxes [T, 4],
-    the frames where it was not found, and its output files."""
+    the frames where it was not found (those the audio runs past the video's end included), and its output files."""
 
     number: int
     face_boxes: np.ndarray
@@ -127,16 +128,19 @@ class VideoSummary:
     seconds_taken: float
     faces: list[FaceResult]
     outputs: list[Path]
+    frames_past_end: int = 0
 
     def text(self) -> str:
         lines = [
             f"{self.video}: {self.faces_found} face(s) found in {self.num_frames} frames, "
             f"{self.audio_seconds:.1f} s of audio, separated in {self.seconds_taken:.1f} s"
         ]
+        past_end = f", {self.frames_past_end} of them past the video's end" if self.frames_past_end else ""
         for face in self.faces:
             lines.append(
-                f"  face {face.number}: missing in {face.missing_frames} of {self.num_frames} frames "
-                f"(those take the nearest found mouth crop); {', '.join(p.name for p in face.outputs)}"
+                f"  face {face.number}: missing in {face.missing_frames} of {self.num_frames + self.frames_past_end} "
+                f"frames{past_end} (those take the nearest found mouth crop); "
+                f"{', '.join(p.name for p in face.outputs)}"
             )
         lines.append(f"  also {', '.join(p.name for p in self.outputs)}")
         return "\n".join(lines)
@@ -158,6 +162,27 @@ def find_faces(path: Path, info: VideoInfo, config: VideoSeparationConfig) -> Fa
     if tracker.num_frames == 0:
         raise VideoError(f"{path}: no video frames")
     return tracker.tracks()
+
+
+def frames_past_end(video: Path, num_frames: int, fps: float, audio_seconds: float, features: FeatureConfig) -> int:
+    """The frames of audio past the video stream's last frame (they are separated with its mouth crops, so they
+    count as frames without a face). Warns, as the --lips form does, when video and audio lengths differ by more
+    than the features' lips_tolerance."""
+    video_seconds = num_frames / fps
+    past_end = max(0, math.ceil(round(audio_seconds * fps, 6)) - num_frames)
+    if audio_seconds - video_seconds > features.lips_tolerance:
+        log.warning(
+            "%s: the video lasts %.2f s (%d frames), its audio %.2f s: the last %.2f s of audio (%d frames) are "
+            "separated with the last frame's mouth crops, and counted as frames where the faces are missing",
+            video, video_seconds, num_frames, audio_seconds, audio_seconds - video_seconds, past_end,
+        )
+    elif video_seconds - audio_seconds > features.lips_tolerance:
+        log.warning(
+            "%s: the video lasts %.2f s (%d frames), its audio %.2f s: the frames after the audio's end are not "
+            "separated",
+            video, video_seconds, num_frames, audio_seconds,
+        )
+    return past_end
 
 
 def choose_faces(path: Path, tracks: FaceTracks, faces: list[int] | None) -> list[int]:
@@ -373,6 +398,7 @@ def separate_faces(
 ) -> VideoSummary:
     """The passes of the module docstring on a checked video and its soundtrack `samples` (see separate_video)."""
     tracks = find_faces(video, info, config)
+    past_end = frames_past_end(video, tracks.num_frames, info.fps, len(samples) / features.sample_rate, features)
     found_count = len(tracks.boxes)
     tracks = tracks.keep_long(max(1, int(round(config.min_track_seconds * info.fps))))
     if len(tracks.boxes) < found_count:
@@ -390,7 +416,7 @@ def separate_faces(
         for track in chosen
     ]
     results = [
-        FaceResult(number, tracks.boxes[track], boxes, int((~mask).sum()))
+        FaceResult(number, tracks.boxes[track], boxes, int((~mask).sum()) + past_end)
         for number, track, boxes, mask in zip(numbers, chosen, mouth_boxes, found)
     ]
     outputs = video_outputs(video, numbers, out_dir)
@@ -409,6 +435,7 @@ def separate_faces(
         0.0,
         results,
         outputs.paths[-2:],
+        past_end,
     )
 
 
