@@ -19,6 +19,7 @@ from avvae.fileio.audio import read_wav, write_wav
 from avvae.fileio.lips import save_lips
 from avvae.models import ModelConfig, SpeechVAE, save_model
 from avvae.separation import output_set, own_mixture
+from tests import commands
 from tests.datadirs import FPS, RATE, lips_for, voiced_utterance
 
 
@@ -154,6 +155,20 @@ def test_a_rerun_from_the_same_input_replaces_its_own_set(recording, tmp_path):
         "mix_spectrograms.png",
     ]
     assert json.loads((out / "mix.json").read_text())["outputs"][:2] == ["mix_s1.wav", "mix_s2.wav"]
+
+
+def test_a_mixture_after_lips_or_model_is_named_as_taken_by_that_option(recording, tmp_path, caplog, separations):
+    lips = [str(recording / f"lips{j}.npz") for j in (1, 2)]
+    wav, model = str(recording / "b" / "mix.wav"), str(recording / "model.pt")
+    cases = [
+        (["--lips", *lips, wav, "--model", model], "--lips", "lips"),
+        (["--lips", *lips, "--model", model, wav], "--model", "model"),
+    ]
+    for argv, option, kind in cases:
+        message = commands.failure(caplog, separate.build_parser, separate.main, [*argv, "--out-dir", str(tmp_path)])
+        assert message.startswith(f"no mixture wav: {option} takes every name after it, so it took {wav} as a {kind} ")
+        assert message.endswith(f"give the mixture before the options, e.g. separate {wav} --lips ... --model ...")
+    assert not separations
 
 
 def test_a_stereo_mixture_is_downmixed_with_a_log_line(recording, tmp_path, caplog):

@@ -44,11 +44,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USAGE = "give a mixture wav and --lips, or --video (--faces and --video-config go with --video)"
+# What a mixture may be called: a name among the values of --lips or --model that ends so was meant as the mixture.
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff")
+
+
+def no_mixture(args: argparse.Namespace) -> str:
+    """Why a command of the wav form without its mixture is wrong: --lips and --model take every name after them, so
+    a mixture given after them was taken as a lips or model file; the message says which, and where it goes."""
+    for option, values, kind in (("--lips", args.lips, "lips"), ("--model", args.model, "model")):
+        taken = [value for value in values or [] if value.lower().endswith(AUDIO_SUFFIXES)]
+        if taken:
+            return (
+                f"no mixture wav: {option} takes every name after it, so it took {', '.join(taken)} as a {kind} file "
+                f"({option} {' '.join(values)}): give the mixture before the options, e.g. separate {taken[0]} "
+                "--lips ... --model ..."
+            )
+    return USAGE
+
+
 def main(args: argparse.Namespace) -> None:
     if args.video:
         return separate_video_main(args)
-    if args.wav is None or args.lips is None or args.faces or args.video_config:
-        raise ValueError("give a mixture wav and --lips, or --video (--faces and --video-config go with --video)")
+    if args.wav is None:
+        raise ValueError(no_mixture(args))
+    if args.lips is None or args.faces or args.video_config:
+        raise ValueError(USAGE)
     if len(args.model) not in (1, len(args.lips)):
         raise ValueError(f"{len(args.model)} models for {len(args.lips)} speakers: give one, or one per speaker")
     config, features = separation_configs(args)
