@@ -300,6 +300,7 @@ def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
         (["--video", tmp_path / "absent.mp4"], "absent.mp4: video file does not exist"),
         (["--video", video, "--faces", "0,2"], r"talk.mp4: --faces 0,2 asks for face\(s\) 2, but 2 face\(s\) were"),
         (["--video", video, "--faces", "0,x"], "--faces '0,x': expected face numbers"),
+        (["--video", video, "--faces", "1,0,1"], "--faces 1,0,1: face 1 given more than once; give each face once"),
         (["--video", video, "--model", tmp_path / "notes.pt"], "notes.pt: corrupt or truncated file"),
         (["--video", video, tmp_path / "mix.wav"], "--video takes the soundtrack and the faces from the video"),
         ([tmp_path / "mix.wav", "--lips", "a.npz", "--faces", "1"], "--faces and --video-config go with --video"),

@@ -185,6 +185,16 @@ def frames_past_end(video: Path, num_frames: int, fps: float, audio_seconds: flo
     return past_end
 
 
+def check_face_numbers(faces: list[int] | None) -> None:
+    """Refuse, before any work, a face asked for more than once (--faces 0,0): its outputs would be written twice."""
+    twice = sorted({number for number in faces or [] if faces.count(number) > 1})
+    if twice:
+        raise ValueError(
+            f"--faces {','.join(map(str, faces))}: face {', '.join(map(str, twice))} given more than once; give each "
+            "face once"
+        )
+
+
 def choose_faces(path: Path, tracks: FaceTracks, faces: list[int] | None) -> list[int]:
     """Track indices of the faces asked for (numbers counted left to right at first appearance; all by default)."""
     order = tracks.left_to_right()
@@ -193,10 +203,10 @@ def choose_faces(path: Path, tracks: FaceTracks, faces: list[int] | None) -> lis
     if faces is None:
         return order
     wrong = [number for number in faces if not 0 <= number < len(order)]
-    if wrong or len(set(faces)) != len(faces):
+    if wrong:
         raise ValueError(
             f"{path}: --faces {','.join(map(str, faces))} asks for face(s) "
-            f"{', '.join(map(str, wrong or faces))}, but {len(order)} face(s) were found "
+            f"{', '.join(map(str, wrong))}, but {len(order)} face(s) were found "
             f"(numbered 0 to {len(order) - 1} left to right)"
         )
     return [order[number] for number in faces]
@@ -353,6 +363,7 @@ def separate_video(
     fails at its start."""
     start_time = time.time()
     video, out_dir = Path(video), Path(out_dir)
+    check_face_numbers(faces)
     for model in models:
         if not model.config.uses_lips:
             raise ValueError(
