@@ -291,11 +291,17 @@ def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
     audio = two_speaker_mixture(5, 0.6)[0].sum(0).astype(np.float32)
     write_plain_video(tmp_path / "silent_film.mp4", 10)
     write_plain_video(tmp_path / "nobody.mp4", 15, audio)
+    write_plain_video(tmp_path / "glimpse.mp4", 4, audio[: RATE // 5], heads=True)
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
     (tmp_path / "notes.pt").write_text("not a model")
     cases = [
         (["--video", tmp_path / "silent_film.mp4"], "silent_film.mp4: has no audio track"),
         (["--video", tmp_path / "nobody.mp4"], "nobody.mp4: no face found in its 15 frames"),
+        (
+            ["--video", tmp_path / "glimpse.mp4"],
+            r"glimpse.mp4: 2 face\(s\) found, but each in at most 4 of its 4 frames, and dropped as too short: a face "
+            r"must be seen in 12 frames \(min_track_seconds 0.5 s at 25 fps\) not to be taken for a false detection",
+        ),
         (["--video", tmp_path / "broken.mp4"], "broken.mp4: cannot read it as a video"),
         (["--video", tmp_path / "absent.mp4"], "absent.mp4: video file does not exist"),
         (["--video", video, "--faces", "0,2"], r"talk.mp4: --faces 0,2 asks for face\(s\) 2, but 2 face\(s\) were"),

@@ -185,6 +185,25 @@ def frames_past_end(video: Path, num_frames: int, fps: float, audio_seconds: flo
     return past_end
 
 
+def keep_faces(path: Path, tracks: FaceTracks, min_seconds: float, fps: float) -> FaceTracks:
+    """The tracks seen in `min_seconds` of frames or more: shorter ones are taken as false detections and dropped,
+    with a log line; when that drops every face found, an error that says so, with the numbers."""
+    min_frames = max(1, int(round(min_seconds * fps)))
+    kept = tracks.keep_long(min_frames)
+    dropped = len(tracks.boxes) - len(kept.boxes)
+    if dropped and not kept.boxes:
+        longest = max(int(tracks.found(track).sum()) for track in range(len(tracks.boxes)))
+        raise VideoError(
+            f"{path}: {dropped} face(s) found, but each in at most {longest} of its {tracks.num_frames} frames, and "
+            f"dropped as too short: a face must be seen in {min_frames} frames (min_track_seconds {min_seconds:g} s at "
+            f"{fps:g} fps) not to be taken for a false detection; give a longer video, or a lower min_track_seconds "
+            "in --video-config"
+        )
+    if dropped:
+        log.info("%s: %d short face track(s) dropped as false detections", path, dropped)
+    return kept
+
+
 def check_face_numbers(faces: list[int] | None) -> None:
     """Refuse, before any work, a face asked for more than once (--faces 0,0): its outputs would be written twice."""
     twice = sorted({number for number in faces or [] if faces.count(number) > 1})
@@ -410,10 +429,7 @@ def separate_faces(
     """The passes of the module docstring on a checked video and its soundtrack `samples` (see separate_video)."""
     tracks = find_faces(video, info, config)
     past_end = frames_past_end(video, tracks.num_frames, info.fps, len(samples) / features.sample_rate, features)
-    found_count = len(tracks.boxes)
-    tracks = tracks.keep_long(max(1, int(round(config.min_track_seconds * info.fps))))
-    if len(tracks.boxes) < found_count:
-        log.info("%s: %d short face track(s) dropped as false detections", video, found_count - len(tracks.boxes))
+    tracks = keep_faces(video, tracks, config.min_track_seconds, info.fps)
     chosen = choose_faces(video, tracks, faces)
     numbers = [tracks.left_to_right().index(track) for track in chosen]
     if len(models) not in (1, len(chosen)):
