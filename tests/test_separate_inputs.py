@@ -6,12 +6,14 @@ not grow with the recording."""
 import errno
 import json
 import logging
+import subprocess
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import scipy.signal
 import soundfile
+from imageio_ffmpeg import get_ffmpeg_exe
 
 from avvae.bin import separate
 from avvae.cli import run_main
@@ -181,6 +183,23 @@ def test_a_stereo_mixture_is_downmixed_with_a_log_line(recording, tmp_path, capl
     outputs = [read_wav(tmp_path / "out" / f"stereo_{name}.wav")[0] for name in ("s1", "s2", "noise")]
     # the estimates add up to the downmixed mixture
     assert np.max(np.abs(np.sum(outputs, axis=0) - 0.75 * mono)) < 1e-3
+
+
+def test_an_mp3_mixture_is_separated_at_its_own_level(recording, tmp_path):
+    """An MP3 is read at the level of the wav it was made from, and its estimates add up to it: the codec changes the
+    content (a band limit, quantisation), never the scale."""
+    ffmpeg = get_ffmpeg_exe()
+    encoders = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    if "libmp3lame" not in encoders or "MP3" not in soundfile.available_formats():
+        pytest.skip("no MP3 encoder in the ffmpeg of imageio-ffmpeg, or a libsndfile that cannot read MP3")
+    wav, mp3 = recording / "b" / "mix.wav", tmp_path / "mix.mp3"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", str(mp3)], check=True)
+    original, (samples, rate) = read_wav(wav)[0], read_wav(mp3)
+    assert rate == RATE and len(samples) == len(original)
+    assert 0.9 < np.sqrt(np.mean(samples**2) / np.mean(original**2)) < 1.1
+    run(recording, mp3, tmp_path / "out")
+    outputs = [read_wav(tmp_path / "out" / f"mix_{name}.wav")[0] for name in ("s1", "s2", "noise")]
+    assert np.max(np.abs(np.sum(outputs, axis=0) - samples)) < 1e-3
 
 
 def test_a_mixture_without_samples_is_refused_naming_it(recording, tmp_path, caplog, separations):
