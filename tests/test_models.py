@@ -113,3 +113,24 @@ def test_the_objective_can_read_clean_speech_and_freeze_the_decoder(training_fea
     assert all(p.grad is None for p in model.decoder.parameters())
     assert all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.encoder.mu.parameters())
     assert all(p.grad is not None for p in model.prior_net.parameters())
+
+
+def test_mean_normalised_lips_see_the_motion_not_the_face(training_feats):
+    """With lip_normalise: mean, a face brighter in every frame (another skin, another light) gives the same visual
+    context, and blank padding frames do not move the mean; without it, the brightness changes the context."""
+    lips = load_utterances(training_feats.train, lips=True)[0].lips[:40]
+    frames = torch.from_numpy(lips).float()[None] / 255.0 * 0.8  # room to brighten without clipping
+    brighter = frames + 0.15
+    padded = torch.cat([frames, torch.zeros(1, 10, *frames.shape[2:])], 1)
+    torch.manual_seed(0)
+    normalised = SpeechVAE(ModelConfig(lip_normalise="mean"))
+    torch.manual_seed(0)
+    plain = SpeechVAE(ModelConfig())
+    with torch.no_grad():
+        context = normalised.visual_context(frames)
+        torch.testing.assert_close(normalised.visual_context(brighter), context, atol=1e-5, rtol=1e-5)
+        reach = normalised.config.lip_context
+        torch.testing.assert_close(normalised.visual_context(padded)[:, : 40 - reach], context[:, : 40 - reach])
+        assert not torch.allclose(plain.visual_context(brighter), plain.visual_context(frames), atol=1e-3)
+    with pytest.raises(ValueError, match="lip_normalise 'std' is not one of none, mean"):
+        ModelConfig(lip_normalise="std")
