@@ -26,8 +26,12 @@ if (@ARGV && $ARGV[0] =~ /^([A-Za-z_]\w*)=(\d+):(\d+)$/) {
 }
 die "usage: run.pl [options] [JOB=1:N] log-file command...\n" if @ARGV < 2;
 my $log_template = shift @ARGV;
-# Arguments without whitespace go to the shell as they are (so `a '|' b` pipes, as in Kaldi); others are quoted.
-my $cmd_template = join(" ", map { /^\S+$/ ? $_ : "'" . s/'/'\\''/gr . "'" } @ARGV);
+# An argument with no whitespace, quote or backslash goes to the shell as it is (so `a '|' b` pipes and `'$X'`
+# expands in the job, as in Kaldi); any other is single-quoted, so that a path with spaces, quotes or backslashes
+# reaches the job unchanged.
+sub quoted { my ($text) = @_; return "'" . ($text =~ s/'/'\\''/gr) . "'"; }
+sub shell_word { my ($arg) = @_; return $arg =~ /^[^\s'"\\]+$/ ? $arg : quoted($arg); }
+my $cmd_template = join(" ", map { shell_word($_) } @ARGV);
 
 sub job_text { my ($text, $job) = @_; $text =~ s/\b$var\b/$job/g if $var ne ""; return $text; }
 
@@ -55,7 +59,7 @@ for my $job ($first .. $last) {
     my $start = time();
     print $fh "# $cmd\n# Started at " . localtime() . "\n";
     close($fh);
-    my $status = system("bash", "-c", "( $cmd ) >>'$log' 2>&1");
+    my $status = system("bash", "-c", "( $cmd ) >>" . quoted($log) . " 2>&1");
     my $code = $status == -1 ? 127 : ($status & 127 ? 128 + ($status & 127) : $status >> 8);
     open($fh, ">>", $log) or die;
     printf $fh "# Accounting: time=%d threads=1\n# Ended (code %d) at %s, elapsed time %d seconds\n",

@@ -32,7 +32,12 @@ if (@ARGV && $ARGV[0] =~ /^([A-Za-z_]\w*)=(\d+):(\d+)$/) {
 }
 die "usage: slurm.pl [options] [JOB=1:N] log-file command...\n" if @ARGV < 2;
 my $log_template = shift @ARGV;
-my $cmd = join(" ", map { /^\S+$/ ? $_ : "'" . s/'/'\\''/gr . "'" } @ARGV);
+# An argument with no whitespace, quote or backslash goes to the shell as it is (as in run.pl); any other is
+# single-quoted, so that a path with spaces, quotes or backslashes reaches the job unchanged.
+sub quoted { my ($text) = @_; return "'" . ($text =~ s/'/'\\''/gr) . "'"; }
+sub shell_word { my ($arg) = @_; return $arg =~ /^[^\s'"\\]+$/ ? $arg : quoted($arg); }
+my @words = map { shell_word($_) } @ARGV;
+my $cmd = join(" ", @words);
 
 open(my $cf, "<", $config) or die "slurm.pl: cannot read $config (copy conf/slurm.conf.example and edit it)\n";
 my @submit;
@@ -61,19 +66,25 @@ my $log_dir = dirname(job_text($log_template, $first));
 make_path("$log_dir/q");
 my $script = "$log_dir/q/" . ($var eq "" ? basename($log_template) : basename($log_template) =~ s/\b$var\b/array/gr)
   . ".sh";
-my $cwd = getcwd();
-my $job_log = $var eq "" ? $log_template : ($log_template =~ s/\b$var\b/\${JOB}/gr);
-my $job_cmd = $var eq "" ? $cmd : ($cmd =~ s/\b$var\b/\${JOB}/gr);
+my $cwd = quoted(getcwd());
+# A word of the job script, its job variable replaced by ${JOB} (closing and reopening a single-quoted word for it).
+sub job_word {
+  my ($word) = @_;
+  return $word if $var eq "";
+  return $word =~ /^'/ ? ($word =~ s/\b$var\b/'"\${JOB}"'/gr) : ($word =~ s/\b$var\b/\${JOB}/gr);
+}
+my $job_log = job_word(quoted($log_template));
+my $job_cmd = join(" ", map { job_word($_) } @words);
 # The command as the log shows it: single-quoted, so that the shell expands nothing in it but the job number.
-my $logged = "'" . ($cmd =~ s/'/'\\''/gr) . "'";
+my $logged = quoted($cmd);
 $logged =~ s/\b$var\b/'"\${JOB}"'/g if $var ne "";
 open(my $sf, ">", $script) or die "slurm.pl: cannot write $script: $!\n";
 print $sf <<"END";
 #!/usr/bin/env bash
-cd '$cwd'
+cd $cwd
 . ./path.sh
 JOB=\${SLURM_ARRAY_TASK_ID:-$first}
-log="$job_log"
+log=$job_log
 start=\$(date +%s)
 { echo "# "$logged; echo "# Started at \$(date) on \$(hostname)"; } > "\$log"
 ( $job_cmd ) >> "\$log" 2>&1
