@@ -12,6 +12,7 @@
 #   9. RESULTS.md and results.png from the score files
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
+. "$(dirname "$0")/../utils/split_opts.sh"
 
 # Options (--name value):
 stage=1                 # first stage to run
@@ -26,7 +27,7 @@ noise_test=noise_test   # noise used for test mixtures
 feats_config=conf/feats.yaml   # STFT and lips settings
 mix_config=conf/mix.yaml       # test mixtures: speakers, SNRs, SIRs, noise types
 unseen_mix_config=conf/mix_unseen.yaml  # test mixtures in a noise and SNR no training saw ("": none)
-local_data_opts=""      # options passed to the corpus's local/data.sh
+local_data_opts=""      # options passed to the corpus's local/data.sh (quote paths with spaces)
 train_conf_dir=conf    # where the training configs are: <dir>/train_<model>.yaml, <dir>/train_supervised.yaml
 si_models="avae avvae cvae"    # VAEs trained SI (train_<model>.yaml)
 supervised=true         # also train and test the supervised AV baseline (train_supervised.yaml)
@@ -82,8 +83,9 @@ train_launcher=$([ "${ngpu}" -gt 0 ] && echo "${cuda_cmd}" || echo "${train_cmd}
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
-  # shellcheck disable=SC2086
-  local/data.sh --nj "${nj}" ${local_data_opts}
+  local_data_words=()
+  split_opts local_data_words --local_data_opts "${local_data_opts}"
+  local/data.sh --nj "${nj}" "${local_data_words[@]}"
   for set in "${train_set}" "${dev_set}" "${sd_set}" "${test_set}"; do
     python -m avvae.bin.validate_data_dir "data/${set}"
   done
@@ -171,15 +173,17 @@ for model in ${oracle_latent_models}; do
   [[ " ${sd_models} " != *" ${model} "* ]] || systems="${systems} oracle_latent_${model}_sd"
 done
 decode_options() {
+  local config
+  config=$(quote_word "${mcem_config}")  # one word of --decode-opts, a path with spaces too
   case $1 in
     mixture|silence|oracle) echo "--method $1" ;;
     nmf_*) echo "--method nmf --nmf-dir exp/$1" ;;
     supervised) echo "--method supervised --model-dir exp/$1" ;;
-    oracle_latent_*_si) echo "--method oracle_latent --config ${mcem_config} --model-dir exp/${1#oracle_latent_}" ;;
-    oracle_latent_*_sd) echo "--method oracle_latent --config ${mcem_config} --model-dir exp/${1#oracle_latent_} \
+    oracle_latent_*_si) echo "--method oracle_latent --config ${config} --model-dir exp/${1#oracle_latent_}" ;;
+    oracle_latent_*_sd) echo "--method oracle_latent --config ${config} --model-dir exp/${1#oracle_latent_} \
 --speaker-dependent" ;;
-    *_si) echo "--method mcem --config ${mcem_config} --model-dir exp/$1" ;;
-    *_sd) echo "--method mcem --config ${mcem_config} --model-dir exp/$1 --speaker-dependent" ;;
+    *_si) echo "--method mcem --config ${config} --model-dir exp/$1" ;;
+    *_sd) echo "--method mcem --config ${config} --model-dir exp/$1 --speaker-dependent" ;;
   esac
 }
 

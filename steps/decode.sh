@@ -7,11 +7,13 @@
 # those mixtures again.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
+. "$(dirname "$0")/../utils/split_opts.sh"
 
 # Options (--name value):
 cmd=run.pl          # launcher (decode_cmd from cmd.sh)
 nj=4                # parallel jobs
-decode_opts=""      # method options for avvae.bin.decode (--method ..., --model-dir ..., --config ...)
+decode_opts=""      # method options for avvae.bin.decode (--method ..., --model-dir ..., --config ...); quote paths
+                    # with spaces
 force=false         # true: redo a decode made (or begun) from other models or mixtures instead of refusing it
 
 help_message="Usage: $0 [options] <mix-data-dir> <mix-feats> <decode-dir>
@@ -29,6 +31,8 @@ if [ $# -ne 3 ]; then echo "${help_message}" >&2; exit 1; fi
 data=$1
 feats=$2
 dir=$3
+decode_words=()  # the words of decode_opts
+split_opts decode_words --decode-opts "${decode_opts}"
 
 # the inputs' presence is checked only when there is work to do (stage_done check): a finished stage stays
 # done when they are deleted
@@ -44,7 +48,7 @@ threads="env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"
 start=$SECONDS
 # shellcheck disable=SC2086
 ${cmd} JOB=1:${nj} "${dir}/log/decode.JOB.log" \
-  ${threads} python -m avvae.bin.decode --nj "${nj}" --job JOB ${decode_opts} "${feats}" "${dir}"
+  ${threads} python -m avvae.bin.decode --nj "${nj}" --job JOB "${decode_words[@]}" "${feats}" "${dir}"
 written=$(find "${dir}/wav" -name '*_noise.wav' | wc -l)
 [ "${written}" -eq "${num_mix}" ] || { echo "$0: ${written} of ${num_mix} mixtures in ${dir}/wav" >&2; exit 1; }
 python -m avvae.bin.stage_done write "${dir}" "${provenance[@]}"

@@ -6,11 +6,12 @@
 # order (best or fixed): scores of an earlier decode or in another order are refused, or made again with --force true.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
+. "$(dirname "$0")/../utils/split_opts.sh"
 
 # Options (--name value):
 cmd=run.pl          # launcher (decode_cmd from cmd.sh)
 nj=4                # parallel jobs
-score_opts=""       # options for avvae.bin.score (e.g. --permutation-invariant <decode-dir>)
+score_opts=""       # options for avvae.bin.score (e.g. --permutation-invariant <decode-dir>); quote paths with spaces
 log_dir=""          # where the job logs go (default: <first decode-dir>/log)
 force=false         # true: rescore a decode dir whose scores were made from another decode instead of refusing it
 
@@ -30,14 +31,16 @@ if [ $# -lt 2 ]; then echo "${help_message}" >&2; exit 1; fi
 data=$1
 shift
 dirs=("$@")
+score_words=()  # the words of score_opts
+split_opts score_words --score-opts "${score_opts}"
 log_dir=${log_dir:-${dirs[0]}/log}
 
 # permutation DIR: how score_opts has DIR scored: best (it names DIR after --permutation-invariant) or fixed
 permutation() {
-  local words i
-  read -r -a words <<< "${score_opts}"
-  for ((i = 0; i + 1 < ${#words[@]}; i++)); do
-    if [ "${words[i]}" = --permutation-invariant ] && [ "$(realpath -m "${words[i + 1]}")" = "$(realpath -m "$1")" ]
+  local i
+  for ((i = 0; i + 1 < ${#score_words[@]}; i++)); do
+    if [ "${score_words[i]}" = --permutation-invariant ] &&
+      [ "$(realpath -m "${score_words[i + 1]}")" = "$(realpath -m "$1")" ]
     then echo best; return; fi
   done
   echo fixed
@@ -71,9 +74,8 @@ threads="env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"
 start=$SECONDS
 # shellcheck disable=SC2086
 ${cmd} JOB=1:${nj} "${log_dir}/score.JOB.log" \
-  ${threads} python -m avvae.bin.score --nj "${nj}" --job JOB ${score_opts} "${data}" "${dirs[@]}"
-# shellcheck disable=SC2086
-python -m avvae.bin.score --nj "${nj}" --merge ${score_opts} "${data}" "${dirs[@]}"
+  ${threads} python -m avvae.bin.score --nj "${nj}" --job JOB "${score_words[@]}" "${data}" "${dirs[@]}"
+python -m avvae.bin.score --nj "${nj}" --merge "${score_words[@]}" "${data}" "${dirs[@]}"
 for dir in "${todo[@]}"; do
   provenance "${dir}"
   python -m avvae.bin.stage_done write "${dir}" "${provenance[@]}"

@@ -5,12 +5,13 @@
 # refused, or trained again with --force true.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
+. "$(dirname "$0")/../utils/split_opts.sh"
 
 # Options (--name value):
 cmd=run.pl        # launcher (train_cmd or cuda_cmd from cmd.sh)
 ngpu=0            # 0: CPU; 1: one GPU; > 1: DDP over that many GPUs with torchrun
 module=avvae.bin.train  # the training entry point (avvae.bin.train_supervised for the supervised baseline)
-train_opts=""     # options passed on to it (--speaker, --interferers, --init, --dev, ...)
+train_opts=""     # options passed on to it (--speaker, --interferers, --init, --dev, ...); quote paths with spaces
 force=false       # true: retrain a model made (or begun) from another config or inputs instead of refusing it
 
 help_message="Usage: $0 [options] <config> <train-feats> <noise-feats> <exp-dir>
@@ -30,6 +31,8 @@ config=$1
 train=$2
 noise=$3
 exp=$4
+train_words=()  # the words of train_opts
+split_opts train_words --train-opts "${train_opts}"
 
 # the inputs' presence is checked only when there is work to do (stage_done check): a finished stage stays
 # done when they are deleted
@@ -48,6 +51,6 @@ mkdir -p "${exp}/log"
 start=$SECONDS
 # shellcheck disable=SC2086
 ${cmd} "${exp}/log/train.log" ${launcher} --config "${config}" --train "${train}" --noise "${noise}" --resume \
-  ${train_opts} "${exp}"
+  "${train_words[@]}" "${exp}"
 python -m avvae.bin.stage_done write "${exp}" "${provenance[@]}"
 log "trained ${exp} in $((SECONDS - start)) s (loss curves: ${exp}/loss.png)"

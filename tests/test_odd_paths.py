@@ -1,14 +1,19 @@
-"""Paths with spaces, quotes and backslashes reach every job unchanged: through the job launchers (run.pl, slurm.pl)
-and through the steps scripts that hand paths to them (training into exp/t\\z, a decode into dec/x\\y)."""
+"""Paths with spaces, quotes and backslashes reach every job unchanged: through the job launchers (run.pl, slurm.pl),
+through the steps scripts that hand paths to them (training into exp/t\\z, a decode into dec/x\\y), and quoted
+inside the options strings of the steps scripts (--train-opts, --decode-opts, --score-opts)."""
 
+import json
 import os
+import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from avvae.config import save_config
-from tests.test_provenance import ENV, mixture_workdir, step
+from avvae.models import ModelConfig, SpeechVAE, save_model
+from tests.test_provenance import column, mixture_workdir, step
 from tests.training_data import small_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +69,41 @@ def test_a_training_into_a_folder_with_a_backslash_writes_there(training_feats, 
     exp = tmp_path / "exp" / "t\\z"
     assert {"model.pt", "checkpoint.pt", "history.tsv", ".done"} <= {path.name for path in exp.iterdir()}
     assert not (tmp_path / "exp" / "tz").exists()
+
+
+def test_a_dev_set_path_with_a_space_in_the_training_options_reaches_the_training(training_feats, tmp_path):
+    save_config(small_config("avae", epochs=1), tmp_path / "train.yaml")
+    dev = tmp_path / "dump" / "my dev" / "feats.h5"
+    dev.parent.mkdir(parents=True)
+    shutil.copy(training_feats.dev, dev)
+    step(tmp_path, "train.sh", "--train-opts", "--dev 'dump/my dev/feats.h5'", "train.yaml",
+         str(training_feats.train), str(training_feats.noise), "exp/t")
+    record = json.loads((tmp_path / "exp" / "t" / ".done").read_text())
+    assert "dump/my dev/feats.h5" in record["inputs"] and record["options"]["opts"] == "--dev 'dump/my dev/feats.h5'"
+    assert "--dev 'dump/my dev/feats.h5'" in (tmp_path / "exp" / "t" / "log" / "train.log").read_text()
+
+
+def test_paths_with_spaces_quotes_and_backslashes_in_decode_and_score_options_reach_the_jobs(mixtures):
+    model = Path("exp") / "it's a \\model"
+    save_model(SpeechVAE(ModelConfig(kind="avae", latent_dim=4, hidden_dim=16)), mixtures / model / "model.pt")
+    shutil.copy(mixtures / "conf" / "mcem.yaml", mixtures / "conf" / 'my "mcem".yaml')
+    decode = model / "decode test"
+    opts = f"--method mcem --model-dir {shlex.quote(str(model))} --config 'conf/my \"mcem\".yaml'"
+    step(mixtures, "decode.sh", "--nj", "1", "--decode-opts", opts, "data/test_mix", "dump/test_mix/feats.h5",
+         str(decode))
+    record = json.loads((mixtures / decode / ".done.decode").read_text())
+    assert {f"{model}/model.pt", 'conf/my "mcem".yaml'} <= set(record["inputs"])
+    assert len(list((mixtures / decode / "wav").glob("*.wav"))) == 3
+    assert "is separated, skipping" in step(mixtures, "decode.sh", "--nj", "1", "--decode-opts", opts,
+                                            "data/test_mix", "dump/test_mix/feats.h5", str(decode)).stdout
+
+    best = ["--score-opts", f"--permutation-invariant {shlex.quote(str(decode))}"]
+    step(mixtures, "score.sh", "--nj", "1", *best, "data/test_mix", str(decode))
+    assert set(column(mixtures / decode, "permutation")) == {"best"}
+
+    refused = step(mixtures, "decode.sh", "--decode-opts", "--method oracle --config 'conf/x", "data/test_mix",
+                   "dump/test_mix/feats.h5", "dec/other", check=False)
+    assert refused.returncode != 0
+    assert "--decode-opts \"--method oracle --config 'conf/x\": cannot split it as a shell would: No closing " \
+        "quotation" in refused.stdout
+    assert not (mixtures / "dec").exists()

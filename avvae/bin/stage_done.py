@@ -13,6 +13,7 @@ e.g. python -m avvae.bin.stage_done check dump/train_si --what "the dump" --inpu
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from avvae.cli import run_main
@@ -23,6 +24,7 @@ from avvae.fileio.provenance import (
     file_identity,
     mark_stage_done,
     option_inputs,
+    option_words,
 )
 
 
@@ -38,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--opts",
         action="append",
         default=[],
-        help="pass-through options of the stage, recorded; the files they name are inputs, the "
-        "folders they name stand for their model files (write --opts='--x y' when it starts with -)",
+        help="pass-through options of the stage, split as a shell splits them (quote a path with spaces), recorded; "
+        "the files they name are inputs, the folders they name stand for their model files (write --opts='--x y' "
+        "when it starts with -)",
     )
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a setting, recorded")
     parser.add_argument(
@@ -67,8 +70,9 @@ def current_provenance(args: argparse.Namespace) -> Provenance:
         files += data_dir_files(directory)
     options = {}
     for index, opts in enumerate(args.opts):
-        files += option_inputs(opts.split())
-        options[f"opts{index + 1}" if len(args.opts) > 1 else "opts"] = " ".join(opts.split())
+        words = option_words(opts)
+        files += option_inputs(words)
+        options[f"opts{index + 1}" if len(args.opts) > 1 else "opts"] = shlex.join(words)
     for setting in args.option:
         name, separator, value = setting.partition("=")
         if not separator:

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -173,6 +174,16 @@ def model_files(directory: str | Path) -> list[Path]:
     candidates = [directory / name for name in MODEL_FILES]
     candidates += [sub / name for sub in sorted(directory.iterdir()) if sub.is_dir() for name in MODEL_FILES]
     return [path for path in candidates if path.is_file()]
+
+
+def option_words(opts: str, option: str = "--opts") -> list[str]:
+    """The words of a stage's pass-through options string, split as the shell splits a command line (quotes and
+    backslashes, nothing expanded), so that a path with spaces is one word when quoted in it; utils/split_opts.sh
+    splits the string by this rule for the stage's jobs. An unbalanced quote is an error naming `option`."""
+    try:
+        return shlex.split(opts)
+    except ValueError as error:
+        raise ValueError(f"{option} {opts!r}: cannot split it as a shell would: {error}") from error
 
 
 def option_inputs(words: Iterable[str]) -> list[Path]:

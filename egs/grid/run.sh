@@ -8,6 +8,7 @@
 # (local/data.sh) reads the videos.
 set -euo pipefail
 cd "$(dirname "$0")"
+. ./utils/split_opts.sh
 
 conf_dir=conf
 local_data_opts=""
@@ -56,7 +57,8 @@ protocol_options=()
 ./steps/avvae.sh "${protocol_options[@]}" \
   --train_set train_si --dev_set dev_si --sd_set train_sd --test_set test \
   --noise_train noise_train --noise_test noise_test \
-  --local_data_opts "--corpus_config ${conf_dir}/corpus.yaml ${local_data_opts}" --train_conf_dir "${conf_dir}" \
+  --local_data_opts "--corpus_config $(quote_word "${conf_dir}/corpus.yaml") ${local_data_opts}" \
+  --train_conf_dir "${conf_dir}" \
   --feats_config "${conf_dir}/feats.yaml" --mix_config "${conf_dir}/mix.yaml" --unseen_mix_config "" \
   --mcem_config "${conf_dir}/mcem.yaml" --nmf_config "${conf_dir}/nmf.yaml" \
   "${args[@]}"
