@@ -5,6 +5,7 @@ configs (layout, speaker lists, noise types; only sizes shrunk), SD training of 
 shared run's SI model (tests/conftest.py), the release's own split, the discovery of the lip and noisy folders,
 check_release, and clear errors for a missing root, lip file or noisy file."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -320,4 +321,18 @@ def test_listed_speaker_missing_from_the_release_is_named(small_release, tmp_pat
     Path(config.test_speakers).write_text("09F\n31G\n")
     folder = root / "Clean" / "volunteers" / "31G" / "straightcam"
     with pytest.raises(CorpusLayoutError, match=f"{folder}: speaker folder does not exist"):
+        prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")
+
+
+def test_check_release_names_a_lip_file_with_a_nan_coefficient_that_stage_1_refuses(small_release, tmp_path):
+    root, config = small_release
+    path = root / LIPS_ROOT / "test" / "09F" / "si1130.mat"
+    with h5py.File(path, "r+") as handle:
+        handle["data"][3, 100] = np.nan
+    result = check_release(root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    problem = f"{path}: 'data' holds NaN or infinite DCT coefficients (the first: nan in frame 4 of "
+    assert f"lip file with NaN or infinite values: 1\n    {problem}" in result.stdout
+    assert "!09F test/test 3w 3l 18n" in result.stdout
+    with pytest.raises(CorpusLayoutError, match=re.escape(problem)):  # what stage 1 says of it
         prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")

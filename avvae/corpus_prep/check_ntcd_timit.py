@@ -1,8 +1,10 @@
 """Check a copy of the NTCD-TIMIT release before stage 1: per speaker, its clean wavs, lip files and noisy versions,
-and what is missing or inconsistent (lips whose duration disagrees with the audio, noisy files of another length).
+and what is missing or inconsistent (lips whose duration disagrees with the audio or that hold NaN or infinite
+values, noisy files of another length).
 
 The layout and the split are the recipe's own (egs/ntcd_timit/conf/corpus.yaml), so the check reads what stage 1
-will read; it reads file headers only (wav lengths, the `.mat` files' frame counts).
+will read: the wavs' headers (their lengths) and the `.mat` files' coefficients (their frame counts and values,
+which stage 1 refuses when not finite).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Callable, TypeVar
 import soundfile
 
 from avvae.corpus_prep.common import CorpusLayoutError, list_speakers, list_utterances, release_path
-from avvae.corpus_prep.ntcd_lips import mat_lips_length
+from avvae.corpus_prep.ntcd_lips import LipValuesError, check_mat_lips
 from avvae.corpus_prep.ntcd_timit import (
     NtcdConfig,
     NtcdLayout,
@@ -82,9 +84,13 @@ def _check_speaker(spk: str, group: str, layout: NtcdLayout, noisy: bool, config
 
 
 def _check_lips(path: Path, clean: tuple[int, int], config: NtcdConfig, report: ReleaseReport) -> None:
-    """Record an unreadable lip file, or lips whose duration differs from the audio's by more than the tolerance."""
+    """Record an unreadable lip file, one with NaN or infinite values, or lips whose duration differs from the
+    audio's by more than the tolerance."""
     try:
-        frames = mat_lips_length(path, config.lips_size)
+        frames = check_mat_lips(path, config.lips_size)
+    except LipValuesError as error:
+        report.problem("lip file with NaN or infinite values", str(error))
+        return
     except CorpusLayoutError as error:
         report.problem("unreadable lip file", str(error))
         return

@@ -17,6 +17,11 @@ import scipy.fft
 from avvae.corpus_prep.common import CorpusLayoutError
 
 MAT_VARIABLE = "data"
+BLOCK_FRAMES = 512  # frames read at a time when only their values are checked (9 MB of float32 rows)
+
+
+class LipValuesError(CorpusLayoutError):
+    """A lip file whose DCT coefficients hold NaN or infinite values: readable, yet no image comes out of it."""
 
 
 def dct_rows_to_frames(rows: np.ndarray, size: int) -> np.ndarray:
@@ -48,18 +53,31 @@ def _open_mat(path: Path) -> h5py.File:
         raise CorpusLayoutError(f"{path}: not a MATLAB v7.3 (HDF5) MAT-file ({error})") from error
 
 
+def _require_finite(rows: np.ndarray, path: Path, first: int, frames: int) -> None:
+    """Refuse DCT rows (frames `first`... of `frames`) that hold NaN or infinite coefficients, naming the first."""
+    bad = ~np.isfinite(rows)
+    if bad.any():
+        frame, coefficient = np.argwhere(bad)[0]
+        raise LipValuesError(f"{path}: {MAT_VARIABLE!r} holds NaN or infinite DCT coefficients (the first: "
+                             f"{rows[frame, coefficient]} in frame {first + frame + 1} of {frames})")
+
+
 def read_mat_lips(path: str | Path, size: int = 67) -> np.ndarray:
     """The lip frames of one release `.mat` file as uint8 [T, size, size]."""
     path = Path(path)
     with _open_mat(path) as handle:
         rows = _dct_dataset(handle, path, size)[()]
-    if not np.all(np.isfinite(rows)):
-        raise CorpusLayoutError(f"{path}: {MAT_VARIABLE!r} holds NaN or infinite DCT coefficients")
+    _require_finite(rows, path, 0, len(rows))
     return dct_rows_to_frames(rows, size)
 
 
-def mat_lips_length(path: str | Path, size: int = 67) -> int:
-    """Number of frames of one release `.mat` file, read from its header only."""
+def check_mat_lips(path: str | Path, size: int = 67) -> int:
+    """Number of frames of one release `.mat` file, after reading its coefficients block by block: those that
+    read_mat_lips refuses (NaN, infinite) are an error here too, so that a check of the release finds them."""
     path = Path(path)
     with _open_mat(path) as handle:
-        return int(_dct_dataset(handle, path, size).shape[0])
+        dataset = _dct_dataset(handle, path, size)
+        frames = int(dataset.shape[0])
+        for start in range(0, frames, BLOCK_FRAMES):
+            _require_finite(dataset[start:start + BLOCK_FRAMES], path, start, frames)
+    return frames
