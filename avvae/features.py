@@ -27,6 +27,7 @@ from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import is_mixture_dir, read_manifest, read_table, speaker_count
 from avvae.fileio.feature_files import FeatureFileError, settings_differences
 from avvae.fileio.lips import load_lips, resample_lips
+from avvae.fileio.write_errors import naming_full_disk, require_space
 from avvae.stft import StftConfig, stft
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ def dump_features(
     """Dump the utterances `keys` (default: all) of a data dir to `output`; returns how many were computed.
 
     Work goes to `<output>.partial`, one complete group at a time, so a killed dump resumes where it stopped;
-    the file is renamed to `output` only once every utterance is in. An existing `output` means done.
+    the file is renamed to `output` only once every utterance is in. An existing `output` means done. An utterance
+    that the disk has no room for is not begun, and a full disk is an error naming the file (DiskFullError).
     """
     data_dir, output = Path(data_dir), Path(output)
     if output.exists():
@@ -169,7 +171,10 @@ def dump_features(
     partial = output.with_name(output.name + ".partial")
     output.parent.mkdir(parents=True, exist_ok=True)
     computed = 0
-    with _open_partial(partial) as handle:
+    kept = "the utterances complete in it are kept: free some space and rerun to resume"
+    # a write that fails midway may leave the HDF5 file unreadable (begun again on rerun), hence require_space
+    failed = f"{kept} (unless the failed write left it unreadable: then it is begun again)"
+    with naming_full_disk(partial, failed), _open_partial(partial) as handle:
         _require_settings(handle, partial, config, "a partial")
         _write_root_attrs(handle, config, data_kind(data_dir), speaker_count(data_dir))
         for key in tqdm(keys, desc=f"dump {data_dir.name}", unit="utt", mininterval=2.0):
@@ -177,8 +182,11 @@ def dump_features(
                 continue
             if key in handle:
                 del handle[key]
+            features = utterance_features(key, tables, config)
+            require_space(partial, sum(np.asarray(value).nbytes for value in features.values()),
+                          f"utterance {key}", kept)
             group = handle.create_group(key)
-            for name, value in utterance_features(key, tables, config).items():
+            for name, value in features.items():
                 if np.ndim(value) == 0:
                     group.attrs[name] = value
                 else:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from avvae.cli import run_main
 from avvae.fileio.feature_files import FeatureFileError, merge_feature_files
+from avvae.fileio.write_errors import naming_full_disk, require_space
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,11 @@ def main(args: argparse.Namespace) -> None:
     missing = [str(part) for part in parts if not part.is_file()]
     if missing:
         raise FeatureFileError(f"{dump_dir}: job outputs missing: {', '.join(missing)} (rerun the dump jobs)")
-    count = merge_feature_files(parts, dump_dir / "feats.h5")
+    output = dump_dir / "feats.h5"
+    kept = f"the job parts in {parts[0].parent} are kept: free some space and rerun to merge them"
+    require_space(output, sum(part.stat().st_size for part in parts), f"the {len(parts)} job parts", kept)
+    with naming_full_disk(output, kept):
+        count = merge_feature_files(parts, output)
     if args.expected is not None and count != args.expected:
         (dump_dir / "feats.h5").unlink()
         raise FeatureFileError(f"{dump_dir}/feats.h5: {count} utterances merged, data dir has {args.expected}")

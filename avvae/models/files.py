@@ -7,10 +7,8 @@ on load: torch's zip reader does not check its CRCs, so flipped bytes inside a w
 from __future__ import annotations
 
 import dataclasses
-import errno
 import hashlib
 import logging
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import torch
 
 from avvae.config import from_dict
 from avvae.fileio.atomic import atomic_path
+from avvae.fileio.write_errors import write_failure
 from avvae.models.config import ModelConfig
 from avvae.models.vae import SpeechVAE
 
@@ -63,23 +62,7 @@ def save_file(payload: dict[str, Any], path: str | Path) -> None:
         with atomic_path(path) as tmp:
             torch.save({**payload, CHECKSUM: payload_checksum(payload)}, tmp)
     except (RuntimeError, OSError) as error:
-        raise ModelFileError(f"{path}: {_write_failure(Path(path), error)}") from error
-
-
-def _write_failure(path: Path, error: BaseException) -> str:
-    """Why writing `path` failed, in words: the disk is full (ENOSPC anywhere in the chain, or under 1 MiB left)
-    or the write was refused, with the free space and torch's own message."""
-    message = str(error).splitlines()[0] if str(error) else type(error).__name__
-    if not path.parent.is_dir():
-        return f"cannot write the file ({message})"
-    free = shutil.disk_usage(path.parent).free
-    chain, cause = [], error
-    while cause is not None and cause not in chain:
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    full = free < 2**20 or any(getattr(cause, "errno", None) == errno.ENOSPC for cause in chain)
-    reason = "the disk is full" if full else "the write failed (disk full, quota or file size limit?)"
-    return f"cannot write the file: {reason}; {free / 2**20:.1f} MiB free in {path.parent} ({message})"
+        raise ModelFileError(f"{path}: {write_failure(Path(path), error)}") from error
 
 
 def load_file(path: str | Path, expected_format: str, device: str | torch.device = "cpu") -> dict[str, Any]:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from avvae.fileio.audio import write_wav
 from avvae.fileio.decode_dir import output_paths
 from avvae.fileio.feature_files import open_features
+from avvae.fileio.write_errors import naming_full_disk
 from avvae.stft import StftConfig, istft
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,11 @@ def decode_mixtures(feats: str | Path, out_dir: str | Path, method: Method, keys
             if not np.isfinite(signals).all():
                 raise ValueError(f"{feats}: mixture {key}: the separation is not finite (NaN or infinite samples); "
                                  f"nothing was written for it (check its features and the model)")
+            kept = (f"the mixtures separated before ({computed} in this run) are kept: free some space and rerun to "
+                    "resume")
             for path, signal in zip(paths, signals):
-                write_wav(path, signal.astype(np.float32), config.sample_rate)
+                with naming_full_disk(path, kept):
+                    write_wav(path, signal.astype(np.float32), config.sample_rate)
             computed += 1
     log.info("%s: %d mixtures separated, %d already there", out_dir, computed, len(keys) - computed)
     return computed
