@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import soundfile
 
+from avvae.bin import validate_data_dir as validate_cli
 from avvae.fileio.datadir import DataDirError, read_table, validate_data_dir, write_table
 from avvae.fileio.lips import save_lips
+from tests.commands import failure
 from tests.datadirs import make_speech_dir
 
 
@@ -146,3 +148,29 @@ def test_a_truncated_wav_is_refused_not_read_as_a_shorter_recording(data):
         handle.write(content[: len(content) // 2])
     with pytest.raises(DataDirError, match=f"wav.scp: spk1_001: {wav}: truncated: its header announces"):
         validate_data_dir(data)
+
+
+def _respace(data, table: str, old: str, new: str) -> None:
+    """Write `new` for the first `old` in every line of data/<table> (as a data prep of one's own might)."""
+    lines = (data / table).read_text().splitlines()
+    (data / table).write_text("".join(line.replace(old, new, 1) + "\n" for line in lines))
+
+
+def test_a_key_with_a_space_everywhere_is_named_at_its_first_line_not_blamed_on_spk2utt(data, caplog):
+    for table in ("wav.scp", "utt2spk", "lips.scp", "spk2utt"):  # an utterance 'spk0 000' as the data prep wrote it
+        _respace(data, table, "spk0_000", "spk0 000")
+    message = failure(caplog, validate_cli.build_parser, validate_cli.main, [str(data)])
+    wav = read_table(data / "wav.scp")["spk0"].split(" ", 1)[1]
+    assert message == (f"{data / 'wav.scp'}:1: no file '000 {wav}' for key 'spk0', but {wav} exists: is 'spk0 000' "
+                       "a key with a space? Keys cannot hold one")
+
+
+@pytest.mark.parametrize("old, new, line, words", [
+    ("spk0_001 spk0", "spk0_001 spk 0", 2, "spk0_001 spk 0"),  # a speaker with a space
+    ("spk0_000", "spk0 000", 1, "spk0 000 spk0"),  # an utterance with a space ('spk0' sorts before its neighbour)
+])
+def test_an_utt2spk_line_with_a_space_is_named_not_blamed_on_spk2utt(data, caplog, old, new, line, words):
+    _respace(data, "utt2spk", old, new)
+    message = failure(caplog, validate_cli.build_parser, validate_cli.main, [str(data)])
+    assert message == (f"{data / 'utt2spk'}:{line}: 3 words ({words}), expected '<utterance> <speaker>': an "
+                       "utterance or speaker with a space? Neither can hold one")

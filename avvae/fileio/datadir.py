@@ -142,15 +142,34 @@ def _check_lips_match(scp: Path, key: str, audio_seconds: float, lips_seconds: f
 _KEY = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
 
+def _check_no_spaced_keys(scp: Path, table: dict[str, str]) -> None:
+    """Refuse a line of a table of files whose key holds a space: its value is no file, but the value's words after
+    the first are (the key's second part was read as the start of the path). Named before the tables are compared,
+    which would blame another table (read_table's lines are its entries: no blank line is accepted)."""
+    for number, (key, value) in enumerate(table.items(), start=1):
+        head, _, tail = value.partition(" ")
+        if tail and not Path(value).exists() and Path(tail).exists():
+            raise DataDirError(f"{scp}:{number}: no file {value!r} for key {key!r}, but {tail} exists: is "
+                               f"{key + ' ' + head!r} a key with a space? Keys cannot hold one")
+
+
+def _check_utt2spk_fields(path: Path, utt2spk: dict[str, str]) -> None:
+    """Refuse an utt2spk line of more than two words (a key or a speaker with a space): spk2utt would be blamed."""
+    for number, (key, spk) in enumerate(utt2spk.items(), start=1):
+        if " " in spk:
+            raise DataDirError(f"{path}:{number}: {len(spk.split()) + 1} words ({key} {spk}), expected "
+                               "'<utterance> <speaker>': an utterance or speaker with a space? Neither can hold one")
+
+
 def validate_data_dir(
     directory: str | Path, sample_rate: int = 16000, lips_tolerance: float = 0.1, require_lips: bool = True
 ) -> int:
     """Check a speech or mixture data dir (see module docstring); returns the number of utterances.
 
     `require_lips=False` accepts a speech dir without lips.scp (a noise set).
-    Raises DataDirError naming the offending file for: a missing file, duplicated or unsorted keys, key sets
-    that disagree, utt2spk/spk2utt that disagree, a wrong sample rate, a wav without samples, and lips whose duration
-    differs from the audio by more than `lips_tolerance` seconds.
+    Raises DataDirError naming the offending file for: a missing file, duplicated or unsorted keys, a key or
+    speaker with a space (and its line), key sets that disagree, utt2spk/spk2utt that disagree, a wrong sample rate,
+    a wav without samples, and lips whose duration differs from the audio by more than `lips_tolerance` seconds.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -160,10 +179,12 @@ def validate_data_dir(
     keys = list(wavs)
     if not keys:
         raise DataDirError(f"{wav_scp}: no utterances")
+    _check_no_spaced_keys(wav_scp, wavs)
     for key in keys:
         if not _KEY.match(key):
             raise DataDirError(f"{wav_scp}: key {key!r} has characters outside [A-Za-z0-9_-.]")
     utt2spk = read_table(directory / "utt2spk")
+    _check_utt2spk_fields(directory / "utt2spk", utt2spk)
     _check_same_keys(wav_scp, keys, directory / "utt2spk", list(utt2spk))
     spk2utt = read_table(directory / "spk2utt")
     if spk2utt != spk2utt_from_utt2spk(utt2spk):
@@ -175,6 +196,7 @@ def validate_data_dir(
     elif require_lips or (directory / "lips.scp").is_file():
         lips_scp = directory / "lips.scp"
         lips = read_table(lips_scp)
+        _check_no_spaced_keys(lips_scp, lips)
         _check_same_keys(wav_scp, keys, lips_scp, list(lips))
         sizes: dict[tuple[int, int], str] = {}
         for key, path in lips.items():
@@ -189,6 +211,7 @@ def _validate_mixture_sources(
     for name in [f"spk{j}.scp" for j in range(1, speaker_count(directory) + 1)] + ["noise1.scp"]:
         scp = directory / name
         table = read_table(scp)
+        _check_no_spaced_keys(scp, table)
         _check_same_keys(wav_scp, keys, scp, list(table))
         for key, path in table.items():
             if _audio_length(scp, key, path, sample_rate) != lengths[key]:
@@ -197,6 +220,7 @@ def _validate_mixture_sources(
     for j in range(1, speaker_count(directory) + 1):
         scp = directory / f"lips{j}.scp"
         table = read_table(scp)
+        _check_no_spaced_keys(scp, table)
         _check_same_keys(wav_scp, keys, scp, list(table))
         for key, path in table.items():
             _check_lips_match(scp, key, lengths[key], _lips_length(scp, key, path, sizes), lips_tolerance)
