@@ -1,13 +1,17 @@
 """Training: the reconstruction improves, the lips make an informative prior, a killed run resumes to the same
-parameters, a diverging run stops with a clear message and keeps its checkpoint, SD fine-tuning from SI, the
-learning rate decays on dev plateaus (and resumes where it was), bad training configs are rejected."""
+parameters, a diverging run stops with a clear message and keeps its checkpoint (or says it has none yet), SD
+fine-tuning from SI, the learning rate decays on dev plateaus (and resumes where it was), bad training configs are
+rejected."""
 
 import dataclasses
+import re
+import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -24,7 +28,8 @@ from avvae.training.distributed import Placement
 from avvae.training.objective import gaussian_kl
 from avvae.training.setup import TrainingRun, speaker_dependent, speaker_independent
 from avvae.training.trainer import Trainer, TrainingDivergedError
-from tests.training_data import epochs_done, kill_and_resume, run_command, small_config, train_args
+from tests.commands import failure
+from tests.training_data import epochs_done, kill_and_resume, run_command, small_config, torch_threads, train_args
 
 CPU = Placement(0, 1, torch.device("cpu"))
 
@@ -251,3 +256,22 @@ def test_a_bad_training_config_stops_the_command_before_it_writes(training_feats
     assert not (tmp_path / "exp").exists()
     config_path.write_text("mode: two_stage\ndecoder_epochs: 2\nlr_decay: 0.5\nmodel: {kind: avae}\n")
     assert load_config(config_path, TrainConfig).decoder_epochs == 2
+
+
+def test_a_non_finite_loss_in_the_first_epoch_says_no_checkpoint_was_written(training_feats, tmp_path, caplog):
+    train = tmp_path / "train.h5"
+    shutil.copy(training_feats.train, train)
+    with h5py.File(train, "r+") as handle:
+        for group in handle.values():  # every frame of every utterance: the first batch's loss is NaN
+            for name in ("stft", "power"):
+                group[name][...] = np.nan
+    config = tmp_path / "train.yaml"
+    save_config(small_config("avae", epochs=1), config)
+    exp = tmp_path / "exp"
+    with torch_threads():
+        message = failure(caplog, train_parser, train_main, ["--config", str(config), "--train", str(train), "--dev",
+                                                             str(training_feats.dev), "--noise",
+                                                             str(training_feats.noise), str(exp)])
+    assert re.fullmatch(rf"{exp}: loss is .*nan.* at epoch 1, batch 0 \(utterances .*\); no checkpoint was written "
+                        r"\(one is written after each epoch\)", message), message
+    assert not (exp / "checkpoint.pt").exists()

@@ -38,7 +38,7 @@ DEV_SEED = 2**31 - 1
 
 
 class TrainingDivergedError(ValueError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite; the last good checkpoint (if an epoch ended) is kept."""
 
 
 @dataclass
@@ -180,10 +180,11 @@ class Trainer:
             result = objective(batch.to(self.placement.device), beta, generator)
             if not torch.isfinite(result["loss"]):
                 values = _describe({name: value.item() for name, value in result.items()})
+                kept = (f"the last good checkpoint is kept: {self.checkpoint} (epoch {state.epoch})" if state.epoch
+                        else "no checkpoint was written (one is written after each epoch)")
                 raise TrainingDivergedError(
                     f"{self.exp_dir}: loss is {values} at epoch {epoch}, batch {index} (utterances "
-                    f"{', '.join(batch.keys)}); the last good checkpoint is kept: {self.checkpoint} "
-                    f"(epoch {state.epoch})")
+                    f"{', '.join(batch.keys)}); {kept}")
             state.optimizer.zero_grad()
             result["loss"].backward()
             if self.config.grad_clip > 0:
