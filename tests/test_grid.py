@@ -1,7 +1,8 @@
 """egs/grid on small trees laid out as the two GRID distributions: real MPEG-1 videos (25 fps, 3 s, 360x288) with
 their own audio track, where speech starts 0.6 s in, beside end-pointed 25 kHz wavs (the speech only) and
 alignments filed under the wrong speaker, as the release has them. Lips, audio and words through run.sh, the
-mouth landmarks on a real face, the GRID id decoder, and clear errors for packed, unreadable and silent videos."""
+mouth landmarks on a real face, the GRID id decoder, and clear errors for packed, unreadable and silent videos
+and a file given as the root."""
 
 import dataclasses
 import shutil
@@ -32,6 +33,7 @@ from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.fileio.lips import load_lips
 from avvae.fileio.video import read_frames_and_audio, read_gray_frames
 from avvae.stft import StftConfig
+from tests.commands import failure
 from tests.datadirs import RATE, voiced_utterance
 from tests.recipe import REAL_GRID, ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs
 
@@ -456,3 +458,15 @@ def test_check_release_reports_each_speaker_and_what_is_missing(grid, recordings
     assert "no videos of speaker s2" in report.problems["speaker without videos"][0]
     assert "notgrid" in report.problems["utterance id that is not GRID's"][0]
     assert report.speakers[0].startswith("!s1") and report.speakers[1].startswith("!s2")
+
+
+def test_a_file_given_as_the_root_is_named_a_file_not_a_missing_folder(tmp_path, monkeypatch, caplog):
+    release = tmp_path / "GRID.tar"
+    release.write_bytes(b"\0" * 512)  # the archive, not the folder unpacked from it
+    recipe = copy_recipe(tmp_path, "grid")
+    monkeypatch.chdir(recipe)  # the corpus config's speaker lists
+    argv = ["--config", "conf/corpus.yaml", "--noise-root", str(tmp_path), str(release), "corpus", "data"]
+    assert failure(caplog, prepare_grid_cli.build_parser, prepare_grid_cli.main, argv) == (
+        f"{release}: GRID root is a file, not a folder")
+    report = check_grid.check_release(recipe, release)
+    assert report.problems == {"root is not a folder": [f"{release}: GRID root is a file, not a folder"]}

@@ -3,7 +3,7 @@ of DCT rows under the release's train/dev/test folders, capitalised noise folder
 clean + noise sample for sample. Data prep and feature dump through run.sh with only --db_root and the default
 configs (layout, speaker lists, noise types; only sizes shrunk), SD training of its speakers and separation with the
 shared run's SI model (tests/conftest.py), the release's own split, the discovery of the lip and noisy folders,
-check_release, and clear errors for a missing root, lip file or noisy file."""
+check_release, and clear errors for a missing root (or a file given as one), lip file or noisy file."""
 
 import re
 import shutil
@@ -18,6 +18,7 @@ import scipy.fft
 import soundfile
 import yaml
 
+from avvae.bin import prepare_ntcd_timit as prepare_cli
 from avvae.config import load_config
 from avvae.corpus_prep.common import CorpusLayoutError, crossfade_concatenate
 from avvae.corpus_prep.ntcd_lips import read_mat_lips
@@ -26,6 +27,7 @@ from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.fileio.lips import load_lips
 from avvae.stft import StftConfig
+from tests.commands import failure
 from tests.datadirs import RATE, lips_for, voiced_utterance
 from tests.recipe import ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs
 
@@ -336,3 +338,17 @@ def test_check_release_names_a_lip_file_with_a_nan_coefficient_that_stage_1_refu
     assert "!09F test/test 3w 3l 18n" in result.stdout
     with pytest.raises(CorpusLayoutError, match=re.escape(problem)):  # what stage 1 says of it
         prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")
+
+
+def test_a_file_given_as_the_root_is_named_a_file_not_a_missing_folder(tmp_path, monkeypatch, caplog):
+    release = tmp_path / "NTCD-TIMIT.zip"
+    release.write_bytes(b"PK\x03\x04")  # the archive, not the folder unpacked from it
+    recipe = copy_recipe(tmp_path, "ntcd_timit")
+    result = run_script(recipe, "--db_root", str(release), "--stop_stage", "1", check=False)
+    assert result.returncode != 0 and f"NTCD-TIMIT root {release} is a file, not a folder" in result.stdout
+    monkeypatch.chdir(recipe)  # the corpus config's speaker lists
+    argv = ["--config", "conf/corpus.yaml", str(release), "corpus", "data"]
+    message = failure(caplog, prepare_cli.build_parser, prepare_cli.main, argv)
+    assert message == f"{release}: NTCD-TIMIT root is a file, not a folder"
+    result = check_release(release)
+    assert result.returncode == 1 and f"{release}: NTCD-TIMIT root is a file, not a folder" in result.stdout

@@ -54,6 +54,14 @@ def require(path: Path, what: str) -> Path:
     return path
 
 
+def require_folder(path: Path, what: str) -> Path:
+    """`path` if it is a folder, else an error naming it and what it should have been (a file there is said to be
+    one, not taken for a missing folder)."""
+    if path.exists() and not path.is_dir():
+        raise CorpusLayoutError(f"{path}: {what} is a file, not a folder")
+    return require(path, what)
+
+
 def list_utterances(root: Path, template: str, **fields: str) -> list[str]:
     """Utterance names found for the template's other fields (e.g. every `{utt}.wav` of one speaker), sorted."""
     pattern = release_path(root, template, utt="\0", **fields)
@@ -61,7 +69,7 @@ def list_utterances(root: Path, template: str, **fields: str) -> list[str]:
     if "\0" in str(folder):
         raise CorpusLayoutError(f"layout template {template!r}: {{utt}} must be in the file name")
     prefix, suffix = name.split("\0")
-    require(folder, "speaker folder")
+    require_folder(folder, "speaker folder")
     return sorted(p.name[len(prefix):len(p.name) - len(suffix)] for p in folder.glob(f"{prefix}*{suffix}")
                   if p.is_file())
 
@@ -69,7 +77,7 @@ def list_utterances(root: Path, template: str, **fields: str) -> list[str]:
 def list_speakers(root: Path, template: str, **fields: str) -> list[str]:
     """Speaker folder names found at the template's `{spk}` level, sorted."""
     head = template.split("{spk}")[0]
-    folder = require(root / head.format(**fields), "speakers' folder")
+    folder = require_folder(root / head.format(**fields), "speakers' folder")
     return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
 
@@ -184,7 +192,7 @@ def write_noise_set(directory: Path, recordings: dict[str, tuple[Path, str]], ra
 def noise_folder_recordings(noise_root: Path, split: str, corpus_dir: Path, rate: int) -> dict[str, tuple[Path, str]]:
     """Noise recordings of a folder `<noise_root>/<split>/<type>/<name>.wav` (other rates resampled into
     CORPUS_DIR/noise_resampled)."""
-    folder = require(noise_root / split, f"{split} noise folder (<noise_root>/{split}/<type>/<name>.wav)")
+    folder = require_folder(noise_root / split, f"{split} noise folder (<noise_root>/{split}/<type>/<name>.wav)")
     recordings = {}
     for kind_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         for wav in sorted(kind_dir.glob("*.wav")):

@@ -40,6 +40,7 @@ from avvae.corpus_prep.common import (
     read_speaker_list,
     release_path,
     require,
+    require_folder,
     split_test_utterances,
     write_noise_set,
     write_speech_set,
@@ -178,7 +179,7 @@ def speaker_videos(root: Path, config: GridConfig, spk: str) -> dict[str, Path]:
 
 def _all_videos(root: Path, config: GridConfig) -> dict[tuple[str, str], Path]:
     """{(speaker, utterance): video} of every listed speaker, sorted."""
-    require(root, "GRID root")
+    require_folder(root, "GRID root")
     return {(spk, utt): path for spk in _listed_speakers(config)
             for utt, path in speaker_videos(root, config, spk).items()}
 

@@ -36,6 +36,7 @@ from avvae.corpus_prep.common import (
     read_speaker_list,
     release_path,
     require,
+    require_folder,
     resample,
     run_parallel,
     split_test_utterances,
@@ -146,7 +147,7 @@ def find_lips_root(root: Path, config: NtcdConfig) -> Path:
     """The lip ROI folder: `lips_root` (relative to the root, or absolute), or, when unset, the one folder under the
     root holding `{train,dev,test}/<spk>/<utt>.mat` (logged)."""
     if config.lips_root is not None:
-        return require(root / config.lips_root, "lip ROI folder (lips_root)")
+        return require_folder(root / config.lips_root, "lip ROI folder (lips_root)")
     found = find_unique_folder(root, lambda f: _is_lips_root(f, config.lips_splits),
                                f"lip ROI folder ({'|'.join(config.lips_splits)}/<spk>/<utt>.mat)")
     log.info("lip ROIs found in %s (set lips_root in the corpus config to choose another)", found)
@@ -157,7 +158,7 @@ def find_noisy_root(root: Path, config: NtcdConfig) -> Path:
     """The noisy speech folder: `noisy_root` (relative to the root, or absolute), or, when unset, the one folder under
     the root holding every noise-type folder (logged)."""
     if config.noisy_root is not None:
-        return require(root / config.noisy_root, "noisy speech folder (noisy_root)")
+        return require_folder(root / config.noisy_root, "noisy speech folder (noisy_root)")
     found = find_unique_folder(root, lambda f: _is_noisy_root(f, config.noise_types),
                                f"noisy speech folder (holding {', '.join(config.noise_types)})")
     log.info("noisy speech found in %s (set noisy_root in the corpus config to choose another)", found)
@@ -166,7 +167,7 @@ def find_noisy_root(root: Path, config: NtcdConfig) -> Path:
 
 def resolve_layout(db_root: str | Path, config: NtcdConfig) -> NtcdLayout:
     """Where this copy of the release keeps its lip ROIs and noisy speech, and each lip speaker's split folder."""
-    root = require(Path(db_root), "NTCD-TIMIT root")
+    root = require_folder(Path(db_root), "NTCD-TIMIT root")
     lips_root = find_lips_root(root, config)
     return NtcdLayout(root, lips_root, find_noisy_root(root, config), lip_folders(lips_root, config.lips_splits))
 

@@ -63,8 +63,10 @@ def recipe_config(recipe: Path, schema: type[C]) -> C:
 
 
 def start_report(corpus: str, recipe: Path, root: Path) -> ReleaseReport:
-    """An empty report on the copy of `corpus` at `root`, with a problem already when the root does not exist."""
+    """An empty report on the copy of `corpus` at `root`, with a problem already when the root is not a folder."""
     report = ReleaseReport(f"{corpus} at {root} (layout and split of {recipe / 'conf' / 'corpus.yaml'})")
-    if not root.is_dir():
+    if root.exists() and not root.is_dir():
+        report.problem("root is not a folder", f"{root}: {corpus} root is a file, not a folder")
+    elif not root.is_dir():
         report.problem("missing root", f"{root}: {corpus} root does not exist")
     return report

@@ -33,7 +33,10 @@ GRID_NOISE=${noise:-${GRID_NOISE:-}}
 if [ -z "${GRID}" ]; then
   echo "$0: no GRID root: pass --db_root /path to run.sh, or write GRID=/path in $(pwd)/db.sh" >&2; exit 1
 fi
-[ -d "${GRID}" ] || { echo "$0: GRID root ${GRID} does not exist" >&2; exit 1; }
+if [ ! -d "${GRID}" ]; then
+  problem=$([ -e "${GRID}" ] && echo "is a file, not a folder" || echo "does not exist")
+  echo "$0: GRID root ${GRID} ${problem}" >&2; exit 1
+fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   if [ -f "${corpus_dir}/lips/.done" ]; then
@@ -55,7 +58,10 @@ fi
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   noise_opts=()  # none: the corpus config's noise: generated makes it, or prepare_grid names what is missing
   if [ -n "${GRID_NOISE}" ]; then
-    [ -d "${GRID_NOISE}" ] || { echo "$0: noise folder ${GRID_NOISE} does not exist" >&2; exit 1; }
+    if [ ! -d "${GRID_NOISE}" ]; then
+      problem=$([ -e "${GRID_NOISE}" ] && echo "is a file, not a folder" || echo "does not exist")
+      echo "$0: noise folder ${GRID_NOISE} ${problem}" >&2; exit 1
+    fi
     noise_opts=(--noise-root "${GRID_NOISE}")
   fi
   if [ -f data/.done.prepare ]; then

@@ -21,7 +21,10 @@ if [ -z "${NTCD_TIMIT:-}" ]; then
   echo "$0: no NTCD-TIMIT root: pass --db_root /path to run.sh, or write NTCD_TIMIT=/path in $(pwd)/db.sh" >&2
   exit 1
 fi
-[ -d "${NTCD_TIMIT}" ] || { echo "$0: NTCD-TIMIT root ${NTCD_TIMIT} does not exist" >&2; exit 1; }
+if [ ! -d "${NTCD_TIMIT}" ]; then
+  problem=$([ -e "${NTCD_TIMIT}" ] && echo "is a file, not a folder" || echo "does not exist")
+  echo "$0: NTCD-TIMIT root ${NTCD_TIMIT} ${problem}" >&2; exit 1
+fi
 
 if [ -f data/.done.prepare ]; then
   log "data dirs are complete (data/.done.prepare), skipping; delete data/ to prepare them again"
