@@ -1,4 +1,4 @@
-"""STFT / inverse STFT pair with exact-length reconstruction (DESIGN.md, Signals).
+"""STFT / inverse STFT pair with exact-length reconstruction (docs/design.md, "Signals and features").
 
 Frames are centred: frame n is centred on sample n * hop and sits at time n * hop / sample_rate. A signal of
 L >= 1 samples gets N = 1 + ceil((L - 1) / hop) frames, the fewest that put the last sample at or before the

@@ -1,5 +1,6 @@
-"""The fast MCEM paths against straightforward formulas (DESIGN.md), the parallel-chains switch, and the step
-adaptation (with the fixed-step path checked bit for bit against a run saved before adaptation existed)."""
+"""The fast MCEM paths against straightforward formulas (docs/design.md, "Monte Carlo EM"), the parallel-chains
+switch, and the step adaptation (with the fixed-step path checked bit for bit against a run saved before adaptation
+existed)."""
 
 import dataclasses
 import sys
@@ -36,7 +37,8 @@ def random_problem(generator, draws=4, speakers=2, batch=2, frames=12, freqs=16,
 
 
 def reference_m_step(samples, params, power, mask, exponent, floor):
-    """DESIGN.md step 3 as written, in float64: W, H, then g, each with V recomputed from the latest values."""
+    """Step 3 of docs/design.md, "Monte Carlo EM", as written, in float64: W, H, then g, each with V recomputed
+    from the latest values."""
     samples, power, mask = samples.double(), power.double(), mask.double()[..., None]
     W, H, g = params.W.double(), params.H.double(), params.g.double()
 

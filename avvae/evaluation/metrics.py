@@ -1,4 +1,4 @@
-"""Separation metrics of one mixture's estimates against its references (DESIGN.md, Metrics).
+"""Separation metrics of one mixture's estimates against its references (docs/design.md, "Metrics").
 
 - SI-SDR: scale-invariant SDR of zero-mean signals (Le Roux et al. 2019); -inf for a silent estimate.
 - STOI: classic STOI (`pystoi`).

@@ -1,4 +1,5 @@
-"""Monte Carlo EM separation with per-speaker VAEs and an NMF noise model (DESIGN.md, Mixture model)."""
+"""Monte Carlo EM separation with per-speaker VAEs and an NMF noise model (docs/design.md, "Mixture model at
+separation time")."""
 
 from avvae.mcem.config import McemConfig
 from avvae.mcem.method import mcem_method

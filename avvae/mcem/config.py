@@ -1,4 +1,5 @@
-"""MCEM settings (conf/mcem.yaml): every key defaults to the published value (DESIGN.md, Mixture model)."""
+"""MCEM settings (conf/mcem.yaml): every key defaults to the published value (docs/design.md,
+"Mixture model at separation time")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The M-step: multiplicative (IS-NMF) updates of the noise NMF W, H and the gains g, given the decoded speech
-variances of the kept draws (DESIGN.md step 3), and the likelihood they increase.
+variances of the kept draws (docs/design.md, "Monte Carlo EM", step 3), and the likelihood they increase.
 
 Shapes: samples [R, J, B, N, F], power [B, N, F], mask [B, N], W [B, F, K], H [B, K, N], g [J, B, N].
 """

@@ -1,6 +1,7 @@
 """The "oracle latent" reference row: MCEM's mixture model and Wiener filter, with each speaker's latents fitted to
 that speaker's true clean source instead of inferred from the mixture. It measures model error apart from MCEM's
-inference error (DESIGN.md, Metrics), as the ideal ratio mask (avvae.separation.oracle) bounds every method.
+inference error (docs/design.md, "Reference rows"), as the ideal ratio mask (avvae.separation.oracle) bounds every
+method.
 
 For each speaker j: z_j = avvae.models.latent_fit.fit_latent(model_j, |s_j|^2, context_j) (the decoder's best
 latent per frame for the clean source), sigma2_j = sigma2(z_j) decoded and clamped as in MCEM. Then, with those

@@ -1,4 +1,4 @@
-"""Monte Carlo EM separation (DESIGN.md, Mixture model at separation time) of one mixture or a padded batch.
+"""Monte Carlo EM separation (docs/design.md, "Mixture model at separation time") of one mixture or a padded batch.
 
 1. z_j <- encoder mean from (|x|^2, v_j) (or, with init: prior, the prior mean of p(z | v_j)); W, H seeded uniform
    (floored); g = 1.

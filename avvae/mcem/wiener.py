@@ -1,5 +1,5 @@
 """The final Wiener filters: each speaker's (and the noise's) share of the mixture variance, averaged over the
-kept draws of a fresh chain (DESIGN.md step 5), applied to the mixture STFT."""
+kept draws of a fresh chain (docs/design.md, "Monte Carlo EM", step 5), applied to the mixture STFT."""
 
 from __future__ import annotations
 

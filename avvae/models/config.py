@@ -12,7 +12,8 @@ LIP_NORMALISATIONS = ("none", "mean")
 
 @dataclass
 class ModelConfig:
-    """Sizes default to the published ones (DESIGN.md): L = 32, hidden 128 tanh, lips 4489 -> 512 -> 128.
+    """Sizes default to the published ones (docs/design.md, "Speech models"): L = 32, hidden 128 tanh, lips
+    4489 -> 512 -> 128.
 
     kind: "avae" (audio-only, prior N(0, I)), "avvae" (encoder on mixture + lips, visual prior) or "cvae"
     (Sadeghi et al. 2020: encoder on clean speech + lips, visual prior, decoder conditioned on the lips).

@@ -1,4 +1,4 @@
-"""The NMF baseline (DESIGN.md, Baselines): IS-NMF speech dictionaries and NMF separation with Wiener filtering.
+"""The NMF baseline (docs/design.md, "NMF"): IS-NMF speech dictionaries and NMF separation with Wiener filtering.
 
 Power spectrograms V (F x N) are modelled as V ~ W H with the Itakura-Saito divergence (beta = 0), the
 divergence of the Gaussian variance model that the VAE methods share. Updates are multiplicative:

@@ -11,7 +11,7 @@ from avvae.supervised.config import MaskNetConfig
 
 
 class MaskNet(nn.Module):
-    """Target-speaker audio-visual mask estimation (the supervised baseline of DESIGN.md)."""
+    """Target-speaker audio-visual mask estimation (docs/design.md, "Supervised audio-visual mask network")."""
 
     def __init__(self, config: MaskNetConfig):
         super().__init__()
