@@ -1,4 +1,4 @@
-"""The speech VAEs: A-VAE, AV-VAE (the seed's) and CVAE, one class whose kind picks the parts.
+"""The speech VAEs: A-VAE, the published AV-VAE (Nguyen et al. 2021) and CVAE, one class whose kind picks the parts.
 
 The interface MCEM needs, batched over utterances B and frames N (and any leading sample dimensions for decode):
 - `visual_context(lips [B, N, H, W]) -> context [B, N, C]` or None for the audio-only model;
