@@ -2,7 +2,7 @@
 """Per-stage wall and CPU time of a whole recipe run: a fresh copy of egs/<corpus> (no corpus, data, dump or exp)
 is run from stage 0 to the end with jobs on this machine, and the per-stage table of the TIMING.md it writes
 (utils/stage_times.sh) is printed. The tiny corpus (default) takes minutes; `--size default` is the full default
-corpus, the run behind the README's stage table.
+corpus, the run behind the stage table of docs/performance.md.
 
     python local/bench_recipe.py                      # mini_av, tiny corpus, in a temporary folder
     python local/bench_recipe.py --size default --work /tmp/bench --keep

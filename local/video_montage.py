@@ -1,6 +1,6 @@
-"""The README's picture of `separate --video`: the two-face test video separated, one output frame per face (its
-box drawn) above each face's mouth strip. Builds the video of avvae.synthetic_video, separates it with a tiny
-untrained AV-VAE (the picture shows tracking and cropping, not separation quality), and writes a small PNG.
+"""The picture of `separate --video` in docs/separating.md: the two-face test video separated, one output frame
+per face (its box drawn) above each face's mouth strip. Builds the video of avvae.synthetic_video, separates it with
+a tiny untrained AV-VAE (the picture shows tracking and cropping, not separation quality), and writes a small PNG.
 
   PYTHONPATH=. python local/video_montage.py docs/video_separation.png
 """

@@ -1,5 +1,5 @@
 """The job launch settings that every recipe shares: egs/<corpus>/cmd.sh and conf/slurm.conf.example are relative
-links to the one copy in the top-level conf/, and work from the recipe folder as the README says."""
+links to the one copy in the top-level conf/, and work from the recipe folder as docs/cluster.md says."""
 
 import os
 import subprocess
