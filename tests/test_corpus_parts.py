@@ -30,7 +30,7 @@ def test_shipped_configs_load_and_fit_the_protocol(name):
     # a test or dev voice is heard nowhere else; training voices may come back as pitch/time variants
     for speaker in config.speakers_in("test") + config.speakers_in("dev_si"):
         assert [s.id for s in config.speakers if s.db == speaker.db] == [speaker.id], speaker.id
-    assert not {s.db for s in config.speakers} & {"de3", "de4", "hu1", "pl1", "ro1"}  # kept for an outside check
+    assert not {s.db for s in config.speakers} & {"de3", "de4", "hu1", "pl1", "ro1"}  # held back as unheard voices
     assert len(config.speakers_in("test")) >= 3
     assert {s.gender for s in config.speakers_in("test")} == {"F", "M"}
     if name == "corpus.yaml":
