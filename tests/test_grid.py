@@ -360,7 +360,7 @@ def centre_distance(boxes: np.ndarray, reference: np.ndarray, frame_height: int)
 
 def test_followed_face_crops_the_mouth_as_every_frame_detection_on_real_videos():
     """The recipe's mouth crops (the face detected once, then followed by its landmarks) against dlib's detector on
-    every frame, on the real videos of ../shared/real/grid (s1 360x288, s4 720x576). On 100 s1 and 50 s4 videos
+    every frame, on the real videos of REAL_GRID (tests/recipe.py; s1 360x288, s4 720x576). On 100 s1 and 50 s4 videos
     (local/bench_mouth_crops.py) the box centres were 0.4 pixels apart on average, 1 at the 95th percentile and 2 at
     most (in 360x288 pixels, s4's halved; half a pixel in x and y where the sides differ by one), the crops 1.8
     grey levels on average and at most 3.7 over a video. A box frozen at the first frame's is 1.1 to 4.8 pixels off

@@ -1,6 +1,6 @@
-"""egs/grid's two-talker protocol (conf/real) on real GRID videos of ../shared/real/grid: each talker's folder given
-on its own, each talker's utterances split into train/dev/test, noise made from the training speech, and test
-mixtures of s1 + s4 and of two sentences of s1."""
+"""egs/grid's two-talker protocol (conf/real) on the real GRID videos of REAL_GRID (tests/recipe.py): each talker's
+folder given on its own, each talker's utterances split into train/dev/test, noise made from the training speech,
+and test mixtures of s1 + s4 and of two sentences of s1."""
 
 import dataclasses
 import json
@@ -18,7 +18,7 @@ from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.fileio.lips import load_lips
 from tests.recipe import REAL_GRID, copy_recipe, run_script
 
-SPLIT = {"s1": [6, 2, 2], "s4": [1, 0, 1]}  # the 10 s1 and 2 s4 videos of ../shared/real/grid
+SPLIT = {"s1": [6, 2, 2], "s4": [1, 0, 1]}  # the 10 s1 and 2 s4 videos of REAL_GRID
 TESTED = {"s1": ["lrby8n"], "s4": ["pric2a"]}
 
 

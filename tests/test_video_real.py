@@ -1,6 +1,7 @@
-"""separate --video on real faces: two real GRID videos of ../shared/real/grid side by side, their soundtracks summed,
-separated with egs/grid's models of the two real talkers (egs/grid/models, trained by the conf/real protocol on
-other utterances of theirs). Each face must get its own voice, scored against each video's own soundtrack."""
+"""separate --video on real faces: two real GRID videos of REAL_GRID (tests/recipe.py) side by side, their
+soundtracks summed, separated with egs/grid's models of the two real talkers (egs/grid/models, trained by the
+conf/real protocol on other utterances of theirs). Each face must get its own voice, scored against each video's
+own soundtrack."""
 
 import subprocess
 from pathlib import Path
