@@ -179,6 +179,16 @@ def test_speech_shaped_noise_follows_the_speech_spectrum():
     assert noise_frequencies[np.argmax(noise_density)] == pytest.approx(300, abs=20)
     assert np.corrcoef(np.log(noise_density), np.log(density))[0, 1] > 0.8
 
+    # The power itself, not just its shape on a log scale: the 1200 Hz tone is 10.5 dB below the 300 Hz one in the
+    # speech (amplitude 0.3) and the floor at 4 kHz about 60 dB below, and both are as far below in the noise.
+    def below_peak_db(frequencies: np.ndarray, density: np.ndarray, hz: float) -> float:
+        return float(10 * np.log10(density[np.argmin(np.abs(frequencies - hz))] / density.max()))
+
+    assert below_peak_db(frequencies, density, 1200) == pytest.approx(20 * np.log10(0.3), abs=0.5)
+    for hz, tolerance in ((1200, 1.0), (4000, 4.0)):
+        assert below_peak_db(noise_frequencies, noise_density, hz) == pytest.approx(
+            below_peak_db(frequencies, density, hz), abs=tolerance), hz
+
 
 def _utterance_with_pauses(rate: int = 16000) -> tuple[np.ndarray, slice]:
     """0.5 s of digital silence, 2 s of a voiced harmonic sound, 0.5 s of silence (what the synthesiser gives)."""
