@@ -57,9 +57,11 @@ def frame_energy(signal: np.ndarray, frames: int) -> np.ndarray:
 
 
 def mouth_frames(opening: np.ndarray) -> np.ndarray:
-    """GRID-sized gray frames: a uniform face, a dark mouth inside MOUTH as tall as the opening (0..1)."""
+    """GRID-sized gray frames: a light face inside MOUTH on a darker rest of the frame (so that a crop of anything
+    else looks different), a dark mouth inside MOUTH as tall as the opening (0..1)."""
     x, y, width, height = MOUTH
-    frames = np.full((len(opening), HEIGHT, WIDTH), 200, np.uint8)
+    frames = np.full((len(opening), HEIGHT, WIDTH), 90, np.uint8)
+    frames[:, y:y + height, x:x + width] = 200
     for frame, value in zip(frames, opening):
         half = int(2 + value * (height / 2 - 4))
         frame[y + height // 2 - half:y + height // 2 + half, x + 10:x + width - 10] = 30
@@ -231,12 +233,17 @@ def test_lips_and_audio_share_one_clock(grid):
 
 
 def test_lips_are_the_mouth_crop(grid, recordings):
-    """No face is found in the drawn videos, so the fixed box is taken: the crops darken as the mouth opens."""
+    """No face is found in the drawn videos, so the fixed box is taken: the crops are the drawn box resized (up to
+    the video coding), and darken as the mouth opens."""
     recipe, _, _ = grid
+    x, y, width, height = MOUTH
     for key, path in read_table(recipe / "data" / "train_si" / "lips.scp").items():
         frames, _ = load_lips(path)
         opening = recordings[key][2]
         assert frames.shape == (FRAMES, 67, 67)
+        drawn = [Image.fromarray(frame[y:y + height, x:x + width]) for frame in mouth_frames(opening)]
+        expected = np.stack([np.asarray(box.resize((67, 67), Image.Resampling.BILINEAR)) for box in drawn])
+        assert np.abs(frames.astype(float) - expected).mean() < 4, key
         darkness = 255.0 - frames.reshape(len(frames), -1).mean(axis=1)
         assert np.corrcoef(darkness, opening)[0, 1] > 0.95
 
