@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -99,11 +100,16 @@ def test_an_output_folder_that_cannot_be_created_is_refused_before_any_work(reco
 def test_a_folder_without_room_for_the_outputs_is_refused_before_any_work(
     recording, tmp_path, caplog, separations, monkeypatch
 ):
-    monkeypatch.setattr(output_set.shutil, "disk_usage", lambda path: SimpleNamespace(free=2**20))
-    message = failure(caplog, recording, recording / "b" / "mix.wav", tmp_path / "out")
+    # 1 MiB free in the output folder, a lot everywhere else: checking another folder (the input's, the output's
+    # parent, the working directory) finds room and fails this test.
+    out = tmp_path / "out"
+    monkeypatch.setattr(
+        output_set.shutil, "disk_usage", lambda path: SimpleNamespace(free=2**20 if Path(path) == out else 2**40)
+    )
+    message = failure(caplog, recording, recording / "b" / "mix.wav", out)
     # 3 float32 wavs of 1 s (188 kB) and the figure, an uncompressed 900 x 880 RGBA image at most (3.0 MiB)
     assert (
-        message == f"{tmp_path / 'out'}: 1.0 MiB free, the outputs need about 3.3 MiB: free some space or give "
+        message == f"{out}: 1.0 MiB free, the outputs need about 3.3 MiB: free some space or give "
         "another --out-dir"
     )
     assert not separations and not list((tmp_path / "out").iterdir())
