@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import yaml
 
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import write_text_atomic
 
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(AvvaeError):
     """A config file has an unknown key, a value of the wrong type, or is not valid YAML."""
 
 

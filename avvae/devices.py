@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import torch
 
+from avvae.errors import AvvaeError
 
-class DeviceError(ValueError):
+
+class DeviceError(AvvaeError):
     """The requested device does not exist on this machine, or is not a device name."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from avvae.cli import run_main
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import is_done
 from avvae.fileio.datadir import (
     read_table,
@@ -31,7 +32,7 @@ SPEECH_SETS = ("train_si", "dev_si", "train_sd", "test")
 NOISE_SETS = {"noise_train": "train", "noise_test": "test"}
 
 
-class CorpusError(ValueError):
+class CorpusError(AvvaeError):
     """The corpus dir is incomplete or not a mini_av corpus."""
 
 

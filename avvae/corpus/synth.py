@@ -18,11 +18,12 @@ import soundfile
 from scipy.signal import resample_poly
 
 from avvae.corpus.config import SpeakerConfig
+from avvae.errors import AvvaeError
 
 SAMPLE_RATE = 16000
 
 
-class SynthesisToolError(ValueError):
+class SynthesisToolError(AvvaeError):
     """espeak-ng, mbrola or an MBROLA voice is missing or failed; the message says what to install."""
 
 

@@ -18,13 +18,14 @@ import scipy.signal
 import soundfile
 from tqdm import tqdm
 
+from avvae.errors import AvvaeError
 from avvae.fileio.audio import read_wav, write_wav
 from avvae.fileio.datadir import spk2utt_from_utt2spk, validate_data_dir, write_speech_dir, write_table
 
 NOISE_SPLITS = {"noise_train": "train", "noise_test": "test"}
 
 
-class CorpusLayoutError(ValueError):
+class CorpusLayoutError(AvvaeError):
     """A file or folder of the release is missing or not as documented; the message names it."""
 
 

@@ -28,6 +28,8 @@ import numpy as np
 import scipy.ndimage
 from PIL import Image, ImageDraw
 
+from avvae.errors import AvvaeError
+
 Box = tuple[int, int, int, int]
 
 MOUTH_POINTS = slice(48, 68)
@@ -39,7 +41,7 @@ LOST_SPREAD_RATIO = 1.25
 SMOOTHING_FRAMES = 5
 
 
-class LandmarkDetectorError(ValueError):
+class LandmarkDetectorError(AvvaeError):
     """The landmark detector's packages are not installed."""
 
 

@@ -9,12 +9,13 @@ import numpy as np
 import scipy.io.wavfile
 import soundfile
 
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
 
-class AudioFileError(ValueError):
+class AudioFileError(AvvaeError):
     """A waveform file is missing, unreadable, or not what the recipe expects."""
 
 

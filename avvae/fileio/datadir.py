@@ -16,12 +16,13 @@ from pathlib import Path
 
 import soundfile
 
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import write_text_atomic
 from avvae.fileio.audio import AudioFileError, check_complete
 from avvae.fileio.lips import LipsFileError, load_lips
 
 
-class DataDirError(ValueError):
+class DataDirError(AvvaeError):
     """A data directory breaks the conventions; the message names the file and the problem."""
 
 

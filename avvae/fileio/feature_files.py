@@ -10,10 +10,11 @@ from typing import Any
 
 import h5py
 
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import atomic_path
 
 
-class FeatureFileError(ValueError):
+class FeatureFileError(AvvaeError):
     """A feature file is missing, incomplete, or was made with other STFT settings."""
 
 

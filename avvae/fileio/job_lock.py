@@ -10,8 +10,10 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from avvae.errors import AvvaeError
 
-class JobLockError(ValueError):
+
+class JobLockError(AvvaeError):
     """Another process is running the same job."""
 
 

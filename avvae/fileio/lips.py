@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import atomic_path
 
 
-class LipsFileError(ValueError):
+class LipsFileError(AvvaeError):
     """A lips file is missing, unreadable or malformed."""
 
 

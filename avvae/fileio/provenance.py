@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import done_marker, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ MODEL_FILES = ("model.pt", "dictionaries.npz", "nmf.yaml")
 DATE_LINE = re.compile(r"(?=[^{\n]*\d{4})[^{\n]*\d\d?:\d\d:\d\d[^{\n]*\n?")
 
 
-class StaleOutputError(ValueError):
+class StaleOutputError(AvvaeError):
     """A stage's output (finished or partial) was made from other inputs or settings than the ones given now."""
 
 

@@ -14,13 +14,15 @@ from typing import Iterator
 
 import numpy as np
 
+from avvae.errors import AvvaeError
+
 # imageio-ffmpeg warns on every video whose frames, as read, differ from the encoded size: we ask for that.
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 # The raw video output's line in ffmpeg's log: its frame size and rate.
 RAW_VIDEO_LINE = re.compile(r"Video: rawvideo .*?, (\d+)x(\d+)\b.*?, ([\d.]+) fps")
 
 
-class VideoError(ValueError):
+class VideoError(AvvaeError):
     """A video cannot be decoded, has no frames or no audio track; the message names it."""
 
 

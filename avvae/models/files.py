@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from avvae.config import from_dict
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import atomic_path
 from avvae.fileio.write_errors import write_failure
 from avvae.models.config import ModelConfig
@@ -27,7 +28,7 @@ CHECKSUM = "sha256"  # the payload key of the checksum
 log = logging.getLogger(__name__)
 
 
-class ModelFileError(ValueError):
+class ModelFileError(AvvaeError):
     """A model or checkpoint file cannot be used or written: missing, truncated, corrupt, of another format, or a
     write that failed."""
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import write_text_atomic
 
 
-class OutputDirError(ValueError):
+class OutputDirError(AvvaeError):
     """The output folder cannot take the outputs: not creatable or writable, too little space, or it holds the
     outputs of another input of the same name."""
 

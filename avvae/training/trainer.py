@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from avvae.config import save_config
+from avvae.errors import AvvaeError
 from avvae.fileio.atomic import is_done, mark_done, write_text_atomic
 from avvae.models.files import CHECKPOINT_FORMAT, build_model, load_file, model_payload, save_file
 from avvae.training.data import Batch, MixtureSampler
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 DEV_SEED = 2**31 - 1
 
 
-class TrainingDivergedError(ValueError):
+class TrainingDivergedError(AvvaeError):
     """The loss became NaN or infinite; the last good checkpoint (if an epoch ended) is kept."""
 
 

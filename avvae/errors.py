@@ -1,0 +1,10 @@
+"""The project's error types. An AvvaeError is bad input from the user: a file, folder, option or config value at
+fault, with a message that names it and says what to do. Each part of the package has its own subclass
+(ConfigError, DataDirError, AudioFileError, ModelFileError, ...). AvvaeError is a ValueError, so code that catches
+ValueError still catches them."""
+
+from __future__ import annotations
+
+
+class AvvaeError(ValueError):
+    """Bad input from the user, with a message that names the file, option or value at fault."""
