@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Callable, Sequence
 
+from avvae.errors import UsageError
+
 
 def run_main(
     build_parser: Callable[[], argparse.ArgumentParser],
@@ -36,7 +38,7 @@ def run_main(
 def split_keys(keys: Sequence[str], num_jobs: int, job: int) -> list[str]:
     """Keys of job `job` (1-based) out of `num_jobs` contiguous, near-equal parts (like Kaldi's split_scp)."""
     if not 1 <= job <= num_jobs:
-        raise ValueError(f"job {job} is outside 1..{num_jobs}")
+        raise UsageError(f"job {job} is outside 1..{num_jobs}")
     start = (job - 1) * len(keys) // num_jobs
     end = job * len(keys) // num_jobs
     return list(keys[start:end])

@@ -22,6 +22,11 @@ class ConfigError(AvvaeError):
     """A config file has an unknown key, a value of the wrong type, or is not valid YAML."""
 
 
+class ConfigValueError(AvvaeError):
+    """A config value out of range or at odds with another, found by its dataclass's own checks (__post_init__,
+    check_ranges); from_dict turns it into a ConfigError that names the file and the section."""
+
+
 def _coerce(value: Any, kind: Any, where: str) -> Any:
     """Check `value` against the annotation `kind` (dataclass, list, tuple, union, scalar) and build it."""
     origin = typing.get_origin(kind)
@@ -80,7 +85,7 @@ def from_dict(schema: type[T], values: dict[str, Any], where: str = "config") ->
         return schema(**built)
     except ConfigError:
         raise
-    except ValueError as error:
+    except AvvaeError as error:  # the dataclass's own checks: ConfigValueError, or a corpus config's CorpusLayoutError
         raise ConfigError(f"{where}: {error}") from error
 
 
@@ -90,8 +95,8 @@ _COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operato
 
 def check_ranges(config: Any, ranges: dict[str, str]) -> None:
     """Check the fields of a config dataclass against bounds such as {"epochs": ">= 1", "dev_fraction": "> 0, < 1"};
-    the first violation is a ValueError naming the key, the bound and the value. One mechanism for every config,
-    called from each dataclass's __post_init__."""
+    the first violation is a ConfigValueError naming the key, the bound and the value. One mechanism for every
+    config, called from each dataclass's __post_init__."""
     for name, bounds in ranges.items():
         value = getattr(config, name)
         for bound in bounds.split(","):
@@ -99,7 +104,7 @@ def check_ranges(config: Any, ranges: dict[str, str]) -> None:
             if match is None:
                 raise ValueError(f"bad bound {bound!r} for {name}")
             if not _COMPARE[match[1]](value, float(match[2])):
-                raise ValueError(f"{name} must be {bounds}, got {value!r}")
+                raise ConfigValueError(f"{name} must be {bounds}, got {value!r}")
 
 
 def load_config(path: str | Path, schema: type[T], overrides: dict[str, Any] | None = None) -> T:

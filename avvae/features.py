@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from avvae.config import check_ranges
+from avvae.config import ConfigValueError, check_ranges
 from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import is_mixture_dir, read_manifest, read_table, speaker_count
 from avvae.fileio.feature_files import FeatureFileError, settings_differences
@@ -48,9 +48,9 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         check_ranges(self, {"sample_rate": "> 0", "n_fft": ">= 2", "hop_length": ">= 1", "lips_tolerance": ">= 0"})
         if self.hop_length > self.n_fft:
-            raise ValueError(f"hop_length ({self.hop_length}) must not exceed n_fft ({self.n_fft})")
+            raise ConfigValueError(f"hop_length ({self.hop_length}) must not exceed n_fft ({self.n_fft})")
         if self.lips_interpolation not in ("nearest", "linear"):
-            raise ValueError(f"lips_interpolation must be nearest or linear, got {self.lips_interpolation!r}")
+            raise ConfigValueError(f"lips_interpolation must be nearest or linear, got {self.lips_interpolation!r}")
 
     @property
     def stft(self) -> StftConfig:

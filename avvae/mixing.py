@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from avvae.config import ConfigValueError
 from avvae.fileio.atomic import write_text_atomic
 from avvae.fileio.audio import read_wav, write_wav
-from avvae.fileio.datadir import read_table, spk2utt_from_utt2spk, write_table
+from avvae.fileio.datadir import DataDirError, read_table, spk2utt_from_utt2spk, write_table
 from avvae.fileio.lips import load_lips, save_lips
 
 
@@ -40,8 +41,8 @@ class MixConfig:
     def __post_init__(self) -> None:
         for group in self.speaker_groups:
             if len(group) != self.num_speakers:
-                raise ValueError(f"speaker_groups: {group} has {len(group)} speakers, num_speakers is "
-                                 f"{self.num_speakers}")
+                raise ConfigValueError(f"speaker_groups: {group} has {len(group)} speakers, num_speakers is "
+                                       f"{self.num_speakers}")
 
 
 def _power(samples: np.ndarray) -> float:
@@ -55,14 +56,14 @@ def _draw_speakers(index: int, config: MixConfig, spk2utt: dict[str, list[str]],
     two different utterances of theirs."""
     if not config.speaker_groups:
         if len(spk2utt) < config.num_speakers:
-            raise ValueError(f"{config.num_speakers} speakers per mixture, but the set has only {len(spk2utt)}")
+            raise DataDirError(f"{config.num_speakers} speakers per mixture, but the set has only {len(spk2utt)}")
         speakers = [str(spk) for spk in rng.choice(sorted(spk2utt), size=config.num_speakers, replace=False)]
         return speakers, [str(rng.choice(spk2utt[spk])) for spk in speakers], config.snr_db[index % len(config.snr_db)]
     speakers = config.speaker_groups[index % len(config.speaker_groups)]
     for spk in set(speakers):
         if len(spk2utt.get(spk, [])) < speakers.count(spk):
-            raise ValueError(f"speaker_groups: {speakers} needs {speakers.count(spk)} utterances of {spk}, the set "
-                             f"has {len(spk2utt.get(spk, []))}")
+            raise DataDirError(f"speaker_groups: {speakers} needs {speakers.count(spk)} utterances of {spk}, the set "
+                               f"has {len(spk2utt.get(spk, []))}")
     utts: list[str] = []
     for spk in speakers:
         utts.append(str(rng.choice(sorted(set(spk2utt[spk]) - set(utts)))))
@@ -103,7 +104,7 @@ def _plan_entry(key: str, draw: dict, tables: dict[str, dict[str, str]], config:
     length = min(len(signal) for signal in signals)
     noise_wav = read_wav(tables["noise"][draw["noise_id"]], config.sample_rate)[0]
     if len(noise_wav) < length:
-        raise ValueError(f"{tables['noise'][draw['noise_id']]}: noise shorter than the mixture ({length} samples)")
+        raise DataDirError(f"{tables['noise'][draw['noise_id']]}: noise shorter than the mixture ({length} samples)")
     offset = int(draw["noise_start_fraction"] * (len(noise_wav) - length))
     reference = _power(signals[0][:length])
     gains = [1.0] + [
@@ -166,7 +167,7 @@ def make_mixtures(speech_dir: str | Path, noise_dir: str | Path, out_dir: str | 
     wanted = set(config.noise_types) or set(noise_types.values())
     unknown = wanted - set(noise_types.values())
     if unknown:
-        raise ValueError(f"{noise_dir / 'utt2spk'}: no noise of type(s) {sorted(unknown)}")
+        raise DataDirError(f"{noise_dir / 'utt2spk'}: no noise of type(s) {sorted(unknown)}")
     noises: dict[str, list[str]] = {}
     for noise_id, kind in noise_types.items():
         if kind in wanted:

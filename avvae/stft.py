@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from avvae.config import ConfigValueError
+from avvae.fileio.feature_files import FeatureFileError
+
 
 @dataclass(frozen=True)
 class StftConfig:
@@ -29,8 +32,8 @@ class StftConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.hop_length <= self.n_fft:
-            raise ValueError(f"STFT hop_length must be in 1..n_fft={self.n_fft} (frames must overlap or touch), "
-                             f"got {self.hop_length}")
+            raise ConfigValueError(f"STFT hop_length must be in 1..n_fft={self.n_fft} (frames must overlap or touch), "
+                                   f"got {self.hop_length}")
 
     @property
     def num_bins(self) -> int:
@@ -64,7 +67,7 @@ def analysis_window(config: StftConfig, device: torch.device | str | None = None
     elif config.window == "hann":
         window = torch.hann_window(config.n_fft, periodic=True, dtype=torch.float64, device=device)
     else:
-        raise ValueError(f"unknown STFT window {config.window!r} (expected 'sine' or 'hann')")
+        raise ConfigValueError(f"unknown STFT window {config.window!r} (expected 'sine' or 'hann')")
     return window.float()
 
 
@@ -96,8 +99,8 @@ def istft(spec: torch.Tensor, config: StftConfig, length: int) -> torch.Tensor:
     shape = spec.shape
     expected = config.num_frames(length)
     if shape[-2] != expected:
-        raise ValueError(f"spectrogram has {shape[-2]} frames, a signal of {length} samples has {expected} "
-                         f"(1 + ceil((L - 1) / hop), hop {config.hop_length}); features of an older dump? redump")
+        raise FeatureFileError(f"spectrogram has {shape[-2]} frames, a signal of {length} samples has {expected} "
+                               f"(1 + ceil((L - 1) / hop), hop {config.hop_length}); features of an older dump? redump")
     frames = spec.reshape(-1, shape[-2], shape[-1]).transpose(-1, -2)
     signal = torch.istft(
         frames,

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from avvae.cli import run_main
+from avvae.errors import UsageError
 
 # recipe folder name -> module with `check_release(recipe: Path, root: Path) -> ReleaseReport`
 CHECKERS = {"ntcd_timit": "avvae.corpus_prep.check_ntcd_timit", "grid": "avvae.corpus_prep.check_grid"}
@@ -31,10 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     recipe = Path(args.recipe)
     if not (recipe / "conf").is_dir():
-        raise ValueError(f"{recipe}: not a recipe folder (no conf/)")
+        raise UsageError(f"{recipe}: not a recipe folder (no conf/)")
     name = recipe.resolve().name
     if name not in CHECKERS:
-        raise ValueError(f"{recipe}: no release checker for recipe {name!r} (checkers: {', '.join(sorted(CHECKERS))})")
+        raise UsageError(f"{recipe}: no release checker for recipe {name!r} (checkers: {', '.join(sorted(CHECKERS))})")
     report = importlib.import_module(CHECKERS[name]).check_release(recipe, Path(args.root))
     print(report.render(examples=args.examples), flush=True)
     if report.problems:

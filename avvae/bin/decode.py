@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
+from avvae.errors import InputFileError, UsageError
 from avvae.fileio.atomic import is_done
 from avvae.fileio.decode_dir import output_paths
 from avvae.fileio.feature_files import open_features
@@ -31,12 +32,12 @@ def require_options(args: argparse.Namespace) -> None:
     """The options that --method needs, checked before anything is loaded (and before a job with nothing to do
     ends, so that a wrong command line fails however far the decode has got)."""
     if args.method == "nmf" and args.nmf_dir is None:
-        raise ValueError("--method nmf needs --nmf-dir (the train_nmf output, e.g. exp/nmf_sd)")
+        raise UsageError("--method nmf needs --nmf-dir (the train_nmf output, e.g. exp/nmf_sd)")
     if args.method in ("mcem", "oracle_latent") and (args.model_dir is None or args.config is None):
-        raise ValueError(f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config "
+        raise UsageError(f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config "
                          "(e.g. conf/mcem.yaml)")
     if args.method == "supervised" and args.model_dir is None:
-        raise ValueError("--method supervised needs --model-dir (the train_supervised output, e.g. exp/supervised)")
+        raise UsageError("--method supervised needs --model-dir (the train_supervised output, e.g. exp/supervised)")
 
 
 def reference_method(args: argparse.Namespace) -> Method:
@@ -64,9 +65,9 @@ def require_finished_training(model: Path) -> None:
     A model file elsewhere (e.g. written by export_model) is taken as it is."""
     folder = model.parent
     if (folder / "checkpoint.pt").is_file() and not is_done(folder):
-        raise ValueError(f"{folder}: training has not finished (checkpoint.pt but no .done), so {model} is not the "
-                         "final model: rerun the training stage to finish it (or export_model a checkpoint to "
-                         "another folder to decode with it on purpose)")
+        raise InputFileError(f"{folder}: training has not finished (checkpoint.pt but no .done), so {model} is not the "
+                             "final model: rerun the training stage to finish it (or export_model a checkpoint to "
+                             "another folder to decode with it on purpose)")
 
 
 def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str]], list[SpeechVAE]]]:

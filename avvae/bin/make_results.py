@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from avvae.cli import run_main
+from avvae.errors import InputFileError
 from avvae.evaluation.results import System, write_results
 
 LABELS = {
@@ -46,7 +47,7 @@ def find_systems(exp_dir: Path, test_sets: list[str], names: list[str]) -> list[
         scores = tuple(exp_dir / name / f"decode_{test_set}" / "scores.tsv" for test_set in test_sets)
         missing = [str(path) for path in scores if not path.is_file()]
         if missing:
-            raise ValueError(f"{', '.join(missing)}: no scores (run the decode and scoring stages for {name})")
+            raise InputFileError(f"{', '.join(missing)}: no scores (run the decode and scoring stages for {name})")
         systems.append(system_of(name, scores))
     return systems
 
@@ -71,7 +72,7 @@ def main(args: argparse.Namespace) -> None:
     notes = None
     if args.notes is not None:
         if not args.notes.is_file():
-            raise ValueError(f"{args.notes}: no such notes file")
+            raise InputFileError(f"{args.notes}: no such notes file")
         notes = args.notes.read_text()
     write_results(systems, args.out_dir, args.title, compare, notes)
     logging.info("%s/RESULTS.md: %d systems", args.out_dir, len(systems))

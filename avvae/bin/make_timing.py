@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from avvae.cli import run_main
+from avvae.errors import InputFileError
 from avvae.evaluation.timing import write_timing
 
 
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> None:
     if not Path(args.stage_times).is_file():
-        raise ValueError(f"{args.stage_times}: no stage-time log (the recipe writes it as its stages run)")
+        raise InputFileError(f"{args.stage_times}: no stage-time log (the recipe writes it as its stages run)")
     count = write_timing(args.stage_times, args.out, args.title or Path.cwd().name)
     logging.info("%s: %d stage runs", args.out, count)
 

@@ -22,6 +22,7 @@ import argparse
 import logging
 
 from avvae.cli import run_main
+from avvae.errors import UsageError
 from avvae.models import load_model
 from avvae.separation.own_mixture import prepare_outputs, separate_recording, separation_configs
 from avvae.separation.video_separation import separate_video_main
@@ -67,11 +68,11 @@ def main(args: argparse.Namespace) -> None:
     if args.video:
         return separate_video_main(args)
     if args.wav is None:
-        raise ValueError(no_mixture(args))
+        raise UsageError(no_mixture(args))
     if args.lips is None or args.faces or args.video_config:
-        raise ValueError(USAGE)
+        raise UsageError(USAGE)
     if len(args.model) not in (1, len(args.lips)):
-        raise ValueError(f"{len(args.model)} models for {len(args.lips)} speakers: give one, or one per speaker")
+        raise UsageError(f"{len(args.model)} models for {len(args.lips)} speakers: give one, or one per speaker")
     config, features = separation_configs(args)
     outputs = prepare_outputs(args.wav, len(args.lips), features, args.out_dir)
     paths = args.model * len(args.lips) if len(args.model) == 1 else args.model

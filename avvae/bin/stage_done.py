@@ -17,6 +17,7 @@ import shlex
 from pathlib import Path
 
 from avvae.cli import run_main
+from avvae.errors import UsageError
 from avvae.fileio.provenance import (
     Provenance,
     check_stage,
@@ -76,7 +77,7 @@ def current_provenance(args: argparse.Namespace) -> Provenance:
     for setting in args.option:
         name, separator, value = setting.partition("=")
         if not separator:
-            raise ValueError(f"--option {setting!r}: expected NAME=VALUE")
+            raise UsageError(f"--option {setting!r}: expected NAME=VALUE")
         options[name] = value
     return Provenance({str(path): file_identity(path) for path in files}, options, tuple(args.output))
 

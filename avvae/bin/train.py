@@ -19,6 +19,7 @@ from pathlib import Path
 
 from avvae.cli import run_main
 from avvae.config import load_config
+from avvae.errors import UsageError
 from avvae.fileio.atomic import is_done
 from avvae.models import load_model
 from avvae.training import diagnostics
@@ -86,10 +87,10 @@ def _si_reference(args: argparse.Namespace, config: TrainConfig, part: str) -> P
 def _run(config: TrainConfig, args: argparse.Namespace, part: str, decoder: Path | None) -> TrainingRun:
     if args.speaker is None:
         if args.dev is None:
-            raise ValueError("SI training needs --dev (or give --speaker for SD training)")
+            raise UsageError("SI training needs --dev (or give --speaker for SD training)")
         return speaker_independent(config, args.train, args.dev, args.noise, part, decoder)
     if args.interferers is None:
-        raise ValueError("SD training needs --interferers (the SI training feats.h5)")
+        raise UsageError("SD training needs --interferers (the SI training feats.h5)")
     return speaker_dependent(config, args.train, args.speaker, args.interferers, args.noise, args.init, part, decoder)
 
 

@@ -61,7 +61,7 @@ def check_release(recipe: Path, root: Path) -> ReleaseReport:
         for utt, video in videos.items():
             try:
                 grid_words(utt)
-            except ValueError as error:
+            except CorpusLayoutError as error:
                 report.problem("utterance id that is not GRID's", f"{video}: {error}")
             if video.stat().st_size == 0:
                 report.problem("empty video file", str(video))

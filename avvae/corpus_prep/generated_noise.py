@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from avvae.corpus.noise import COLOUR_EXPONENTS, average_spectrum, shaped_noise
-from avvae.corpus_prep.common import NOISE_SPLITS
+from avvae.corpus_prep.common import NOISE_SPLITS, CorpusLayoutError
 from avvae.fileio.audio import peak_normalise, read_wav, write_wav
 
 GENERATED_NOISE_TYPES = (*COLOUR_EXPONENTS, "ssn")
@@ -35,7 +35,7 @@ def write_generated_noise(folder: str | Path, speech_wavs: list[Path], rate: int
                 continue
             if kind == "ssn" and spectrum is None:
                 if not speech_wavs:
-                    raise ValueError("speech-shaped noise needs training speech, and none was given")
+                    raise CorpusLayoutError("speech-shaped noise needs training speech, and none was given")
                 spectrum = average_spectrum([read_wav(wav, rate)[0] for wav in speech_wavs], rate)
             noise = shaped_noise(np.random.default_rng([seed, split_index, type_index]), kind, length, rate, spectrum)
             path.parent.mkdir(parents=True, exist_ok=True)

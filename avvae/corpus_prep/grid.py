@@ -116,8 +116,8 @@ def grid_words(utt: str) -> str:
              {word[0]: word for word in PREPOSITIONS}, {letter: letter for letter in LETTERS}, digits,
              {word[0]: word for word in ADVERBS}]
     if len(utt) != len(slots) or any(char not in slot for char, slot in zip(utt, slots)):
-        raise ValueError(f"{utt!r} is not a GRID utterance id (command, colour, preposition, letter, digit 1-9 or z, "
-                         "adverb, e.g. bbaf2n)")
+        raise CorpusLayoutError(f"{utt!r} is not a GRID utterance id (command, colour, preposition, letter, digit 1-9 "
+                                "or z, adverb, e.g. bbaf2n)")
     return " ".join(slot[char] for char, slot in zip(utt, slots))
 
 
@@ -347,7 +347,7 @@ def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path
     def utterance(spk: str, utt: str) -> Utterance:
         try:
             text = grid_words(utt)
-        except ValueError as error:
+        except CorpusLayoutError as error:
             raise CorpusLayoutError(f"{videos[spk, utt]}: {error}") from None
         lips, wav = media[spk, utt]
         return Utterance(f"{spk}_{utt}", spk, wav, lips, text)

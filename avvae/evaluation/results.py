@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avvae.errors import InputFileError
 from avvae.evaluation.source_commit import source_commit
 from avvae.fileio.atomic import atomic_path, write_text_atomic
 
@@ -70,14 +71,14 @@ def read_scores(path: str | Path) -> list[dict]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     if not rows:
-        raise ValueError(f"{path}: no scores")
+        raise InputFileError(f"{path}: no scores")
     for number, row in enumerate(rows, start=2):
         for name in row:
             if name not in TEXT_COLUMNS:
                 try:
                     row[name] = float(row[name])
                 except (TypeError, ValueError):
-                    raise ValueError(f"{path}:{number}: column {name!r} is {row[name]!r}, not a number") from None
+                    raise InputFileError(f"{path}:{number}: column {name!r} is {row[name]!r}, not a number") from None
     return rows
 
 

@@ -26,10 +26,11 @@ from typing import Collection
 import numpy as np
 from tqdm import tqdm
 
+from avvae.errors import InputFileError, UsageError
 from avvae.evaluation.error_budget import BUDGET_COLUMNS, error_budget
 from avvae.evaluation.metrics import METRICS, MixtureScorer, si_sdr
 from avvae.fileio.atomic import write_text_atomic
-from avvae.fileio.audio import read_wav
+from avvae.fileio.audio import AudioFileError, read_wav
 from avvae.fileio.datadir import DataDirError, read_manifest, read_table, speaker_count
 from avvae.fileio.decode_dir import output_paths
 
@@ -77,7 +78,7 @@ class MixtureDir:
 def _read_same_length(path: str | Path, length: int | None, what: str) -> tuple[np.ndarray, int]:
     samples, rate = read_wav(path)
     if length is not None and len(samples) != length:
-        raise ValueError(f"{path}: {what} has {len(samples)} samples, the mixture {length}")
+        raise AudioFileError(f"{path}: {what} has {len(samples)} samples, the mixture {length}")
     return samples, rate
 
 
@@ -116,7 +117,7 @@ def score_mixture(
     estimates = []
     for path in output_paths(Path(decode_dir), key, len(mixtures.sources)):
         if not path.is_file():
-            raise ValueError(f"{path}: estimate of mixture {key} does not exist (decode it first)")
+            raise InputFileError(f"{path}: estimate of mixture {key} does not exist (decode it first)")
         estimates.append(_read_same_length(path, length, "estimate")[0])
     estimates = np.stack(estimates[:-1])  # the noise estimate is checked but plays no part in the speakers' scores
     table = si_sdr_table(scorer.references[:-1], estimates)
@@ -151,7 +152,7 @@ def read_rows(path: Path) -> list[dict]:
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{path}: header {reader.fieldnames} is not {list(COLUMNS)}")
+            raise InputFileError(f"{path}: header {reader.fieldnames} is not {list(COLUMNS)}")
         return list(reader)
 
 
@@ -170,7 +171,7 @@ def score_job(
     invariant = {Path(d).resolve() for d in permutation_invariant}
     unknown = invariant - {d.resolve() for d in decode_dirs}
     if unknown:
-        raise ValueError(f"permutation-invariant dir(s) {sorted(map(str, unknown))} are not among the decode dirs "
+        raise UsageError(f"permutation-invariant dir(s) {sorted(map(str, unknown))} are not among the decode dirs "
                          f"scored ({', '.join(map(str, decode_dirs))})")
     pending = []
     for decode_dir in decode_dirs:
@@ -202,12 +203,12 @@ def merge_scores(mix_dir: str | Path, decode_dir: str | Path, nj: int) -> Path:
     for job in range(1, nj + 1):
         part = part_path(decode_dir, nj, job)
         if not part.is_file():
-            raise ValueError(f"{part}: scores of job {job} of {nj} do not exist (run that job)")
+            raise InputFileError(f"{part}: scores of job {job} of {nj} do not exist (run that job)")
         rows += read_rows(part)
     expected = MixtureDir.read(mix_dir).keys
     missing = sorted(set(expected) - {row["key"] for row in rows})
     if missing:
-        raise ValueError(f"{decode_dir}: {len(missing)} mixture(s) of {mix_dir} not scored, e.g. {missing[:3]}")
+        raise InputFileError(f"{decode_dir}: {len(missing)} mixture(s) of {mix_dir} not scored, e.g. {missing[:3]}")
     rows.sort(key=lambda row: row["key"])
     write_text_atomic(output, format_scores(rows))
     log.info("%s: %d rows of %d mixtures", output, len(rows), len(expected))

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from avvae.errors import InputFileError
 from avvae.evaluation.source_commit import source_commit
 from avvae.fileio.atomic import write_text_atomic
 
@@ -39,7 +40,7 @@ def read_stage_times(path: str | Path) -> list[StageRun]:
     with open(path, newline="") as handle:
         for number, fields in enumerate(csv.reader(handle, delimiter="\t"), start=1):
             if len(fields) != len(COLUMNS):
-                raise ValueError(
+                raise InputFileError(
                     f"{path}, line {number}: expected {len(COLUMNS)} tab-separated fields "
                     f"({', '.join(COLUMNS)}), got {len(fields)}"
                 )
@@ -48,7 +49,7 @@ def read_stage_times(path: str | Path) -> list[StageRun]:
                     StageRun(int(fields[0]), fields[1], float(fields[2]), float(fields[3]), fields[4], fields[5])
                 )
             except ValueError as error:
-                raise ValueError(f"{path}, line {number}: {error}") from error
+                raise InputFileError(f"{path}, line {number}: {error}") from error
     return runs
 
 

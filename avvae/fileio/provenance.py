@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from avvae.errors import AvvaeError
+from avvae.errors import AvvaeError, InputFileError
 from avvae.fileio.atomic import done_marker, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def output_files(directory: Path, outputs: Iterable[str], what: str) -> dict[str
     for name in outputs:
         path = directory / name
         if not path.exists():
-            raise ValueError(f"{path}: missing output of {what} (the stage did not make it)")
+            raise InputFileError(f"{path}: missing output of {what} (the stage did not make it)")
         files = [path]
         if path.is_dir():
             files = sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
@@ -165,7 +165,7 @@ def data_dir_files(directory: str | Path) -> list[Path]:
     its non-hidden files, not its subfolders (logs, audio)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise ValueError(f"{directory}: missing input data dir")
+        raise InputFileError(f"{directory}: missing input data dir")
     return sorted(path for path in directory.iterdir() if path.is_file() and not path.name.startswith("."))
 
 
@@ -313,7 +313,7 @@ def check_stage(
         _remove([marker, started])
     for path, identity in current.inputs.items():
         if identity == MISSING:
-            raise ValueError(f"{path}: missing input of {directory}")
+            raise InputFileError(f"{path}: missing input of {directory}")
     directory.mkdir(parents=True, exist_ok=True)
     write_text_atomic(started, json.dumps(current.to_record(), indent=1, sort_keys=True) + "\n")
     return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from avvae.config import check_ranges
+from avvae.config import ConfigValueError, check_ranges
 
 SCANS = ("in_turn", "joint")
 SAMPLERS = ("mh", "mala", "variational")
@@ -78,22 +78,22 @@ class McemConfig:
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
-            raise ValueError(f"mcem sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}")
+            raise ConfigValueError(f"mcem sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}")
         if self.scan not in SCANS:
-            raise ValueError(f"mcem scan {self.scan!r} is not one of {', '.join(SCANS)}")
+            raise ConfigValueError(f"mcem scan {self.scan!r} is not one of {', '.join(SCANS)}")
         if self.init not in INITS:
-            raise ValueError(f"mcem init {self.init!r} is not one of {', '.join(INITS)}")
+            raise ConfigValueError(f"mcem init {self.init!r} is not one of {', '.join(INITS)}")
         if self.adapt_step and self.sampler != "mh":
-            raise ValueError(f"mcem adapt_step needs the mh sampler (a random-walk step), not {self.sampler!r}")
+            raise ConfigValueError(f"mcem adapt_step needs the mh sampler (a random-walk step), not {self.sampler!r}")
         low, high = TARGET_ACCEPTANCE
         if not low <= self.target_acceptance <= high or self.adapt_rate <= 0:
-            raise ValueError(f"mcem target_acceptance must be in [{low}, {high}] and adapt_rate > 0, got "
-                             f"{self.target_acceptance} and {self.adapt_rate}")
+            raise ConfigValueError(f"mcem target_acceptance must be in [{low}, {high}] and adapt_rate > 0, got "
+                                   f"{self.target_acceptance} and {self.adapt_rate}")
         for name, draws, burn_in in (("", self.draws, self.burn_in), ("final_", self.final_draws, self.final_burn_in)):
             if not 0 <= burn_in < draws:
-                raise ValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")
+                raise ConfigValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")
         if self.chains < 1 or (self.chains > 1 and self.sampler != "mh"):
-            raise ValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
+            raise ConfigValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
         check_ranges(self, {"iterations": ">= 0", "noise_rank": ">= 1", "proposal_std": "> 0", "floor": "> 0",
                             "threads": ">= 0", "log_every": ">= 1", "variational_steps": ">= 1",
                             "variational_lr": "> 0", "tolerance": ">= 0, < 1", "tolerance_window": ">= 1"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from avvae.config import check_ranges
+from avvae.config import ConfigValueError, check_ranges
 
 KINDS = ("avae", "avvae", "cvae")
 LIP_NORMALISATIONS = ("none", "mean")
@@ -37,9 +37,10 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"model kind {self.kind!r} is not one of {', '.join(KINDS)}")
+            raise ConfigValueError(f"model kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.lip_normalise not in LIP_NORMALISATIONS:
-            raise ValueError(f"model lip_normalise {self.lip_normalise!r} is not one of {', '.join(LIP_NORMALISATIONS)}")
+            raise ConfigValueError(f"model lip_normalise {self.lip_normalise!r} is not one of "
+                                   f"{', '.join(LIP_NORMALISATIONS)}")
         check_ranges(self, {"num_freqs": ">= 2", "latent_dim": ">= 1", "hidden_dim": ">= 1", "lip_size": ">= 1",
                             "lip_hidden": ">= 1", "lip_embedding": ">= 1", "lip_context": ">= 0", "log_floor": "> 0"})
 

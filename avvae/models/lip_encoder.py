@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from avvae.errors import InputFileError
 from avvae.models.config import ModelConfig
 
 
@@ -27,7 +28,7 @@ class LipEncoder(nn.Module):
     def forward(self, lips: torch.Tensor) -> torch.Tensor:
         if lips.shape[-2:] != (self.lip_size, self.lip_size):
             size = self.lip_size
-            raise ValueError(f"lip frames are {tuple(lips.shape[-2:])}, the model expects {size}x{size}")
+            raise InputFileError(f"lip frames are {tuple(lips.shape[-2:])}, the model expects {size}x{size}")
         pixels = lips.flatten(-2)
         frames = self.frame(_minus_mean_frame(pixels) if self.normalise else pixels - 0.5)
         return torch.relu(self.context(frames.transpose(1, 2))).transpose(1, 2)

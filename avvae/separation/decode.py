@@ -18,13 +18,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from avvae.errors import AvvaeError
 from avvae.fileio.audio import write_wav
 from avvae.fileio.decode_dir import output_paths
-from avvae.fileio.feature_files import open_features
+from avvae.fileio.feature_files import FeatureFileError, open_features
 from avvae.fileio.write_errors import naming_full_disk
 from avvae.stft import StftConfig, istft
 
 log = logging.getLogger(__name__)
+
+
+class SeparationError(AvvaeError):
+    """A method's separation of a mixture is unusable (NaN or infinite samples): its features or model are at
+    fault; nothing is written for it."""
 
 
 @dataclass
@@ -84,7 +90,7 @@ def decode_mixtures(feats: str | Path, out_dir: str | Path, method: Method, keys
     computed = 0
     with open_features(feats) as handle:
         if handle.attrs.get("kind") != "mixture":
-            raise ValueError(f"{feats}: not a mixture feature file (kind={handle.attrs.get('kind')!r})")
+            raise FeatureFileError(f"{feats}: not a mixture feature file (kind={handle.attrs.get('kind')!r})")
         config = stft_config_of(handle)
         keys = sorted(handle) if keys is None else list(keys)
         num_speakers = int(handle.attrs["num_speakers"])
@@ -97,8 +103,8 @@ def decode_mixtures(feats: str | Path, out_dir: str | Path, method: Method, keys
             estimates = torch.cat([separation.sources, separation.noise[None]]).to(mixture.stft.dtype).cpu()
             signals = istft(estimates, config, mixture.num_samples).numpy() / mixture.scale
             if not np.isfinite(signals).all():
-                raise ValueError(f"{feats}: mixture {key}: the separation is not finite (NaN or infinite samples); "
-                                 f"nothing was written for it (check its features and the model)")
+                raise SeparationError(f"{feats}: mixture {key}: the separation is not finite (NaN or infinite "
+                                      f"samples); nothing was written for it (check its features and the model)")
             kept = (f"the mixtures separated before ({computed} in this run) are kept: free some space and rerun to "
                     "resume")
             for path, signal in zip(paths, signals):

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avvae.errors import InputFileError
 from avvae.fileio.atomic import atomic_path
-from avvae.fileio.feature_files import open_features
+from avvae.fileio.feature_files import FeatureFileError, open_features
 from avvae.separation.decode import Mixture, Separation
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def speaker_powers(feats: str | Path) -> dict[str, list[torch.Tensor]]:
     grouped: dict[str, list[torch.Tensor]] = {}
     with open_features(feats) as handle:
         if handle.attrs.get("kind") != "speech":
-            raise ValueError(f"{feats}: not a speech feature file (kind={handle.attrs.get('kind')!r})")
+            raise FeatureFileError(f"{feats}: not a speech feature file (kind={handle.attrs.get('kind')!r})")
         for key in sorted(handle):
             group = handle[key]
             grouped.setdefault(str(group.attrs["spk"]), []).append(torch.from_numpy(group["power"][()]))
@@ -135,7 +136,7 @@ def learn_dictionaries(
     speakers = sorted(grouped) if speakers is None else speakers
     missing = sorted(set(speakers) - set(grouped))
     if missing:
-        raise ValueError(f"{feats}: no utterances of speaker(s) {missing}")
+        raise FeatureFileError(f"{feats}: no utterances of speaker(s) {missing}")
     dictionaries = {}
     for speaker in speakers:
         log.info("%s: SD dictionary of %s (%d utterances)", feats, speaker, len(grouped[speaker]))
@@ -152,7 +153,7 @@ def save_dictionaries(path: str | Path, dictionaries: dict[str, np.ndarray]) -> 
 def load_dictionaries(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: NMF dictionaries do not exist (run train_nmf)")
+        raise InputFileError(f"{path}: NMF dictionaries do not exist (run train_nmf)")
     with np.load(path) as arrays:
         return {name: torch.from_numpy(arrays[name]) for name in arrays.files}
 
@@ -191,7 +192,7 @@ class NmfMethod:
         if SI_KEY in self.dictionaries:
             return self.dictionaries[SI_KEY]
         if speaker not in self.dictionaries:
-            raise ValueError(f"{self.source}: no dictionary for speaker {speaker!r} (train_nmf --speakers)")
+            raise InputFileError(f"{self.source}: no dictionary for speaker {speaker!r} (train_nmf --speakers)")
         return self.dictionaries[speaker]
 
     def __call__(self, mixture: Mixture) -> Separation:

@@ -24,6 +24,7 @@ import torch
 
 from avvae.config import load_config
 from avvae.devices import usable_device
+from avvae.errors import UsageError
 from avvae.features import FeatureConfig
 from avvae.fileio.atomic import atomic_path
 from avvae.fileio.audio import AudioFileError, read_wav, write_wav
@@ -65,7 +66,7 @@ def read_mixture_wav(path: str | Path, rate: int) -> tuple[np.ndarray, float]:
         samples = scipy.signal.resample_poly(samples, rate // common, source_rate // common).astype(np.float32)
     peak = float(np.max(np.abs(samples)))
     if peak == 0.0:
-        raise ValueError(f"{path}: the mixture is silent")
+        raise AudioFileError(f"{path}: the mixture is silent")
     return samples / peak, 1.0 / peak
 
 
@@ -187,7 +188,7 @@ def separate_recording(
             streams.append(None)
             continue
         if path is None:
-            raise ValueError(f"the {model.config.kind} model needs lips for every speaker (--lips)")
+            raise UsageError(f"the {model.config.kind} model needs lips for every speaker (--lips)")
         frames, fps = read_lips_file(path, model.config.lip_size)
         duration = len(frames) / fps
         if abs(duration - len(samples) / features.sample_rate) > features.lips_tolerance:

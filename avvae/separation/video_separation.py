@@ -41,7 +41,7 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from avvae.config import check_ranges, load_config
+from avvae.config import ConfigValueError, check_ranges, load_config
 from avvae.corpus_prep.grid_mouth import (
     boxes_from_landmarks,
     crop_frames,
@@ -49,6 +49,7 @@ from avvae.corpus_prep.grid_mouth import (
     mouth_of_face,
     nearest_found,
 )
+from avvae.errors import UsageError
 from avvae.features import FeatureConfig
 from avvae.fileio.atomic import atomic_path
 from avvae.fileio.audio import check_finite
@@ -100,7 +101,7 @@ class VideoSeparationConfig:
             },
         )
         if self.overlap_seconds >= self.window_seconds:
-            raise ValueError(
+            raise ConfigValueError(
                 f"overlap_seconds ({self.overlap_seconds}) must be below window_seconds ({self.window_seconds})"
             )
 
@@ -208,7 +209,7 @@ def check_face_numbers(faces: list[int] | None) -> None:
     """Refuse, before any work, a face asked for more than once (--faces 0,0): its outputs would be written twice."""
     twice = sorted({number for number in faces or [] if faces.count(number) > 1})
     if twice:
-        raise ValueError(
+        raise UsageError(
             f"--faces {','.join(map(str, faces))}: face {', '.join(map(str, twice))} given more than once; give each "
             "face once"
         )
@@ -223,7 +224,7 @@ def choose_faces(path: Path, tracks: FaceTracks, faces: list[int] | None) -> lis
         return order
     wrong = [number for number in faces if not 0 <= number < len(order)]
     if wrong:
-        raise ValueError(
+        raise UsageError(
             f"{path}: --faces {','.join(map(str, faces))} asks for face(s) "
             f"{', '.join(map(str, wrong))}, but {len(order)} face(s) were found "
             f"(numbered 0 to {len(order) - 1} left to right)"
@@ -385,7 +386,7 @@ def separate_video(
     check_face_numbers(faces)
     for model in models:
         if not model.config.uses_lips:
-            raise ValueError(
+            raise UsageError(
                 f"a {model.config.kind} model reads no lips: separating a video needs an audio-visual "
                 "model (avvae or cvae), which ties each output to its face"
             )
@@ -433,7 +434,7 @@ def separate_faces(
     chosen = choose_faces(video, tracks, faces)
     numbers = [tracks.left_to_right().index(track) for track in chosen]
     if len(models) not in (1, len(chosen)):
-        raise ValueError(f"{len(models)} models for {len(chosen)} faces: give one, or one per face")
+        raise UsageError(f"{len(models)} models for {len(chosen)} faces: give one, or one per face")
     models = models * len(chosen) if len(models) == 1 else models
     sizes = [model.config.lip_size for model in models]
     check_output_dir(out_dir, output_bytes(video, info, len(samples), sizes))
@@ -510,7 +511,7 @@ def write_outputs(
 def separate_video_main(args: argparse.Namespace) -> None:
     """The `--video` form of avvae.bin.separate: its arguments checked, the models loaded, the summary printed."""
     if args.wav is not None or args.lips is not None:
-        raise ValueError("--video takes the soundtrack and the faces from the video: give no wav and no --lips")
+        raise UsageError("--video takes the soundtrack and the faces from the video: give no wav and no --lips")
     mcem, features = separation_configs(args)
     config = load_config(args.video_config, VideoSeparationConfig) if args.video_config else VideoSeparationConfig()
     faces = None
@@ -518,7 +519,7 @@ def separate_video_main(args: argparse.Namespace) -> None:
         try:
             faces = [int(number) for number in args.faces.split(",")]
         except ValueError:
-            raise ValueError(f"--faces {args.faces!r}: expected face numbers separated by commas, e.g. 0,2") from None
+            raise UsageError(f"--faces {args.faces!r}: expected face numbers separated by commas, e.g. 0,2") from None
     loaded = {path: load_model(path, mcem.device) for path in dict.fromkeys(args.model)}
     summary = separate_video(
         args.video, [loaded[path] for path in args.model], mcem, features, config, args.out_dir, faces

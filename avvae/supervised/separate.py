@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from avvae.fileio.feature_files import FeatureFileError
 from avvae.separation.decode import Mixture, Separation
 from avvae.supervised.model import MaskNet
 
@@ -20,8 +21,8 @@ class SupervisedMethod:
         frames = mixture.stft.shape[0]
         if not mixture.lips or any(lips.shape[0] != frames for lips in mixture.lips):
             found = [tuple(lips.shape) for lips in mixture.lips]
-            raise ValueError(f"{mixture.key}: {self.source} needs each speaker's lips over the {frames} STFT frames, "
-                             f"found {found}")
+            raise FeatureFileError(f"{mixture.key}: {self.source} needs each speaker's lips over the {frames} STFT "
+                                   f"frames, found {found}")
         device = self.model.input_mean.device
         count = len(mixture.lips)
         power = mixture.power.float().to(device).expand(count, *mixture.stft.shape)

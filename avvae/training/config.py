@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from avvae.config import check_ranges
+from avvae.config import ConfigValueError, check_ranges
 from avvae.models.config import ModelConfig
 from avvae.training.lip_augment import LipAugmentConfig
 
@@ -26,7 +26,7 @@ class MixingConfig:
         for name in ("sir_db", "snr_db"):
             low_high = getattr(self, name)
             if len(low_high) != 2 or low_high[0] > low_high[1]:
-                raise ValueError(f"mixing.{name} must be [low, high] in dB, got {low_high}")
+                raise ConfigValueError(f"mixing.{name} must be [low, high] in dB, got {low_high}")
         check_ranges(self, {"interferer_probability": ">= 0, <= 1", "noise_probability": ">= 0, <= 1"})
 
 
@@ -48,11 +48,11 @@ class SpeakerDependentConfig:
 
     def __post_init__(self) -> None:
         if self.init not in ("si", "scratch"):
-            raise ValueError(f"sd.init must be 'si' or 'scratch', not {self.init!r}")
+            raise ConfigValueError(f"sd.init must be 'si' or 'scratch', not {self.init!r}")
         check_ranges(self, {"epochs": ">= 1", "learning_rate": "> 0", "dev_fraction": "> 0, < 1",
                             "segments_per_utterance": ">= 0", "segments_per_epoch": ">= 0"})
         if self.segments_per_utterance and self.segments_per_epoch:
-            raise ValueError("sd: give segments_per_utterance or segments_per_epoch, not both")
+            raise ConfigValueError("sd: give segments_per_utterance or segments_per_epoch, not both")
 
 
 TRAINING_MODES = ("joint", "two_stage")
@@ -97,9 +97,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in TRAINING_MODES:
-            raise ValueError(f"training mode {self.mode!r} is not one of {', '.join(TRAINING_MODES)}")
+            raise ConfigValueError(f"training mode {self.mode!r} is not one of {', '.join(TRAINING_MODES)}")
         if self.mode == "two_stage" and (self.decoder_epochs < 1 or self.model.kind == "cvae"):
-            raise ValueError("mode two_stage needs decoder_epochs >= 1 and a model whose decoder sees only z "
-                             f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}")
+            raise ConfigValueError("mode two_stage needs decoder_epochs >= 1 and a model whose decoder sees only z "
+                                   f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}")
         check_ranges(self, {**TRAINING_RANGES, "decoder_epochs": ">= 0", "diagnostic_utterances": ">= 1",
                             "kl_warmup_epochs": ">= 0"})

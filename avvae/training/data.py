@@ -14,7 +14,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from avvae.fileio.feature_files import open_features
+from avvae.config import ConfigError
+from avvae.fileio.feature_files import FeatureFileError, open_features
 from avvae.training.config import MixingConfig
 from avvae.training.lip_augment import LipAugmentConfig, augment_lips
 
@@ -57,11 +58,12 @@ def load_utterances(feats: str | Path, speakers: set[str] | None = None, lips: b
             if speakers is not None and speaker not in speakers:
                 continue
             if lips and "lips" not in group:
-                raise ValueError(f"{feats}: utterance {key} has no lips (dumped from a data dir without lips.scp?)")
+                raise FeatureFileError(f"{feats}: utterance {key} has no lips (dumped from a data dir without "
+                                       "lips.scp?)")
             utterances.append(Utterance(key, speaker, group["stft"][()], group["lips"][()] if lips else None))
     if not utterances:
         wanted = f" of speaker(s) {', '.join(sorted(speakers))}" if speakers else ""
-        raise ValueError(f"{feats}: no utterances{wanted}")
+        raise FeatureFileError(f"{feats}: no utterances{wanted}")
     return utterances
 
 
@@ -75,8 +77,8 @@ def check_num_freqs(config: str | Path, num_freqs: int, feats: Iterable[str | Pa
             first = next(iter(handle), None)
             bins = num_freqs if first is None else handle[first]["stft"].shape[1]
         if bins != num_freqs:
-            raise ValueError(f"{config}: model.num_freqs is {num_freqs}, but {path} has {bins} frequency bins: set "
-                             f"model.num_freqs to {bins} (or dump the features with n_fft {2 * (num_freqs - 1)})")
+            raise ConfigError(f"{config}: model.num_freqs is {num_freqs}, but {path} has {bins} frequency bins: set "
+                              f"model.num_freqs to {bins} (or dump the features with n_fft {2 * (num_freqs - 1)})")
 
 
 def _segment(array: np.ndarray, start: int, length: int) -> np.ndarray:

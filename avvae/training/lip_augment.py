@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from avvae.config import ConfigValueError
+
 
 @dataclass
 class LipAugmentConfig:
@@ -31,9 +33,9 @@ class LipAugmentConfig:
         for name in ("zoom", "contrast", "brightness"):
             low_high = getattr(self, name)
             if len(low_high) != 2 or low_high[0] > low_high[1]:
-                raise ValueError(f"lip_augment.{name} must be [low, high], got {low_high}")
+                raise ConfigValueError(f"lip_augment.{name} must be [low, high], got {low_high}")
         if self.max_shift < 0 or self.zoom[0] <= 0 or self.contrast[0] <= 0:
-            raise ValueError("lip_augment.max_shift must be >= 0, zoom and contrast positive")
+            raise ConfigValueError("lip_augment.max_shift must be >= 0, zoom and contrast positive")
 
 
 def augment_lips(rng: np.random.Generator, lips: np.ndarray, config: LipAugmentConfig) -> np.ndarray:

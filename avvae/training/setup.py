@@ -14,7 +14,11 @@ from pathlib import Path
 
 import torch
 
+from avvae.config import ConfigError
+from avvae.errors import UsageError
+from avvae.fileio.feature_files import FeatureFileError
 from avvae.models import ModelConfig, SpeechVAE, load_model
+from avvae.models.files import ModelFileError
 from avvae.training.config import TrainConfig
 from avvae.training.data import MixtureSampler, Utterance, load_utterances
 from avvae.training.objective import VaeObjective
@@ -113,10 +117,10 @@ def _start_from_decoder_part(model: SpeechVAE, clean_vae: SpeechVAE) -> None:
 
 def _load_decoder_part(path: Path | None, config: TrainConfig) -> SpeechVAE:
     if path is None:
-        raise ValueError("the encoder part of two-stage training needs the decoder part's model file")
+        raise UsageError("the encoder part of two-stage training needs the decoder part's model file")
     model = load_model(path)
     if model.config != _part_model_config(config, "decoder"):
-        raise ValueError(f"{path}: its model config is not the decoder part of the training config's model")
+        raise ModelFileError(f"{path}: its model config is not the decoder part of the training config's model")
     return model
 
 
@@ -126,11 +130,11 @@ def training_noises(config: TrainConfig, noise: Path) -> list[Utterance]:
     every = load_utterances(noise, lips=False)
     unknown = sorted(excluded - {u.speaker for u in every})
     if unknown:  # a typo would silently let the "unseen" noise into training
-        raise ValueError(f"mixing.exclude_noise_types: {', '.join(unknown)} is not a noise type of {noise} "
-                         f"(its types: {', '.join(sorted({u.speaker for u in every}))})")
+        raise ConfigError(f"mixing.exclude_noise_types: {', '.join(unknown)} is not a noise type of {noise} "
+                          f"(its types: {', '.join(sorted({u.speaker for u in every}))})")
     noises = [u for u in every if u.speaker not in excluded]
     if not noises:
-        raise ValueError(f"{noise}: every noise type is in mixing.exclude_noise_types ({', '.join(sorted(excluded))})")
+        raise ConfigError(f"{noise}: every noise type is in mixing.exclude_noise_types ({', '.join(sorted(excluded))})")
     return noises
 
 
@@ -161,7 +165,8 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     own = load_utterances(train, speakers={speaker}, lips=lips)
     held_out = max(1, round(config.sd.dev_fraction * len(own)))
     if len(own) <= held_out:
-        raise ValueError(f"{train}: speaker {speaker} has {len(own)} utterance(s), too few to hold out a dev part")
+        raise FeatureFileError(f"{train}: speaker {speaker} has {len(own)} utterance(s), too few to hold out a dev "
+                               "part")
     targets, dev_targets = own[:-held_out], own[-held_out:]
     others = load_utterances(interferers, lips=False)
     noises = training_noises(config, noise)
@@ -172,11 +177,11 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     dev_sampler = _sampler(config, dev_targets, others, noises, repeats)
     if config.sd.init == "si":
         if init is None:
-            raise ValueError("sd.init is 'si': give the SI model with --init")
+            raise UsageError("sd.init is 'si': give the SI model with --init")
         source = si_start(init, part)
         model = load_model(source).train().requires_grad_(True)
         if model.config != _part_model_config(config, part):
-            raise ValueError(f"{source}: its model config differs from the training config's model section")
+            raise ModelFileError(f"{source}: its model config differs from the training config's model section")
         if part == "encoder":
             model.decoder.load_state_dict(_load_decoder_part(decoder, config).decoder.state_dict())
     else:

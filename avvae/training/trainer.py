@@ -26,9 +26,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from avvae.config import save_config
-from avvae.errors import AvvaeError
+from avvae.errors import AvvaeError, UsageError
 from avvae.fileio.atomic import is_done, mark_done, write_text_atomic
-from avvae.models.files import CHECKPOINT_FORMAT, build_model, load_file, model_payload, save_file
+from avvae.models.files import CHECKPOINT_FORMAT, ModelFileError, build_model, load_file, model_payload, save_file
 from avvae.training.data import Batch, MixtureSampler
 from avvae.training.distributed import Placement
 from avvae.training.objective import VaeObjective
@@ -100,8 +100,8 @@ def _checkpoint_payload(state: TrainingState, config: Any, spec: ModelSpec) -> d
 def _restore(path: Path, config: Any, spec: ModelSpec, learning_rate: float, device: torch.device) -> TrainingState:
     payload = load_file(path, CHECKPOINT_FORMAT, device)
     if payload["config"] != dataclasses.asdict(config):
-        raise ValueError(f"{path}: was written with another config than the one given; resume with the same config "
-                         f"(its copy is {path.parent / 'config.yaml'}) or train into a new exp dir")
+        raise ModelFileError(f"{path}: was written with another config than the one given; resume with the same config "
+                             f"(its copy is {path.parent / 'config.yaml'}) or train into a new exp dir")
     model = spec.build(payload["model"], path).to(device)
     spec.objective(model)  # the objective may freeze parameters, which the optimiser must then leave alone
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -159,7 +159,7 @@ class Trainer:
         device = self.placement.device
         if self.checkpoint.exists():
             if not resume:
-                raise ValueError(f"{self.checkpoint} exists: pass --resume to continue it, or remove {self.exp_dir}")
+                raise UsageError(f"{self.checkpoint} exists: pass --resume to continue it, or remove {self.exp_dir}")
             state = _restore(self.checkpoint, self.config, self.spec, self.schedule.learning_rate, device)
             log.info("resuming %s after epoch %d", self.exp_dir, state.epoch)
             return state
@@ -211,7 +211,7 @@ class Trainer:
         world = self.placement.world_size
         usable = sampler.num_batches(self.config.batch_size) // world * world
         if usable == 0:
-            raise ValueError(f"{sampler.num_batches(self.config.batch_size)} batches per epoch cannot be shared by "
+            raise UsageError(f"{sampler.num_batches(self.config.batch_size)} batches per epoch cannot be shared by "
                              f"{world} processes")
         batches = sampler.batches(self.config.seed, epoch, self.config.batch_size)
         return itertools.islice(batches, self.placement.rank, usable, world)
