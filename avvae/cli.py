@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Callable, Sequence
 
-from avvae.errors import UsageError
+from avvae.errors import AvvaeError, UsageError
 
 
 def run_main(
@@ -18,8 +18,9 @@ def run_main(
 ) -> None:
     """Parse arguments, log the command line, run `body`, log the elapsed time.
 
-    A ValueError (our input errors: bad data dir, config, audio or lips file) ends the program with its
-    message and exit code 1 instead of a traceback, since the message already names the file at fault.
+    An AvvaeError (bad input: a data dir, config, audio, lips or model file, an option) ends the program with its
+    message on one line and exit code 1 instead of a traceback, since the message already names what is at fault.
+    Anything else, a ValueError from numpy or torch included, is a bug and keeps its traceback.
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -29,7 +30,7 @@ def run_main(
     start = time.time()
     try:
         body(args)
-    except ValueError as error:
+    except AvvaeError as error:
         logging.error("%s", error)
         sys.exit(1)
     logging.info("elapsed time %.1f s", time.time() - start)

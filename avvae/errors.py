@@ -1,5 +1,6 @@
 """The project's error types. An AvvaeError is bad input from the user: a file, folder, option or config value at
-fault, with a message that names it and says what to do.
+fault, with a message that names it and says what to do. A command (avvae.cli.run_main) ends on one with its
+message on one line and exit status 1; any other exception is a bug and keeps its traceback.
 
 Each part of the package has its own subclass (ConfigError, DataDirError, AudioFileError, ModelFileError, ...); the
 two here are for what none of them covers. AvvaeError is a ValueError, so code that catches ValueError still
