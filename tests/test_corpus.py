@@ -84,6 +84,7 @@ def _median_f0(samples: np.ndarray, rate: int = 16000) -> float:
     return float(np.median(pitches))
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_whatever_nj_and_other_seed_differs(tiny, tmp_path):
     config, corpus, _ = tiny
     # Fewer utterances and no speech-shaped noise (which depends on all training speech): every file made
@@ -218,6 +219,7 @@ def test_missing_voice_or_binary_is_named_with_its_package(tiny, tmp_path, monke
         prepare_data(tmp_path / "b", tmp_path / "data")
 
 
+@pytest.mark.slow
 def test_command_lines(tiny, tmp_path):
     _, corpus, data = tiny
     root = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ process 0's noise, batch 2k + 1 with process 1's), and far from what process 0 w
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from avvae.config import save_config
@@ -12,6 +13,8 @@ from avvae.models.files import CHECKPOINT_FORMAT, load_file, load_model
 from avvae.training.setup import speaker_independent
 from avvae.training.trainer import _generator
 from tests.training_data import run_command, small_config, torch_threads, train_args
+
+pytestmark = pytest.mark.slow
 
 WORLD = 2
 

@@ -83,6 +83,7 @@ def test_dump_resumes_after_a_crash_computing_only_what_is_missing(speech, dumpe
     assert dump_features(broken, output, FeatureConfig()) == 0
 
 
+@pytest.mark.slow
 def test_dump_survives_being_killed_midway(speech, dumped, tmp_path):
     """Killed once an utterance is complete in its partial file: the rerun keeps it and computes only the rest."""
     config_file = tmp_path / "feats.yaml"

@@ -194,6 +194,7 @@ def grid(tmp_path_factory, recordings):
     return recipe, release, noise
 
 
+@pytest.mark.recipe
 def test_data_dirs_hold_the_videos_audio_lips_and_words(grid):
     recipe, release, _ = grid
     speakers = {name: set(read_table(recipe / "data" / name / "spk2utt")) for name in SETS}
@@ -215,6 +216,7 @@ def test_data_dirs_hold_the_videos_audio_lips_and_words(grid):
     assert picture.format == "PNG" and picture.height >= 4 * HEIGHT, "one row per test speaker"
 
 
+@pytest.mark.recipe
 def test_lips_and_audio_share_one_clock(grid):
     """The drawn mouth opens when the audio is loud: frame for frame in every data dir (the end-pointed wavs would
     put the speech 0.6 s = 15 frames early)."""
@@ -232,6 +234,7 @@ def test_lips_and_audio_share_one_clock(grid):
             assert abs(onset - SPEECH_START * FPS) <= 1 and abs(opens - onset) <= 1, key
 
 
+@pytest.mark.recipe
 def test_lips_are_the_mouth_crop(grid, recordings):
     """No face is found in the drawn videos, so the fixed box is taken: the crops are the drawn box resized (up to
     the video coding), and darken as the mouth opens."""
@@ -248,6 +251,7 @@ def test_lips_are_the_mouth_crop(grid, recordings):
         assert np.corrcoef(darkness, opening)[0, 1] > 0.95
 
 
+@pytest.mark.recipe
 def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path, monkeypatch):
     """The per-talker distribution, videos unpacked both ways the config allows, gives the same data dirs. Stage 1's
     two steps are called in this process with the recipe's configs (run.sh's stage 1 is the `grid` fixture's)."""
@@ -276,6 +280,7 @@ def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path, monk
             assert np.array_equal(ours, theirs), key
 
 
+@pytest.mark.recipe
 def test_features_have_lips_at_the_stft_rate(grid):
     recipe, _, _ = grid
     with h5py.File(recipe / "dump" / "train_sd" / "feats.h5") as handle:
@@ -288,6 +293,7 @@ def test_features_have_lips_at_the_stft_rate(grid):
         assert len(handle) == 3 and all("lips2" in handle[key] for key in handle)
 
 
+@pytest.mark.recipe
 def test_the_trees_mixtures_separate_with_a_trained_model(grid, shared_run):
     """Stages 4-9 are the shared run's (tests/test_recipe.py); here GRID's own features, MCEM config and mixtures
     go through separation and scoring with its AV-VAE, to finite scores for every speaker of every mixture."""
@@ -329,6 +335,7 @@ def face_frames(shifts: list[int | None]) -> np.ndarray:
                      else photo[100:100 + HEIGHT, 75 + shift:75 + shift + WIDTH] for shift in shifts])
 
 
+@pytest.mark.slow
 def test_mouth_landmarks_follow_the_mouth_of_a_real_face():
     """The photo's mouth (by eye: x 264, y 279; in the window x 189, y 179) is found and followed as the face moves;
     a frame without a face takes a neighbour's box, and every box holds the mouth at its centre."""
@@ -365,6 +372,7 @@ def centre_distance(boxes: np.ndarray, reference: np.ndarray, frame_height: int)
         HEIGHT / frame_height)
 
 
+@pytest.mark.slow
 def test_followed_face_crops_the_mouth_as_every_frame_detection_on_real_videos():
     """The recipe's mouth crops (the face detected once, then followed by its landmarks) against dlib's detector on
     every frame, on the real videos of REAL_GRID (tests/recipe.py; s1 360x288, s4 720x576). On 100 s1 and 50 s4 videos
@@ -389,6 +397,7 @@ def test_followed_face_crops_the_mouth_as_every_frame_detection_on_real_videos()
         assert np.abs(crops.astype(float) - reference_crops).mean() <= 5, f"{video}: crops differ"
 
 
+@pytest.mark.slow
 def test_a_moving_face_is_followed():
     """A real s1 video panned a pixel a frame, so that the face moves 74 pixels (two thirds of its width) to the
     left: the followed boxes stay on every-frame detection's, as the face box moves with the landmarks."""
@@ -443,6 +452,7 @@ def test_missing_crop_and_foreign_names_are_named(small_release, tmp_path):
         prepare_grid(release, config, noise, tmp_path / "corpus", tmp_path / "data")
 
 
+@pytest.mark.recipe
 def test_check_release_reports_each_speaker_and_what_is_missing(grid, recordings, tmp_path):
     """A clean copy passes; a speaker still packed, a video without sound and a foreign file name are reported."""
     recipe, release, _ = grid

@@ -18,6 +18,8 @@ from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.fileio.lips import load_lips
 from tests.recipe import REAL_GRID, copy_recipe, run_script
 
+pytestmark = pytest.mark.recipe
+
 SPLIT = {"s1": [6, 2, 2], "s4": [1, 0, 1]}  # the 10 s1 and 2 s4 videos of REAL_GRID
 TESTED = {"s1": ["lrby8n"], "s4": ["pric2a"]}
 

@@ -69,6 +69,7 @@ def estimate_sets(seed: int):
                         "mixture": np.broadcast_to(references.sum(0), references.shape)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bss_eval_agrees_with_museval_v4_and_v3_to_a_hundredth_of_a_db(seed):
     references, estimates = estimate_sets(seed)

@@ -137,6 +137,7 @@ def test_matlab_lips_of_another_shape_are_named(tmp_path):
         read_mat_lips(path)
 
 
+@pytest.mark.recipe
 def test_data_dirs_hold_the_authors_split(recipe, release):
     recipe, log = recipe
     root = release[0]
@@ -156,6 +157,7 @@ def test_data_dirs_hold_the_authors_split(recipe, release):
         validate_data_dir(recipe / "data" / name, require_lips=False)
 
 
+@pytest.mark.recipe
 def test_lips_are_the_decoded_mat_frames(recipe, release):
     recipe, _ = recipe
     written = release[1]
@@ -165,6 +167,7 @@ def test_lips_are_the_decoded_mat_frames(recipe, release):
         np.testing.assert_array_equal(frames, written[key])
 
 
+@pytest.mark.recipe
 def test_features_have_the_published_frame_rate(recipe):
     recipe, _ = recipe
     keys = read_table(recipe / "data" / "test" / "wav.scp")
@@ -182,6 +185,7 @@ def test_features_have_the_published_frame_rate(recipe):
         assert handle.attrs["kind"] == "noise"
 
 
+@pytest.mark.recipe
 def test_noise_is_noisy_minus_clean(recipe, release):
     """noise_test starts with the noise added to the first test utterance (of 09F), sample for sample."""
     recipe, _ = recipe
@@ -194,6 +198,7 @@ def test_noise_is_noisy_minus_clean(recipe, release):
     np.testing.assert_array_equal(noise[:kept], added[:kept].astype(np.float32))
 
 
+@pytest.mark.recipe
 def test_sd_training_and_separation_run_on_the_tree(recipe, shared_run):
     """Stages 4-9 are the shared run's (tests/test_recipe.py); here NTCD-TIMIT's own features and configs: SD
     training of each test speaker from the shared SI AV-VAE, MCEM with SI and SD models, finite scores."""

@@ -92,6 +92,7 @@ def test_each_console_script_names_a_command_line_module(command, target):
     assert callable(getattr(importlib.import_module(module), function))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
 def test_installed_it_runs_outside_the_checkout(editable, source, wheel, tmp_path):
     python = fresh_venv(tmp_path / "venv")

@@ -22,6 +22,8 @@ from avvae.models.files import ModelFileError, save_model
 from tests.commands import kill_once_an_utterance_is_complete
 from tests.datadirs import make_noise_dir, make_speech_dir
 
+pytestmark = pytest.mark.recipe
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {
     **os.environ,

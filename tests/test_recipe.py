@@ -14,6 +14,8 @@ from tests.commands import kill_once_an_utterance_is_complete
 from tests.recipe import KILL_STAGES, MODELS, TINY_RUN, recipe_env, run_recipe
 from tests.training_data import history_rows
 
+pytestmark = pytest.mark.recipe
+
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
 SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised",
            "oracle_latent_avvae_si", "oracle_latent_avvae_sd")

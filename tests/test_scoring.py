@@ -187,6 +187,7 @@ def test_error_budget_of_the_mixture_is_the_other_talker_and_the_noise_in_their_
         assert row["order_loss"] == 0.0 and all(math.isnan(row[name]) for name in BUDGET_COLUMNS[1:])
 
 
+@pytest.mark.recipe
 def test_score_sh_scores_several_systems_one_in_its_best_order(mixtures, decoded, tmp_path):
     mix_dir, _ = mixtures
     dirs = []

@@ -19,6 +19,8 @@ from avvae.config import save_config
 from tests.recipe import copy_recipe
 from tests.training_data import small_config
 
+pytestmark = [pytest.mark.slurm, pytest.mark.recipe]
+
 ROOT = Path(__file__).resolve().parents[1]
 SLURM_LOCAL = ROOT / "tools" / "slurm_local.sh"
 CANNOT_RUN = 2  # slurm_local.sh's exit status when this machine lacks the packages or root

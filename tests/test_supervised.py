@@ -77,6 +77,7 @@ def test_the_recipe_config_loads_and_builds_its_network():
     assert model(torch.ones(1, 3, config.model.num_freqs), torch.zeros(1, 3, 67, 67)).shape == (1, 3, 513)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_writes_a_mask_model(trained):
     run, initial, trainer, exp_dir = trained
     dev = list(run.dev.batches(1, 0, 8))
@@ -89,6 +90,7 @@ def test_training_lowers_the_loss_and_writes_a_mask_model(trained):
         load_model(exp_dir / "model.pt")
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_parameters(training_feats, tmp_path):
     config_path = tmp_path / "train_supervised.yaml"
     save_config(small(epochs=4), config_path)
@@ -112,6 +114,7 @@ def _held_out_mixture(feats) -> tuple[Mixture, np.ndarray, StftConfig]:
     return mixture, istft(torch.cat([sources, noise[None]]), config, length).numpy(), config
 
 
+@pytest.mark.slow
 def test_the_decoding_method_beats_the_mixture_on_held_out_speakers(trained, training_feats):
     _, _, _, exp_dir = trained
     args = build_parser().parse_args(["mix.h5", "out", "--method", "supervised", "--model-dir", str(exp_dir)])
@@ -129,6 +132,7 @@ def test_the_decoding_method_beats_the_mixture_on_held_out_speakers(trained, tra
         METHODS["supervised"](build_parser().parse_args(["mix.h5", "out", "--method", "supervised"]))
 
 
+@pytest.mark.slow
 def test_the_network_beats_a_constant_mask_by_si_sdr(trained, training_feats):
     """A constant 0.5 mask (attenuation alone) scores above the mixture by BSS Eval v4 SDR, which rewards it for
     nothing, so the network must beat it by a scale-invariant measure: SI-SDR improvement over the mixture, which a

@@ -18,6 +18,8 @@ from avvae.training.setup import speaker_independent
 from avvae.training.trainer import Trainer
 from tests.training_data import small_config, torch_threads
 
+pytestmark = pytest.mark.slow
+
 MCEM = McemConfig(iterations=10, draws=10, burn_in=5, final_draws=10, final_burn_in=5, threads=1)
 PAIRS = (("spk0_000", "spk1_000"), ("spk0_002", "spk1_003"))  # held-out speakers' utterances, mixed in pairs
 

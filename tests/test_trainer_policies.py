@@ -19,6 +19,8 @@ from avvae.training.setup import speaker_dependent, speaker_independent
 from avvae.training.trainer import VAE, Trainer
 from tests.training_data import small_config, torch_threads
 
+pytestmark = pytest.mark.slow
+
 CPU = Placement(0, 1, torch.device("cpu"))
 
 

@@ -55,6 +55,7 @@ def si_avvae(training_feats, tmp_path_factory) -> Trained:
     return Trained(config, run, trainer, initial, load_model(trainer.fit(run.model, run.train, run.dev)), exp_dir)
 
 
+@pytest.mark.slow
 def test_reconstruction_improves_and_the_loss_curve_is_written(si_avvae):
     dev, exp_dir = list(si_avvae.run.dev.batches(1, 0, 8)), si_avvae.exp_dir
     before, after = si_avvae.trainer.evaluate(si_avvae.initial, dev), si_avvae.trainer.evaluate(si_avvae.model, dev)
@@ -79,6 +80,7 @@ def _posteriors_and_priors(model: SpeechVAE, batches: list[Batch], shuffle_lips:
     return [torch.cat(values) for values in (mus, logvars, prior_mus, prior_logvars)]
 
 
+@pytest.mark.slow
 def test_the_visual_prior_beats_any_lip_free_gaussian_on_held_out_speakers(si_avvae, training_feats):
     config, run, model = si_avvae.config, si_avvae.run, si_avvae.model
     mu, logvar, _, _ = _posteriors_and_priors(model, run.train.batches(0, 1, 8))
@@ -98,12 +100,14 @@ def test_the_visual_prior_beats_any_lip_free_gaussian_on_held_out_speakers(si_av
     assert visual < 0.8 * wrong_lips
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_parameters(training_feats, tmp_path):
     config_path = tmp_path / "train.yaml"
     save_config(small_config("avvae", epochs=5, kl_warmup_epochs=2, num_threads=1), config_path)
     kill_and_resume("train", config_path, training_feats, tmp_path, epochs=5)
 
 
+@pytest.mark.slow
 def test_the_last_epoch_exports_to_a_model_file(si_avvae, tmp_path):
     exp_dir = si_avvae.exp_dir
     export_model.main(export_model.build_parser().parse_args([str(exp_dir / "checkpoint.pt"),
@@ -130,6 +134,7 @@ def test_a_non_finite_loss_stops_naming_the_batch_and_keeps_the_checkpoint(train
     assert load_file(tmp_path / "checkpoint.pt", CHECKPOINT_FORMAT)["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_speaker_dependent_training_fine_tunes_the_si_model(si_avvae, training_feats, tmp_path):
     config, si_model = si_avvae.config, si_avvae.exp_dir / "model.pt"
     speaker = load_utterances(training_feats.train, lips=False)[0].speaker
@@ -144,6 +149,7 @@ def test_speaker_dependent_training_fine_tunes_the_si_model(si_avvae, training_f
         speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise, None)
 
 
+@pytest.mark.slow
 def test_speaker_dependent_epochs_can_be_sized_in_segments_whatever_the_speakers_speech(si_avvae, training_feats):
     config, si_model = si_avvae.config, si_avvae.exp_dir / "model.pt"
     speaker = load_utterances(training_feats.train, lips=False)[0].speaker
@@ -180,6 +186,7 @@ def _last_lr(exp_dir: Path) -> float:
     return load_file(exp_dir / "checkpoint.pt", CHECKPOINT_FORMAT)["optimizer"]["param_groups"][0]["lr"]
 
 
+@pytest.mark.slow
 def test_the_learning_rate_halves_every_epoch_without_improvement_down_to_its_floor(training_feats, tmp_path,
                                                                                       monkeypatch):
     _dev_losses(monkeypatch, [1.0] * 5)
@@ -189,6 +196,7 @@ def test_the_learning_rate_halves_every_epoch_without_improvement_down_to_its_fl
     assert _last_lr(tmp_path) == pytest.approx(1.5e-3)
 
 
+@pytest.mark.slow
 def test_an_improvement_restarts_the_count_towards_a_decay(training_feats, tmp_path, monkeypatch):
     _dev_losses(monkeypatch, [5.0, 4.0, 4.0, 3.0, 3.0, 3.0])
     config = small_config("avae", epochs=6, learning_rate=4e-3, lr_decay=0.5, lr_patience=2)
@@ -215,6 +223,7 @@ run_main(build_parser, main)
 """
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_its_learning_rate_schedule(training_feats, tmp_path, monkeypatch):
     config_path = tmp_path / "train.yaml"
     save_config(small_config("avae", epochs=5, learning_rate=4e-3, lr_decay=0.5, lr_patience=2), config_path)

@@ -21,6 +21,8 @@ from avvae.training.diagnostics import CURVES
 from avvae.training.setup import speaker_dependent, speaker_independent
 from tests.training_data import small_config
 
+pytestmark = pytest.mark.slow
+
 CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parents[1]
 

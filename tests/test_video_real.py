@@ -16,6 +16,8 @@ from avvae.fileio.video import read_container_audio
 from tests.recipe import REAL_GRID, ROOT
 from tests.test_video_separate import run_cli
 
+pytestmark = pytest.mark.slow
+
 RECIPE = ROOT / "egs" / "grid"
 MODELS = RECIPE / "models"
 RATE = 16000

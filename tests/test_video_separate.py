@@ -111,6 +111,7 @@ def separated(talk, tmp_path_factory):
     return separate_video(root / "talk.mp4", [model], mcem, FeatureConfig(), WINDOWS, out), out
 
 
+@pytest.mark.slow
 def test_two_faces_are_found_and_tracked_through_the_occlusion(talk, separated):
     _, frames, _ = talk
     summary, _ = separated
@@ -126,6 +127,7 @@ def test_two_faces_are_found_and_tracked_through_the_occlusion(talk, separated):
         assert np.all((centre_x < FRAME_SIZE[0] / 2) == (number == 0)), "one id per person in every frame"
 
 
+@pytest.mark.slow
 def test_mouths_are_cropped_inside_the_face_boxes_on_the_mouth(separated):
     summary, _ = separated
     for number, face in enumerate(summary.faces):
@@ -139,6 +141,7 @@ def test_mouths_are_cropped_inside_the_face_boxes_on_the_mouth(separated):
         assert (mouth[:, 2] == mouth[0, 2]).all() and 20 <= mouth[0, 2] <= 80, "one size per face, from its mouth"
 
 
+@pytest.mark.slow
 def test_every_output_is_written_and_the_separations_add_up_to_the_soundtrack(talk, separated):
     root, frames, _ = talk
     summary, out = separated
@@ -162,6 +165,7 @@ def test_every_output_is_written_and_the_separations_add_up_to_the_soundtrack(ta
     ), "no temporary files left"
 
 
+@pytest.mark.slow
 def test_the_command_separates_the_faces_asked_for_and_prints_a_summary(talk, tmp_path):
     root, frames, _ = talk
     printed = run_cli(
@@ -184,6 +188,7 @@ def test_the_command_separates_the_faces_asked_for_and_prints_a_summary(talk, tm
     assert (tmp_path / "talk_face1.mp4").is_file() and not (tmp_path / "talk_face0.wav").exists()
 
 
+@pytest.mark.slow
 def test_another_video_of_the_same_name_is_refused_and_a_rerun_replaces_its_own_set(
     talk, separated, tmp_path, caplog, monkeypatch
 ):
@@ -214,6 +219,7 @@ def test_another_video_of_the_same_name_is_refused_and_a_rerun_replaces_its_own_
     assert record == {"source": str((root / "talk.mp4").resolve()), "faces": [1], "outputs": names}
 
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_names_is_refused_while_the_first_runs(talk, tmp_path, caplog, monkeypatch):
     root, _, _ = talk
     other = tmp_path / "other" / "talk.mp4"  # another file of the same name
@@ -238,6 +244,7 @@ def test_a_second_run_into_the_same_names_is_refused_while_the_first_runs(talk, 
     assert json.loads((out / "talk.json").read_text())["source"] == str((root / "talk.mp4").resolve())
 
 
+@pytest.mark.slow
 def test_a_rerun_removes_what_a_killed_run_left(talk, tmp_path):
     root, _, _ = talk
     out = tmp_path / "out"
@@ -261,6 +268,7 @@ def test_a_rerun_removes_what_a_killed_run_left(talk, tmp_path):
     ), f"{left.name} is gone"
 
 
+@pytest.mark.slow
 def test_a_video_stream_shorter_than_its_audio_is_said_and_counted_as_missing(talk, tmp_path, caplog):
     root, _, _ = talk
     video = tmp_path / "short.mp4"
@@ -285,6 +293,7 @@ def test_a_video_stream_shorter_than_its_audio_is_said_and_counted_as_missing(ta
     assert re.search(r"face 0: missing in [01] of 40 frames \(", printed), printed
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
     root, frames, _ = talk
     model, mcem, video = root / "model.pt", root / "mcem.yaml", root / "talk.mp4"
@@ -318,6 +327,7 @@ def test_bad_inputs_are_errors_that_name_the_file(talk, tmp_path):
     assert not (tmp_path / "out").exists() or not unlocked(tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_the_output_folder_is_checked_before_the_face_pass_and_again_for_the_faces_found(talk, tmp_path, monkeypatch):
     root, _, model = talk
     mcem = McemConfig(iterations=2, draws=3, burn_in=1, final_draws=3, final_burn_in=1)
@@ -347,6 +357,7 @@ def test_the_output_folder_is_checked_before_the_face_pass_and_again_for_the_fac
     assert unlocked(out) == []
 
 
+@pytest.mark.slow
 def test_the_outputs_take_less_room_than_the_check_asks_for(talk, separated):
     root, _, model = talk
     _, out = separated
