@@ -4,7 +4,9 @@
 # records the mixtures (feats, wav.scp), the options and the files they name (config, the models of --model-dir, the
 # NMF dictionaries): a decode made (or begun) from others, e.g. before the model was retrained, is refused, or redone
 # with --force true. It also lists the wavs with their sizes: when some are deleted (or cut short), a rerun makes
-# those mixtures again.
+# those mixtures again. The jobs record in <decode-dir>/speaker_order whether the estimates follow the mixtures'
+# speaker order, which steps/score.sh reads; a decode finished before that record was kept gets it on a rerun
+# (its mixtures are not separated again).
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 . "$(dirname "$0")/../utils/split_opts.sh"
@@ -39,7 +41,8 @@ split_opts decode_words --decode-opts "${decode_opts}"
 provenance=(--what "the decode" --name decode --input "${feats}" --input "${data}/wav.scp" --opts="${decode_opts}"
   --output wav)
 state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
-if [ "${state}" = done ]; then log "${dir} is separated, skipping"; exit 0; fi
+if [ "${state}" = done ] && [ -f "${dir}/speaker_order" ]; then log "${dir} is separated, skipping"; exit 0; fi
+[ "${state}" != done ] || log "${dir} is separated but has no speaker_order record: its jobs write it"
 num_mix=$(wc -l < "${data}/wav.scp")
 [ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
 mkdir -p "${dir}/log"

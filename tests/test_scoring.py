@@ -22,7 +22,7 @@ from avvae.evaluation.scoring import COLUMNS, MixtureDir, score_mixture
 from avvae.features import FeatureConfig, dump_features
 from avvae.fileio.audio import read_wav
 from avvae.fileio.datadir import read_table
-from avvae.fileio.decode_dir import output_paths
+from avvae.fileio.decode_dir import output_paths, read_speaker_order
 from avvae.mixing import MixConfig, make_mixtures
 from tests.datadirs import make_noise_dir, make_speech_dir
 from tests.test_metrics import museval_v3_sdr, museval_v4
@@ -224,7 +224,7 @@ def test_missing_estimate_part_or_unknown_invariant_dir_is_an_error_naming_it(mi
                                                     str(tmp_path / "elsewhere")]))
 
 
-def test_nmf_decoding_uses_the_dictionaries_of_train_nmf(mixtures, tmp_path):
+def test_nmf_decoding_uses_the_dictionaries_of_train_nmf_and_records_their_speaker_order(mixtures, tmp_path):
     mix_dir, feats = mixtures
     config = tmp_path / "nmf.yaml"
     config.write_text("rank: 4\ntrain_iterations: 10\nseparate_iterations: 10\n")
@@ -241,3 +241,10 @@ def test_nmf_decoding_uses_the_dictionaries_of_train_nmf(mixtures, tmp_path):
         np.testing.assert_allclose(np.sum(estimates, axis=0), mixture, atol=1e-4)
     with pytest.raises(ValueError, match="--method nmf needs --nmf-dir"):
         decode.main(decode.build_parser().parse_args([str(feats), str(out), "--method", "nmf"]))
+    assert read_speaker_order(out) == "fixed", "each speaker its own dictionary"
+    run_main(train_nmf.build_parser, train_nmf.main, [str(speech_feats), str(tmp_path / "nmf_x"), "--config",
+                                                      str(config), "--speaker-independent"])
+    shared = tmp_path / "nmf_x" / "decode_test"
+    run_main(decode.build_parser, decode.main, [str(feats), str(shared), "--method", "nmf", "--nmf-dir",
+                                                str(tmp_path / "nmf_x")])
+    assert read_speaker_order(shared) == "none", "one dictionary for both speakers: their order is arbitrary"

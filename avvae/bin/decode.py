@@ -3,9 +3,13 @@
 Methods come from METHODS: a name -> a factory that builds the method (Mixture -> Separation) from the parsed
 arguments, so a new method adds its options to `build_parser` and one entry here.
 
-A job whose mixtures are all separated already ends before importing torch or building its method. The factories
-import their method's modules themselves, so that a job pays only for its own method's (the reference rows need
-neither the models, nor the training code and matplotlib that the supervised network's file format brings in).
+Each job also records in the decode dir whether the estimates follow the mixtures' speaker order
+(avvae.separation.speaker_order), from what CUES says the method tells the speakers apart by; scoring reads it.
+
+A job whose mixtures are all separated (and whose order is recorded) ends before importing torch or building its
+method. The factories import their method's modules themselves, so that a job pays only for its own method's (the
+reference rows need neither the models, nor the training code and matplotlib that the supervised network's file
+format brings in).
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Hashable
 
 from avvae.cli import run_main, split_keys
 from avvae.config import load_config
 from avvae.errors import InputFileError, UsageError
 from avvae.fileio.atomic import is_done
-from avvae.fileio.decode_dir import output_paths
+from avvae.fileio.decode_dir import output_paths, read_speaker_order, write_speaker_order
 from avvae.fileio.feature_files import open_features
+from avvae.separation.speaker_order import SpeakerCues, mixture_speakers, own_cues, speaker_order
 
 if TYPE_CHECKING:
     from avvae.mcem import McemConfig
@@ -138,6 +143,42 @@ METHODS: dict[str, Callable[[argparse.Namespace], Method]] = {
 }
 
 
+def nmf_cues(args: argparse.Namespace) -> SpeakerCues:
+    """NMF tells two speakers apart by their dictionaries: the same one for all (SI), or each its own (SD)."""
+    method = nmf_method(args)
+    return lambda speakers: [id(method.dictionary(speaker)) for speaker in speakers]  # the same array: the same
+
+
+def vae_cues(args: argparse.Namespace) -> SpeakerCues:
+    """MCEM tells two speakers apart by their models (one per speaker, SD), or by their lips (a model that reads
+    them); an SI audio-only model, the same for all, tells them by nothing."""
+    _, models_for_speakers = vae_models(args)
+
+    def cues(speakers: list[str]) -> list[Hashable]:
+        models = models_for_speakers(speakers)
+        return [(id(model), j if model.config.uses_lips else None) for j, model in enumerate(models)]
+
+    return cues
+
+
+def own_input_cues(args: argparse.Namespace) -> SpeakerCues:
+    """The reference rows, the oracle latent (fitted to each speaker's reference) and the supervised network (each
+    speaker's lips) tell the speakers apart by their own inputs."""
+    return own_cues
+
+
+# What each method tells the speakers of a mixture apart by (avvae.separation.speaker_order).
+CUES: dict[str, Callable[[argparse.Namespace], SpeakerCues]] = {
+    "mixture": own_input_cues,
+    "oracle": own_input_cues,
+    "silence": own_input_cues,
+    "nmf": nmf_cues,
+    "mcem": vae_cues,
+    "oracle_latent": own_input_cues,
+    "supervised": own_input_cues,
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("feats", help="mixture features, e.g. dump/test_mix/feats.h5")
@@ -167,10 +208,11 @@ def pending_keys(feats: str, out_dir: Path, keys: list[str]) -> list[str]:
 
 def main(args: argparse.Namespace) -> None:
     require_options(args)
-    if (Path(args.out_dir) / "wav").is_dir():  # a decode that has begun: is anything of this job left?
+    out_dir = Path(args.out_dir)
+    if (out_dir / "wav").is_dir() and read_speaker_order(out_dir):  # a decode that has begun: anything left here?
         with open_features(args.feats) as handle:
             keys = split_keys(sorted(handle), args.nj, args.job)
-        if not pending_keys(args.feats, Path(args.out_dir), keys):
+        if not pending_keys(args.feats, out_dir, keys):
             logging.info("%s: all %d mixtures of job %d are separated, nothing to do", args.out_dir, len(keys),
                          args.job)
             return
@@ -179,7 +221,9 @@ def main(args: argparse.Namespace) -> None:
 
     with open_features(args.feats) as handle:
         keys = split_keys(sorted(handle), args.nj, args.job)
-    decode_mixtures(args.feats, args.out_dir, method, keys)
+    decode_mixtures(args.feats, out_dir, method, keys)
+    # every job records the same order: that of all the mixtures
+    write_speaker_order(out_dir, speaker_order(mixture_speakers(args.feats), CUES[args.method](args)))
 
 
 def cli() -> None:

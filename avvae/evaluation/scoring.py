@@ -26,7 +26,7 @@ from typing import Collection
 import numpy as np
 from tqdm import tqdm
 
-from avvae.errors import InputFileError, UsageError
+from avvae.errors import InputFileError
 from avvae.evaluation.error_budget import BUDGET_COLUMNS, error_budget
 from avvae.evaluation.metrics import METRICS, MixtureScorer, si_sdr
 from avvae.fileio.atomic import write_text_atomic
@@ -165,14 +165,10 @@ def score_job(
     permutation_invariant: Collection[str | Path] = (),
 ) -> list[Path]:
     """Score the mixtures `keys` of every decode dir into its part of job `job` of `nj`, the decode dirs named in
-    `permutation_invariant` in their best speaker order; returns the parts written (a decode dir whose part or
-    scores.tsv exists is skipped)."""
+    `permutation_invariant` in their best speaker order (avvae.evaluation.scoring_order chooses them); returns the
+    parts written (a decode dir whose part or scores.tsv exists is skipped)."""
     decode_dirs = [Path(d) for d in decode_dirs]
     invariant = {Path(d).resolve() for d in permutation_invariant}
-    unknown = invariant - {d.resolve() for d in decode_dirs}
-    if unknown:
-        raise UsageError(f"permutation-invariant dir(s) {sorted(map(str, unknown))} are not among the decode dirs "
-                         f"scored ({', '.join(map(str, decode_dirs))})")
     pending = []
     for decode_dir in decode_dirs:
         done = [p for p in (decode_dir / "scores.tsv", part_path(decode_dir, nj, job)) if p.is_file()]

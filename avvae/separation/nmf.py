@@ -12,8 +12,8 @@ is floored at `eps`, and denominators are guarded alike.
 - Separation: the mixture's power is V ~ sum_j W_j H_j + W_b H_b with each speaker's dictionary W_j fixed and
   an unsupervised noise NMF (W_b, H_b of rank `noise_rank` learned on the mixture); the Wiener filter
   (W_j H_j / Vhat) X gives each speaker's complex STFT, and likewise the noise's. With SI dictionaries both
-  speakers share one dictionary, so nothing tells them apart: their order is arbitrary (score with
-  `--permutation-invariant`).
+  speakers share one dictionary, so nothing tells them apart: their order is arbitrary (the decode records so,
+  avvae.separation.speaker_order, and scoring takes their best order).
 """
 
 from __future__ import annotations
