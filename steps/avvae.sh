@@ -35,9 +35,10 @@ sd_models="avae avvae cvae"    # VAEs trained SD for each test speaker
 mcem_config=conf/mcem.yaml     # MCEM separation settings
 nmf_config=conf/nmf.yaml       # NMF baseline settings
 oracle_latent_models=avvae  # VAEs whose oracle-latent reference rows are computed ("": none)
-# Systems that cannot tell the speakers apart (the same dictionary or the same audio-only model for every speaker,
-# nothing to say which estimate is whose): scored with the best speaker permutation, marked † in RESULTS.md.
-permutation_invariant="nmf_si avae_si"
+# Each system is scored in the speaker order its decode recorded: the best permutation (marked † in RESULTS.md) where
+# it cannot tell the speakers apart (the same dictionary or audio-only model for two speakers of a mixture, nothing
+# to say which estimate is whose), else the fixed one. These systems are scored in their best order whatever it says:
+permutation_invariant=""
 ngpu=0                  # training: 0 CPU, 1 GPU, > 1 DDP over GPUs (torchrun)
 title=""                # RESULTS.md title (default: the corpus folder's name)
 force=false             # true: redo stale outputs (made from other configs or inputs) instead of refusing them
@@ -63,7 +64,7 @@ Options:
   --sd_models <list>       # (default: '${sd_models}')
   --supervised <bool>      # (default: ${supervised})
   --oracle_latent_models <list>  # (default: '${oracle_latent_models}')
-  --permutation_invariant <list>  # systems scored with the best speaker order (default: '${permutation_invariant}')
+  --permutation_invariant <list>  # always scored in the best speaker order (default: '${permutation_invariant}')
   --mcem_config <yaml>     # (default: ${mcem_config})
   --nmf_config <yaml>      # (default: ${nmf_config})
   --ngpu <n>               # (default: ${ngpu})
@@ -199,7 +200,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-  log "Stage 8: scoring (best speaker permutation for: ${permutation_invariant})"
+  log "Stage 8: scoring${permutation_invariant:+ (best speaker permutation for: ${permutation_invariant})}"
   for set in ${test_sets}; do
     dirs=()
     score_opts=""
