@@ -1,5 +1,5 @@
 """RESULTS.md tables and plot from score TSVs: metric order, cells that count non-finite values, rows marked for
-the best speaker permutation, the PESQ floor, and the comparison."""
+the best speaker permutation, the PESQ floor, the comparison, and the rows of tagged variants."""
 
 import csv
 import math
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from avvae.bin.make_results import find_systems, system_of
 from avvae.evaluation.results import (
     System,
     comparison_markdown,
@@ -162,3 +163,23 @@ def test_error_budget_tables_follow_the_metrics_when_every_score_file_has_them(t
     assert "what a wrong speaker order costs" in table(text, "Error budget: SI-SDR lost to the speaker order (dB)")
     systems.append(System("NMF", "SI", (write_tsv(tmp_path / "old.tsv", scores(rng, 1.0)),)))
     assert "Error budget" not in results_markdown(systems, "mini_av"), "a score file without them: no table"
+
+
+def test_a_tagged_variant_has_rows_of_its_own_with_its_protocol(tmp_path):
+    """exp/<system>_<tag> (steps/avvae.sh --tag): the label ends in [tag], the protocol still comes from _si/_sd."""
+    assert [(s.method, s.protocol) for s in (system_of(name, ()) for name in (
+        "avvae_si", "avvae_si_x", "avvae_sd_lr1e-4", "oracle_latent_avvae_si_x", "supervised_x", "nmf_sd_x", "mixture",
+        "my_system"))] == [
+        ("AV-VAE + MCEM", "SI"), ("AV-VAE + MCEM [x]", "SI"), ("AV-VAE + MCEM [lr1e-4]", "SD"),
+        ("AV-VAE oracle latent [x]", "SI"), ("Supervised AV [x]", "SI"), ("NMF [x]", "SD"),
+        ("Mixture (unprocessed)", "both"), ("my_system", "both")]
+    rng = np.random.default_rng(8)
+    for name, offset in (("avvae_si", 5.0), ("avvae_si_x", 6.0), ("avvae_sd_x", 7.0)):
+        (tmp_path / "exp" / name / "decode_test_mix").mkdir(parents=True)
+        write_tsv(tmp_path / "exp" / name / "decode_test_mix" / "scores.tsv", scores(rng, offset))
+    text = results_markdown(find_systems(tmp_path / "exp", ["test_mix"], ["avvae_si", "avvae_si_x", "avvae_sd_x"]),
+                            "mini_av")
+    si_sdr = table(text, "SI-SDR improvement (dB)")
+    assert row_cells(si_sdr, "AV-VAE + MCEM")[5:] == ["", "", "", " |"], "untagged: SI only"
+    tagged = row_cells(si_sdr, "AV-VAE + MCEM [x]")
+    assert all(cell.strip(" |") for cell in tagged[1:]), "the tagged variant: SI and SD"

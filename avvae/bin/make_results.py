@@ -2,7 +2,9 @@
 
 A system is exp/<name>/decode_<set>/scores.tsv; its row label and protocol come from <name>: a suffix _si or _sd
 gives the protocol (none: the row counts for both, e.g. the mixture and the oracle; the supervised network is SI),
-the stem the method. Rows scored with the best speaker permutation are marked from their score files.
+the stem the method. A variant of steps/avvae.sh --tag <tag> ends in _<tag> after that (exp/avvae_si_<tag>,
+exp/supervised_<tag>): its label ends in [<tag>], so that variants of a method have rows of their own. Rows scored
+with the best speaker permutation are marked from their score files.
 """
 
 from __future__ import annotations
@@ -32,12 +34,27 @@ PROTOCOLS = {"si": "SI", "sd": "SD"}
 UNSUFFIXED = {"supervised": "SI"}  # trained on the training speakers; other unsuffixed rows count for both
 
 
+def split_tag(name: str) -> tuple[str, str]:
+    """(system, tag) of an exp folder name: avvae_si_x -> ("avvae_si", "x"), supervised_x -> ("supervised", "x"),
+    avvae_si -> ("avvae_si", "")."""
+    if name in LABELS or name.rpartition("_")[2] in PROTOCOLS:
+        return name, ""
+    system, _, tag = name.rpartition("_")
+    if system in LABELS or system.rpartition("_")[2] in PROTOCOLS:
+        return system, tag
+    return name, ""
+
+
 def system_of(name: str, scores: tuple[Path, ...]) -> System:
-    """The results row of exp/<name>: e.g. avvae_sd -> ("AV-VAE + MCEM", "SD")."""
-    stem, _, suffix = name.rpartition("_")
+    """The results row of exp/<name>: e.g. avvae_sd -> ("AV-VAE + MCEM", "SD"), avvae_sd_x -> ("AV-VAE + MCEM [x]",
+    "SD")."""
+    system, tag = split_tag(name)
+    stem, _, suffix = system.rpartition("_")
     if suffix in PROTOCOLS:
-        return System(LABELS.get(stem, stem), PROTOCOLS[suffix], scores)
-    return System(LABELS.get(name, name), UNSUFFIXED.get(name, "both"), scores)
+        method, protocol = LABELS.get(stem, stem), PROTOCOLS[suffix]
+    else:
+        method, protocol = LABELS.get(system, system), UNSUFFIXED.get(system, "both")
+    return System(f"{method} [{tag}]" if tag else method, protocol, scores)
 
 
 def find_systems(exp_dir: Path, test_sets: list[str], names: list[str]) -> list[System]:
