@@ -10,6 +10,10 @@
 #   7. separation of the test mixtures (nj jobs): exp/<system>/decode_<set>/wav
 #   8. scoring: exp/<system>/decode_<set>/scores.tsv (all systems of a set in one pass)
 #   9. RESULTS.md and results.png from the score files
+# With --tag <name>, what stages 4-9 train, decode and score is a variant that sits beside the others: its folders
+# are exp/<system>_<name> (exp/avvae_si_<name>, exp/nmf_sd_<name>, exp/supervised_<name>, ...), its rows in
+# RESULTS.md are labelled [<name>], and its RESULTS.md and results.png go to exp/results_<name>/. The reference
+# rows (mixture, silence, oracle) depend on no model: every variant shares their untagged folders.
 set -euo pipefail
 . "$(dirname "$0")/../utils/log.sh"
 . "$(dirname "$0")/../utils/split_opts.sh"
@@ -40,7 +44,8 @@ oracle_latent_models=avvae  # VAEs whose oracle-latent reference rows are comput
 # to say which estimate is whose), else the fixed one. These systems are scored in their best order whatever it says:
 permutation_invariant=""
 ngpu=0                  # training: 0 CPU, 1 GPU, > 1 DDP over GPUs (torchrun)
-title=""                # RESULTS.md title (default: the corpus folder's name)
+title=""                # RESULTS.md title (default: the corpus folder's name, and the tag)
+tag=""                  # variant name of the systems stages 4-9 make: exp/<system>_<tag> ("": exp/<system>)
 force=false             # true: redo stale outputs (made from other configs or inputs) instead of refusing them
 
 help_message="Usage: $0 [options]
@@ -68,12 +73,18 @@ Options:
   --mcem_config <yaml>     # (default: ${mcem_config})
   --nmf_config <yaml>      # (default: ${nmf_config})
   --ngpu <n>               # (default: ${ngpu})
-  --title <str>            # (default: the corpus folder's name)
+  --title <str>            # (default: the corpus folder's name, and the tag)
+  --tag <name>             # variant: exp/<system>_<name>, e.g. exp/avvae_si_<name> (default: none)
   --force <bool>           # redo stale outputs of stages 2-8 instead of refusing them (default: ${force})"
 
 log "$0 $*"
 . ./utils/parse_options.sh
 [ $# -eq 0 ] || { echo "${help_message}" >&2; exit 1; }
+# a tag ends folder names after an underscore: without one of its own, the name still says where the tag begins
+if [[ ! "${tag}" =~ ^[A-Za-z0-9.+-]*$ ]]; then
+  echo "$0: --tag '${tag}': only letters, digits, '.', '+' and '-'" >&2; exit 1
+fi
+suffix=${tag:+_${tag}}  # of the folders of the systems this run trains and decodes
 . ./path.sh
 . ./cmd.sh
 . ./utils/stage_times.sh  # each stage's wall and CPU time to exp/stage_times.tsv, and TIMING.md from it at exit
@@ -118,38 +129,39 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  log "Stage 4: SI training of ${si_models}"
+  log "Stage 4: SI training of ${si_models}${tag:+ (tag ${tag})}"
   for model in ${si_models}; do
     steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" \
       --train-opts "--dev dump/${dev_set}/feats.h5" \
       "${train_conf_dir}/train_${model}.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" \
-      "exp/${model}_si"
+      "exp/${model}_si${suffix}"
   done
   if [ "${supervised}" = true ]; then
     steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" --module avvae.bin.train_supervised \
       --train-opts "--dev dump/${dev_set}/feats.h5" \
       "${train_conf_dir}/train_supervised.yaml" "dump/${train_set}/feats.h5" "dump/${noise_train}/feats.h5" \
-      exp/supervised
+      "exp/supervised${suffix}"
   fi
 fi
 
 speakers=$([ -f "data/${sd_set}/spk2utt" ] && cut -d' ' -f1 "data/${sd_set}/spk2utt" | tr '\n' ' ' || true)
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-  log "Stage 5: SD training of ${sd_models} for ${speakers}"
+  log "Stage 5: SD training of ${sd_models} for ${speakers}${tag:+ (tag ${tag})}"
   for model in ${sd_models}; do
     for spk in ${speakers}; do
       steps/train.sh --force "${force}" --cmd "${train_launcher}" --ngpu "${ngpu}" \
-        --train-opts "--speaker ${spk} --interferers dump/${train_set}/feats.h5 --init exp/${model}_si/model.pt" \
+        --train-opts "--speaker ${spk} --interferers dump/${train_set}/feats.h5 \
+--init exp/${model}_si${suffix}/model.pt" \
         "${train_conf_dir}/train_${model}.yaml" "dump/${sd_set}/feats.h5" "dump/${noise_train}/feats.h5" \
-        "exp/${model}_sd/${spk}"
+        "exp/${model}_sd${suffix}/${spk}"
     done
   done
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-  log "Stage 6: NMF dictionaries"
+  log "Stage 6: NMF dictionaries${tag:+ (tag ${tag})}"
   for protocol in sd si; do
-    dir=exp/nmf_${protocol}
+    dir=exp/nmf_${protocol}${suffix}
     feats=$([ "${protocol}" = sd ] && echo "dump/${sd_set}/feats.h5" || echo "dump/${train_set}/feats.h5")
     provenance=(--what "the NMF dictionaries" --input "${nmf_config}" --input "${feats}" --output dictionaries.npz)
     state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
@@ -161,8 +173,8 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   done
 fi
 
-# The rows of the results: exp/<system>, and the decoding options of each. mixture, silence (all-zero estimates) and
-# oracle are references, not methods: what doing nothing, removing everything and the ideal mask score.
+# The rows of the results: exp/<system> (exp_dir), and the decoding options of each. mixture, silence (all-zero
+# estimates) and oracle are references, not methods: what doing nothing, removing everything and the ideal mask score.
 systems="mixture silence oracle nmf_sd nmf_si"
 for model in ${si_models}; do systems="${systems} ${model}_si"; done
 for model in ${sd_models}; do systems="${systems} ${model}_sd"; done
@@ -173,28 +185,35 @@ for model in ${oracle_latent_models}; do
   [[ " ${si_models} " != *" ${model} "* ]] || systems="${systems} oracle_latent_${model}_si"
   [[ " ${sd_models} " != *" ${model} "* ]] || systems="${systems} oracle_latent_${model}_sd"
 done
+# exp_dir SYSTEM: its folder, exp/<system> with the tag (the references' without: every variant shares them)
+exp_dir() {
+  case $1 in
+    mixture|silence|oracle) echo "exp/$1" ;;
+    *) echo "exp/$1${suffix}" ;;
+  esac
+}
 decode_options() {
   local config
   config=$(quote_word "${mcem_config}")  # one word of --decode-opts, a path with spaces too
   case $1 in
     mixture|silence|oracle) echo "--method $1" ;;
-    nmf_*) echo "--method nmf --nmf-dir exp/$1" ;;
-    supervised) echo "--method supervised --model-dir exp/$1" ;;
-    oracle_latent_*_si) echo "--method oracle_latent --config ${config} --model-dir exp/${1#oracle_latent_}" ;;
-    oracle_latent_*_sd) echo "--method oracle_latent --config ${config} --model-dir exp/${1#oracle_latent_} \
+    nmf_*) echo "--method nmf --nmf-dir $(exp_dir "$1")" ;;
+    supervised) echo "--method supervised --model-dir $(exp_dir "$1")" ;;
+    oracle_latent_*_si) echo "--method oracle_latent --config ${config} --model-dir $(exp_dir "${1#oracle_latent_}")" ;;
+    oracle_latent_*_sd) echo "--method oracle_latent --config ${config} --model-dir $(exp_dir "${1#oracle_latent_}") \
 --speaker-dependent" ;;
-    *_si) echo "--method mcem --config ${config} --model-dir exp/$1" ;;
-    *_sd) echo "--method mcem --config ${config} --model-dir exp/$1 --speaker-dependent" ;;
+    *_si) echo "--method mcem --config ${config} --model-dir $(exp_dir "$1")" ;;
+    *_sd) echo "--method mcem --config ${config} --model-dir $(exp_dir "$1") --speaker-dependent" ;;
   esac
 }
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-  log "Stage 7: separation of ${test_sets} by ${systems}"
+  log "Stage 7: separation of ${test_sets} by ${systems}${tag:+ (tag ${tag})}"
   for system in ${systems}; do
     for set in ${test_sets}; do
       steps/decode.sh --force "${force}" --cmd "${decode_cmd}" --nj "${nj}" \
         --decode-opts "$(decode_options "${system}")" \
-        "data/${set}" "dump/${set}/feats.h5" "exp/${system}/decode_${set}"
+        "data/${set}" "dump/${set}/feats.h5" "$(exp_dir "${system}")/decode_${set}"
     done
   done
 fi
@@ -205,25 +224,29 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     dirs=()
     score_opts=""
     for system in ${systems}; do
-      dirs+=("exp/${system}/decode_${set}")
+      dirs+=("$(exp_dir "${system}")/decode_${set}")
       case " ${permutation_invariant} " in
-        *" ${system} "*) score_opts="${score_opts} --permutation-invariant exp/${system}/decode_${set}" ;;
+        *" ${system} "*) score_opts="${score_opts} --permutation-invariant ${dirs[-1]}" ;;
       esac
     done
     # all systems of a set in one pass: each mixture's references and own scores are computed once
     steps/score.sh --force "${force}" --cmd "${decode_cmd}" --nj "${nj}" --score-opts "${score_opts}" \
-      --log-dir "exp/score_${set}/log" \
+      --log-dir "exp/score_${set}${suffix}/log" \
       "data/${set}" "${dirs[@]}"
   done
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
-  log "Stage 9: RESULTS.md"
+  results_dir=$([ -z "${tag}" ] && echo . || echo "exp/results_${tag}")
+  log "Stage 9: ${results_dir}/RESULTS.md"
+  # a person's notes on the (untagged) run
+  notes_opts=$([ -z "${tag}" ] && [ -f RESULTS.notes.md ] && echo "--notes RESULTS.notes.md" || true)
+  folders=()  # exp/<folder> of each system
+  for system in ${systems}; do folders+=("$(basename "$(exp_dir "${system}")")"); done
   # shellcheck disable=SC2086
-  notes_opts=$([ -f RESULTS.notes.md ] && echo "--notes RESULTS.notes.md" || true)  # a person's notes on the run
-  python -m avvae.bin.make_results --title "${title:-$(basename "$(pwd)")}" --test-sets ${test_sets} \
-    --systems ${systems} ${notes_opts}
-  log "see RESULTS.md and results.png"
+  python -m avvae.bin.make_results --title "${title:-$(basename "$(pwd)")${tag:+ [${tag}]}}" --test-sets ${test_sets} \
+    --systems "${folders[@]}" --out-dir "${results_dir}" ${notes_opts}
+  log "see ${results_dir}/RESULTS.md and results.png"
 fi
 
 log "Successfully finished in $((SECONDS - start)) s"
