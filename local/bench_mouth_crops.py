@@ -28,7 +28,8 @@ import numpy as np
 
 from avvae.config import load_config
 from avvae.corpus_prep.common import fit_lips_to_audio
-from avvae.corpus_prep.grid import Crop, GridConfig, crop_for, extract_video, load_crops, mouth_crops
+from avvae.corpus_prep.grid import Crop, GridConfig, crop_for, extract_video, load_crops
+from avvae.corpus_prep.grid_mouth import mouth_crops
 from avvae.fileio.audio import write_wav
 from avvae.fileio.lips import load_lips, save_lips
 from avvae.fileio.video import read_container_audio, read_gray_frames, video_info

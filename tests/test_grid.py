@@ -26,13 +26,15 @@ from avvae.config import load_config
 from avvae.corpus.grid import ADVERBS, COLOURS, COMMANDS, DIGITS, LETTERS, PREPOSITIONS
 from avvae.corpus_prep import check_grid
 from avvae.corpus_prep.common import CorpusLayoutError
-from avvae.corpus_prep.grid import GridConfig, extract_media, grid_words, mouth_crops, prepare_grid
-from avvae.corpus_prep.grid_mouth import boxes_from_landmarks, mouth_landmarks, tracked_mouth_landmarks
+from avvae.corpus_prep.grid import GridConfig, extract_media, grid_words, prepare_grid
+from avvae.corpus_prep.grid_mouth import mouth_crops
 from avvae.fileio.audio import read_wav, write_wav
 from avvae.fileio.datadir import read_table, validate_data_dir
 from avvae.fileio.lips import load_lips
 from avvae.fileio.video import read_frames_and_audio, read_gray_frames
 from avvae.stft import StftConfig
+from avvae.vision.landmarks import mouth_landmarks, tracked_mouth_landmarks
+from avvae.vision.mouth_boxes import boxes_from_landmarks
 from tests.commands import failure
 from tests.datadirs import RATE, voiced_utterance
 from tests.recipe import REAL_GRID, ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs

@@ -22,7 +22,6 @@ import soundfile
 from imageio_ffmpeg import get_ffmpeg_exe, write_frames
 
 from avvae.bin import separate as separate_cli
-from avvae.corpus_prep.grid_mouth import nearest_found
 from avvae.features import FeatureConfig
 from avvae.fileio.audio import write_wav
 from avvae.fileio.video import read_container_audio, video_info
@@ -34,6 +33,7 @@ from avvae.separation.output_set import OutputDirError
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
 from avvae.separation.video_separation import VideoSeparationConfig, output_bytes, separate_video
 from avvae.synthetic_video import FRAME_SIZE, mouth_position, render_frame, write_talking_heads
+from avvae.vision.mouth_boxes import nearest_found
 from tests.commands import failure, kill_when
 from tests.signals import two_speaker_mixture
 

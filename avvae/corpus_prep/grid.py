@@ -46,13 +46,7 @@ from avvae.corpus_prep.common import (
     write_speech_set,
 )
 from avvae.corpus_prep.generated_noise import write_generated_noise
-from avvae.corpus_prep.grid_mouth import (
-    boxes_from_landmarks,
-    crop_frames,
-    crops_picture,
-    mouth_landmarks,
-    tracked_mouth_landmarks,
-)
+from avvae.corpus_prep.grid_mouth import crops_picture, mouth_crops
 from avvae.fileio.audio import write_wav
 from avvae.fileio.lips import save_lips
 from avvae.fileio.video import VideoError, read_frames_and_audio
@@ -187,34 +181,6 @@ def _all_videos(root: Path, config: GridConfig) -> dict[tuple[str, str], Path]:
 def media_paths(corpus_dir: Path, spk: str, utt: str) -> tuple[Path, Path]:
     """Where an utterance's lips (.npz) and 16 kHz audio (.wav) go under the corpus folder."""
     return corpus_dir / "lips" / spk / f"{utt}.npz", corpus_dir / "wav" / spk / f"{utt}.wav"
-
-
-def mouth_crops(frames: np.ndarray, config: GridConfig, box: Crop, where: Path) -> tuple[np.ndarray, np.ndarray, str]:
-    """(crops uint8 [T, size, size], boxes [T, 4], which boxes) of full frames [T, H, W]: per-frame landmark boxes,
-    or the fixed `box` with `mouth: box` or when no frame has a face (logged)."""
-    height, width = frames.shape[1:]
-    boxes, which = None, "fixed box"
-    if config.mouth == "landmarks":
-        if config.detect_every:
-            centres, widths = mouth_landmarks(frames, config.detect_every)
-        else:
-            centres, widths = tracked_mouth_landmarks(frames, config.landmark_every, config.detect_height)
-        boxes = boxes_from_landmarks(centres, widths, config.mouth_scale, (width, height))
-        missing = int(np.isnan(widths).sum())
-        if boxes is None:
-            log.warning("%s: no face found in any frame, the fixed mouth box %s taken", where, list(box))
-            which = "fixed box: no face found"
-        elif missing:
-            log.info("%s: no face in %d of %d frames, their nearest frame's box taken", where, missing, len(frames))
-            which = f"landmarks, no face in {missing} frames"
-        else:
-            which = "landmarks"
-    if boxes is None:
-        x, y, box_width, box_height = box
-        if x + box_width > width or y + box_height > height:
-            raise CorpusLayoutError(f"{where}: mouth crop {list(box)} is outside the {width}x{height} frame")
-        boxes = np.tile(np.array(box, dtype=int), (len(frames), 1))
-    return crop_frames(frames, boxes, config.lips_size), boxes, which
 
 
 def _read_video(video: Path, config: GridConfig) -> tuple[np.ndarray, np.ndarray]:

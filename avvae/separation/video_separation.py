@@ -1,7 +1,7 @@
 """Separate the speakers of an ordinary video with its soundtrack: one speaker per face seen in it.
 
 1. Faces: every frame is decoded (gray, scaled down to `detect_width` if wider), dlib finds the faces and places
-   the mouth landmarks in each (the GRID recipe's component, avvae.corpus_prep.grid_mouth), and
+   the mouth landmarks in each (avvae.vision.landmarks, as for the GRID recipe's crops), and
    avvae.separation.face_tracking links them into one track per person. Tracks detected in fewer than
    `min_track_seconds` of frames are detector false alarms and dropped. Faces are numbered left to right as they first
    appear.
@@ -42,13 +42,6 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from avvae.config import ConfigValueError, check_ranges, load_config
-from avvae.corpus_prep.grid_mouth import (
-    boxes_from_landmarks,
-    crop_frames,
-    detect_faces,
-    mouth_of_face,
-    nearest_found,
-)
 from avvae.errors import UsageError
 from avvae.features import FeatureConfig
 from avvae.fileio.atomic import atomic_path
@@ -63,6 +56,8 @@ from avvae.separation.output_set import OutputSet, check_output_dir
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
 from avvae.separation.own_mixture import plot_spectrograms, separation_bytes, separation_configs
 from avvae.stft import istft, stft
+from avvae.vision.landmarks import detect_faces, mouth_of_face
+from avvae.vision.mouth_boxes import boxes_from_landmarks, crop_frames, nearest_found
 
 log = logging.getLogger(__name__)
 
