@@ -22,10 +22,11 @@ import argparse
 import logging
 
 from avvae.cli import run_main
+from avvae.config import load_config
 from avvae.errors import UsageError
 from avvae.models import load_model
 from avvae.separation.own_mixture import prepare_outputs, separate_recording, separation_configs
-from avvae.separation.video_separation import separate_video_main
+from avvae.separation.video_separation import VideoSeparationConfig, separate_video
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,9 +65,28 @@ def no_mixture(args: argparse.Namespace) -> str:
     return USAGE
 
 
+def video_main(args: argparse.Namespace) -> None:
+    """The `--video` form: its arguments checked, the models loaded, the summary printed."""
+    if args.wav is not None or args.lips is not None:
+        raise UsageError("--video takes the soundtrack and the faces from the video: give no wav and no --lips")
+    mcem, features = separation_configs(args)
+    config = load_config(args.video_config, VideoSeparationConfig) if args.video_config else VideoSeparationConfig()
+    faces = None
+    if args.faces is not None:
+        try:
+            faces = [int(number) for number in args.faces.split(",")]
+        except ValueError:
+            raise UsageError(f"--faces {args.faces!r}: expected face numbers separated by commas, e.g. 0,2") from None
+    loaded = {path: load_model(path, mcem.device) for path in dict.fromkeys(args.model)}
+    summary = separate_video(
+        args.video, [loaded[path] for path in args.model], mcem, features, config, args.out_dir, faces
+    )
+    print(summary.text())
+
+
 def main(args: argparse.Namespace) -> None:
     if args.video:
-        return separate_video_main(args)
+        return video_main(args)
     if args.wav is None:
         raise UsageError(no_mixture(args))
     if args.lips is None or args.faces or args.video_config:

@@ -13,7 +13,7 @@
    (avvae.separation.overlap_add), each finished stretch written straight to the output wavs.
 4. Outputs per face k: <name>_face<k>.wav, <name>_face<k>.mp4 (the video with that face outlined and its separated
    audio), <name>_face<k>_mouth.png (a strip of mouth crops); and <name>_noise.wav and <name>_spectrograms.png
-   (the first `figure_seconds`). The video is decoded three times (faces, mouths, outputs), one frame at a time.
+   (the first `figure_seconds`), the pictures drawn by avvae.separation.video_drawings. The video is decoded three times (faces, mouths, outputs), one frame at a time.
    They are written in a hidden folder `.<name>.separating-*` of the output folder, beside the mouth crops, and moved
    into place as a set with <name>.json, which names the video (avvae.separation.output_set, as for a wav): the
    outputs of another video of the same file name are never overwritten, and a rerun from the same video replaces
@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import argparse
 import functools
 import glob
 import logging
@@ -38,23 +37,22 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
-from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from avvae.config import ConfigValueError, check_ranges, load_config
+from avvae.config import ConfigValueError, check_ranges
 from avvae.errors import UsageError
 from avvae.features import FeatureConfig
-from avvae.fileio.atomic import atomic_path
 from avvae.fileio.audio import check_finite
 from avvae.fileio.job_lock import job_lock
 from avvae.fileio.lips import resample_lips
 from avvae.fileio.video import VideoError, VideoInfo, iter_frames, read_container_audio, video_info
 from avvae.mcem import McemConfig, separate
-from avvae.models import SpeechVAE, load_model
+from avvae.models import SpeechVAE
 from avvae.separation.face_tracking import FaceTracker, FaceTracks
 from avvae.separation.output_set import OutputSet, check_output_dir
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
-from avvae.separation.own_mixture import plot_spectrograms, separation_bytes, separation_configs
+from avvae.separation.own_mixture import separation_bytes
+from avvae.separation.video_drawings import mouth_strip, spectrogram_figure, write_face_videos
 from avvae.stft import istft, stft
 from avvae.vision.landmarks import detect_faces, mouth_of_face
 from avvae.vision.mouth_boxes import boxes_from_landmarks, crop_frames, nearest_found
@@ -63,7 +61,6 @@ log = logging.getLogger(__name__)
 
 FILL_CHUNK = 1024  # frames copied at a time into the frames without a face, to keep the memory bounded
 FACE_OUTPUTS = (".wav", "_mouth.png", ".mp4")  # the files of each face, after <name>_face<k>
-COLOURS = [(255, 64, 64), (64, 200, 255), (255, 210, 0), (120, 255, 120), (255, 120, 255)]
 
 
 @dataclass
@@ -290,68 +287,6 @@ def separate_windows(
             handle.close()
 
 
-def write_face_videos(
-    path: Path, info: VideoInfo, faces: list[FaceResult], wavs: list[Path], outputs: list[Path]
-) -> None:
-    """Pass 3: per face, the video with that face's box drawn where it was found, and its separated audio."""
-    from imageio_ffmpeg import write_frames
-
-    writers = [
-        write_frames(
-            str(output),
-            info.size,
-            fps=info.fps,
-            macro_block_size=2,
-            audio_path=str(wav),
-            audio_codec="aac",
-            ffmpeg_log_level="error",
-        )
-        for output, wav in zip(outputs, wavs)
-    ]
-    for writer in writers:
-        writer.send(None)
-    num_frames = len(faces[0].face_boxes)
-    for index, frame in enumerate(tqdm(iter_frames(path, "rgb24"), total=num_frames, desc="videos", unit="frame")):
-        for face, writer in zip(faces, writers):
-            box = face.face_boxes[min(index, num_frames - 1)]
-            if np.isnan(box).any():
-                writer.send(frame)
-                continue
-            picture = Image.fromarray(frame)
-            x, y, width, height = box
-            colour = COLOURS[face.number % len(COLOURS)]
-            ImageDraw.Draw(picture).rectangle([x, y, x + width - 1, y + height - 1], outline=colour, width=3)
-            writer.send(np.asarray(picture))
-    for writer in writers:
-        writer.close()
-
-
-def mouth_strip(path: Path, crops: np.ndarray, found: np.ndarray, count: int) -> None:
-    """A PNG row of `count` mouth crops spread over the video, each scaled x2, labelled with its frame number
-    (and 'filled' where the face was not found and the nearest crop stands in)."""
-    picks = np.unique(np.linspace(0, len(crops) - 1, count).round().astype(int))
-    side = 2 * crops.shape[1]
-    strip = Image.new("RGB", (len(picks) * (side + 4), side + 14), (255, 255, 255))
-    draw = ImageDraw.Draw(strip)
-    for column, index in enumerate(picks):
-        tile = Image.fromarray(np.asarray(crops[index])).resize((side, side), Image.Resampling.NEAREST)
-        strip.paste(tile, (column * (side + 4), 14))
-        draw.text((column * (side + 4) + 2, 1), f"{index}" + ("" if found[index] else " filled"), fill=(0, 0, 0))
-    with atomic_path(path) as tmp:
-        strip.save(tmp, format="png")
-
-
-def spectrogram_figure(
-    path: Path, samples: np.ndarray, wavs: list[Path], labels: list[str], rate: int, seconds: float
-) -> None:
-    """The spectrogram figure of own_mixture over the first `seconds` (a long video's whole would be unreadable)."""
-    length = min(len(samples), int(seconds * rate))
-    signals = {"mixture": samples[:length]}
-    for label, wav in zip(labels, wavs):
-        signals[label] = soundfile.read(wav, frames=length, dtype="float32")[0]
-    plot_spectrograms(signals, rate, path)
-
-
 def output_bytes(video: Path, info: VideoInfo, num_samples: int, lip_sizes: list[int]) -> int:
     """About the bytes the outputs of `len(lip_sizes)` faces take, with the mouth crops kept on disk meanwhile:
     float32 wavs, uint8 crops, per face a video of up to twice the input's size (re-encoded, with its audio) and a
@@ -462,7 +397,6 @@ def separate_faces(
     )
 
 
-
 def video_outputs(video: Path, numbers: list[int], out_dir: Path) -> OutputSet:
     """The output set of the faces `numbers` of `video`: each face's files (FACE_OUTPUTS), then the noise and the
     figure; its sidecar names the video, so that another video of the same file name is refused."""
@@ -501,22 +435,3 @@ def write_outputs(
         features.sample_rate,
         config.figure_seconds,
     )
-
-
-def separate_video_main(args: argparse.Namespace) -> None:
-    """The `--video` form of avvae.bin.separate: its arguments checked, the models loaded, the summary printed."""
-    if args.wav is not None or args.lips is not None:
-        raise UsageError("--video takes the soundtrack and the faces from the video: give no wav and no --lips")
-    mcem, features = separation_configs(args)
-    config = load_config(args.video_config, VideoSeparationConfig) if args.video_config else VideoSeparationConfig()
-    faces = None
-    if args.faces is not None:
-        try:
-            faces = [int(number) for number in args.faces.split(",")]
-        except ValueError:
-            raise UsageError(f"--faces {args.faces!r}: expected face numbers separated by commas, e.g. 0,2") from None
-    loaded = {path: load_model(path, mcem.device) for path in dict.fromkeys(args.model)}
-    summary = separate_video(
-        args.video, [loaded[path] for path in args.model], mcem, features, config, args.out_dir, faces
-    )
-    print(summary.text())
