@@ -11,7 +11,7 @@ import multiprocessing
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 import numpy as np
 import scipy.signal
@@ -117,6 +117,26 @@ def split_test_utterances(utts: list[str], count: int, seed: int, spk: str, excl
                                 "go to test and train_sd needs some")
     rng = np.random.default_rng([seed, *spk.encode()])
     return set(rng.choice(candidates, size=count, replace=False).tolist())
+
+
+def split_speaker_sets(utterances: dict[str, list[str]], speakers: dict[str, list[str]], test_count: int, seed: int,
+                       exclude: Collection[str] = ()) -> dict[str, list[tuple[str, str]]]:
+    """The (speaker, utterance) pairs of each speech set of a speaker split (`speakers`: "train", "dev" and "test"
+    lists): train_si and dev_si every utterance of the training and dev speakers; of each test speaker, the
+    `test_count` utterances drawn for test (split_test_utterances, never one of `exclude`) and the rest for train_sd.
+    Speakers in their list's order, each speaker's utterances in the order of `utterances`."""
+    tested = {spk: split_test_utterances(utterances.get(spk, []), test_count, seed, spk, list(exclude))
+              for spk in speakers["test"]}
+
+    def pairs(names: list[str], keep: Callable[[str, str], bool] = lambda spk, utt: True) -> list[tuple[str, str]]:
+        return [(spk, utt) for spk in names for utt in utterances.get(spk, []) if keep(spk, utt)]
+
+    return {
+        "train_si": pairs(speakers["train"]),
+        "dev_si": pairs(speakers["dev"]),
+        "train_sd": pairs(speakers["test"], lambda spk, utt: utt not in tested[spk]),
+        "test": pairs(speakers["test"], lambda spk, utt: utt in tested[spk]),
+    }
 
 
 def resample(samples: np.ndarray, source_rate: int, rate: int) -> np.ndarray:

@@ -41,7 +41,7 @@ from avvae.corpus_prep.common import (
     release_path,
     require,
     require_folder,
-    split_test_utterances,
+    split_speaker_sets,
     write_noise_set,
     write_speech_set,
 )
@@ -279,15 +279,7 @@ def _split_pairs(pairs: list[tuple[str, str]], config: GridConfig) -> dict[str, 
         by_speaker.setdefault(spk, []).append(utt)
     if config.utterance_split:
         return _split_utterances(by_speaker, config)
-    speakers = _speakers(config)
-    tested = {spk: split_test_utterances(by_speaker.get(spk, []), config.test_utts_per_speaker, config.seed, spk, [])
-              for spk in speakers["test"]}
-    return {
-        "train_si": [(spk, u) for spk in speakers["train"] for u in by_speaker.get(spk, [])],
-        "dev_si": [(spk, u) for spk in speakers["dev"] for u in by_speaker.get(spk, [])],
-        "train_sd": [(spk, u) for spk in speakers["test"] for u in by_speaker[spk] if u not in tested[spk]],
-        "test": [(spk, u) for spk in speakers["test"] for u in by_speaker[spk] if u in tested[spk]],
-    }
+    return split_speaker_sets(by_speaker, _speakers(config), config.test_utts_per_speaker, config.seed)
 
 
 def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path | None, corpus_dir: str | Path,

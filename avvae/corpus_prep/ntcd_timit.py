@@ -39,7 +39,7 @@ from avvae.corpus_prep.common import (
     require_folder,
     resample,
     run_parallel,
-    split_test_utterances,
+    split_speaker_sets,
     write_noise_set,
     write_speech_set,
 )
@@ -269,18 +269,9 @@ def _split_sources(layout: NtcdLayout, config: NtcdConfig) -> dict[str, list[_So
         if not names:
             raise CorpusLayoutError(f"{release_path(root, config.clean_audio, group=groups[spk], spk=spk, utt='*')}: "
                                     f"no clean utterances of speaker {spk}")
-    tested = {spk: split_test_utterances(utts[spk], config.test_utts_per_speaker, config.seed, spk,
-                                         config.test_exclude) for spk in speakers["test"]}
-
-    def sources(names: list[str], keep=lambda spk, utt: True) -> list[_Source]:
-        return [_Source(spk, groups[spk], utt) for spk in names for utt in utts[spk] if keep(spk, utt)]
-
-    return {
-        "train_si": sources(speakers["train"] + config.lipspeakers),
-        "dev_si": sources(speakers["dev"]),
-        "train_sd": sources(speakers["test"], lambda spk, utt: utt not in tested[spk]),
-        "test": sources(speakers["test"], lambda spk, utt: utt in tested[spk]),
-    }
+    sets = split_speaker_sets(utts, {**speakers, "train": speakers["train"] + config.lipspeakers},
+                              config.test_utts_per_speaker, config.seed, config.test_exclude)
+    return {name: [_Source(spk, groups[spk], utt) for spk, utt in pairs] for name, pairs in sets.items()}
 
 
 def prepare_ntcd_timit(db_root: str | Path, config: NtcdConfig, corpus_dir: str | Path, data_dir: str | Path,
