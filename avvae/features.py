@@ -183,8 +183,9 @@ def dump_features(
             if key in handle:
                 del handle[key]
             features = utterance_features(key, tables, config)
-            require_space(partial, sum(np.asarray(value).nbytes for value in features.values()),
-                          f"utterance {key}", kept)
+            require_space(
+                partial, sum(np.asarray(value).nbytes for value in features.values()), f"utterance {key}", kept
+            )
             group = handle.create_group(key)
             for name, value in features.items():
                 if np.ndim(value) == 0:

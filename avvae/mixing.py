@@ -41,16 +41,18 @@ class MixConfig:
     def __post_init__(self) -> None:
         for group in self.speaker_groups:
             if len(group) != self.num_speakers:
-                raise ConfigValueError(f"speaker_groups: {group} has {len(group)} speakers, num_speakers is "
-                                       f"{self.num_speakers}")
+                raise ConfigValueError(
+                    f"speaker_groups: {group} has {len(group)} speakers, num_speakers is {self.num_speakers}"
+                )
 
 
 def _power(samples: np.ndarray) -> float:
     return float(np.mean(samples.astype(np.float64) ** 2)) + 1e-20
 
 
-def _draw_speakers(index: int, config: MixConfig, spk2utt: dict[str, list[str]], rng: np.random.Generator
-                   ) -> tuple[list[str], list[str], float]:
+def _draw_speakers(
+    index: int, config: MixConfig, spk2utt: dict[str, list[str]], rng: np.random.Generator
+) -> tuple[list[str], list[str], float]:
     """(speakers, utterances, SNR) of one mixture. Without speaker_groups: distinct speakers drawn, the SNRs in
     turn. With them: the groups in turn, the SNRs in turn within each group; a speaker named twice in a group says
     two different utterances of theirs."""
@@ -62,8 +64,10 @@ def _draw_speakers(index: int, config: MixConfig, spk2utt: dict[str, list[str]],
     speakers = config.speaker_groups[index % len(config.speaker_groups)]
     for spk in set(speakers):
         if len(spk2utt.get(spk, [])) < speakers.count(spk):
-            raise DataDirError(f"speaker_groups: {speakers} needs {speakers.count(spk)} utterances of {spk}, the set "
-                               f"has {len(spk2utt.get(spk, []))}")
+            raise DataDirError(
+                f"speaker_groups: {speakers} needs {speakers.count(spk)} utterances of {spk}, the set "
+                f"has {len(spk2utt.get(spk, []))}"
+            )
     utts: list[str] = []
     for spk in speakers:
         utts.append(str(rng.choice(sorted(set(spk2utt[spk]) - set(utts)))))
@@ -93,7 +97,7 @@ def mix_sources(entry: dict) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     sources = [read_wav(s["wav"])[0][:length] * np.float32(s["gain"]) for s in entry["sources"]]
     noise_wav = read_wav(entry["noise"]["wav"])[0]
     start = entry["noise"]["offset"]
-    noise = noise_wav[start:start + length] * np.float32(entry["noise"]["gain"])
+    noise = noise_wav[start : start + length] * np.float32(entry["noise"]["gain"])
     mixture = np.sum(sources, axis=0, dtype=np.float32) + noise
     return mixture, sources, noise
 
@@ -107,12 +111,10 @@ def _plan_entry(key: str, draw: dict, tables: dict[str, dict[str, str]], config:
         raise DataDirError(f"{tables['noise'][draw['noise_id']]}: noise shorter than the mixture ({length} samples)")
     offset = int(draw["noise_start_fraction"] * (len(noise_wav) - length))
     reference = _power(signals[0][:length])
-    gains = [1.0] + [
-        math.sqrt(reference / _power(s[:length]) * 10 ** (-draw["sir_db"] / 10)) for s in signals[1:]
-    ]
+    gains = [1.0] + [math.sqrt(reference / _power(s[:length]) * 10 ** (-draw["sir_db"] / 10)) for s in signals[1:]]
     speech = np.sum([g * s[:length] for g, s in zip(gains, signals)], axis=0)
-    noise_gain = math.sqrt(_power(speech) / _power(noise_wav[offset:offset + length]) * 10 ** (-draw["snr_db"] / 10))
-    peak = float(np.max(np.abs(speech + noise_gain * noise_wav[offset:offset + length])))
+    noise_gain = math.sqrt(_power(speech) / _power(noise_wav[offset : offset + length]) * 10 ** (-draw["snr_db"] / 10))
+    peak = float(np.max(np.abs(speech + noise_gain * noise_wav[offset : offset + length])))
     scale = config.peak / peak if peak > 0 else 1.0
     return {
         "id": key,
@@ -125,8 +127,13 @@ def _plan_entry(key: str, draw: dict, tables: dict[str, dict[str, str]], config:
             {"utt": utt, "spk": spk, "wav": tables["wav.scp"][utt], "lips": tables["lips.scp"][utt], "gain": g * scale}
             for utt, spk, g in zip(draw["utts"], draw["speakers"], gains)
         ],
-        "noise": {"id": draw["noise_id"], "type": draw["noise_type"], "wav": tables["noise"][draw["noise_id"]],
-                  "offset": offset, "gain": noise_gain * scale},
+        "noise": {
+            "id": draw["noise_id"],
+            "type": draw["noise_type"],
+            "wav": tables["noise"][draw["noise_id"]],
+            "offset": offset,
+            "gain": noise_gain * scale,
+        },
     }
 
 
@@ -157,8 +164,9 @@ def _write_mixture(entry: dict, paths: dict[str, Path]) -> None:
         save_lips(paths[f"lips{j}.scp"], frames[:keep], fps)
 
 
-def make_mixtures(speech_dir: str | Path, noise_dir: str | Path, out_dir: str | Path, audio_dir: str | Path,
-                  config: MixConfig) -> int:
+def make_mixtures(
+    speech_dir: str | Path, noise_dir: str | Path, out_dir: str | Path, audio_dir: str | Path, config: MixConfig
+) -> int:
     """Write the mixture data dir `out_dir` (audio under `audio_dir`); skips mixtures already written."""
     speech_dir, noise_dir, out_dir, audio_dir = map(Path, (speech_dir, noise_dir, out_dir, audio_dir))
     tables = {name: read_table(speech_dir / name) for name in ("wav.scp", "utt2spk", "lips.scp")}

@@ -32,8 +32,10 @@ class StftConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.hop_length <= self.n_fft:
-            raise ConfigValueError(f"STFT hop_length must be in 1..n_fft={self.n_fft} (frames must overlap or touch), "
-                                   f"got {self.hop_length}")
+            raise ConfigValueError(
+                f"STFT hop_length must be in 1..n_fft={self.n_fft} (frames must overlap or touch), "
+                f"got {self.hop_length}"
+            )
 
     @property
     def num_bins(self) -> int:
@@ -99,8 +101,10 @@ def istft(spec: torch.Tensor, config: StftConfig, length: int) -> torch.Tensor:
     shape = spec.shape
     expected = config.num_frames(length)
     if shape[-2] != expected:
-        raise FeatureFileError(f"spectrogram has {shape[-2]} frames, a signal of {length} samples has {expected} "
-                               f"(1 + ceil((L - 1) / hop), hop {config.hop_length}); features of an older dump? redump")
+        raise FeatureFileError(
+            f"spectrogram has {shape[-2]} frames, a signal of {length} samples has {expected} "
+            f"(1 + ceil((L - 1) / hop), hop {config.hop_length}); features of an older dump? redump"
+        )
     frames = spec.reshape(-1, shape[-2], shape[-1]).transpose(-1, -2)
     signal = torch.istft(
         frames,

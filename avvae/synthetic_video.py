@@ -1,8 +1,8 @@
-"""A synthetic two-person video with a soundtrack, for the tests, the benchmark and the picture of the video
-separation path in docs/separating.md: a real face photograph that an installed package ships (matplotlib's sample
-photo of Grace Hopper) twice side by side, the right copy mirrored, each moving and zooming slowly on a grey
-background, optionally covered in some frames (an occlusion). Frames are made and sent to ffmpeg one at a time, so a 10-minute video
-costs no memory.
+"""A synthetic two-person video with a soundtrack, for the tests, the benchmark and the picture of the video separation
+path in docs/separating.md: a real face photograph that an installed package ships (matplotlib's sample photo of Grace
+Hopper) twice side by side, the right copy mirrored, each moving and zooming slowly on a grey background, optionally
+covered in some frames (an occlusion). Frames are made and sent to ffmpeg one at a time, so a 10-minute video costs no
+memory.
 """
 
 from __future__ import annotations

@@ -94,15 +94,24 @@ def run_case(case: dict) -> dict:
     generator = torch.Generator().manual_seed(1)
     frames = int(round(case["seconds"] * FRAME_RATE))
     mixtures = [sample_mixture(models, frames, 0.1, generator) for _ in range(case["batch"])]
-    config = McemConfig(iterations=case["iterations"], draws=case["draws"], burn_in=case["draws"] * 3 // 4,
-                        final_draws=case["final_draws"], final_burn_in=case["final_draws"] * 3 // 4,
-                        sampler=case["sampler"], threads=case["threads"], chains=case["chains"], log_every=10**9,
-                        adapt_step=case["adapt_step"])
+    config = McemConfig(
+        iterations=case["iterations"],
+        draws=case["draws"],
+        burn_in=case["draws"] * 3 // 4,
+        final_draws=case["final_draws"],
+        final_burn_in=case["final_draws"] * 3 // 4,
+        sampler=case["sampler"],
+        threads=case["threads"],
+        chains=case["chains"],
+        log_every=10**9,
+        adapt_step=case["adapt_step"],
+    )
     baseline = rss_kib()
     load = os.getloadavg()[0]
     start, cpu_start = time.perf_counter(), time.process_time()
-    results = run_mcem_batch([m.stft for m in mixtures], [[None] * len(models)] * len(mixtures),
-                             [models] * len(mixtures), config)
+    results = run_mcem_batch(
+        [m.stft for m in mixtures], [[None] * len(models)] * len(mixtures), [models] * len(mixtures), config
+    )
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline) / 1024
     per_iteration = sum(e.seconds for e in results[0].history) / max(len(results[0].history), 1)
@@ -121,8 +130,12 @@ def run_case(case: dict) -> dict:
     else:
         flops_per_iteration = flops_per_draw * config.chains * config.schedule(config.draws, config.burn_in)[0]
     rate = matmul_flops(decoded, hidden, freqs, case["threads"])
-    problem = Problem([m.stft for m in mixtures], [[None] * len(models)] * len(mixtures), [models] * len(mixtures),
-                      torch.device("cpu"))
+    problem = Problem(
+        [m.stft for m in mixtures],
+        [[None] * len(models)] * len(mixtures),
+        [models] * len(mixtures),
+        torch.device("cpu"),
+    )
     achieved = decoder_flops(problem, case["chains"], config.floor)
     batched_rate = matmul_flops(decoded * case["chains"], hidden, freqs, case["threads"])
     projected = (PUBLISHED_ITERATIONS * per_iteration + final * PUBLISHED_FINAL_DRAWS / config.final_draws) / audio
@@ -168,15 +181,26 @@ def sweep_names(text: str) -> list[str]:
     unknown = [name for name in names if name not in known]
     if unknown:
         plural = "s" if len(unknown) > 1 else ""
-        raise argparse.ArgumentTypeError(f"unknown sweep{plural} {', '.join(map(repr, unknown))} "
-                                         f"(the sweeps: {', '.join(known)})")
+        raise argparse.ArgumentTypeError(
+            f"unknown sweep{plural} {', '.join(map(repr, unknown))} (the sweeps: {', '.join(known)})"
+        )
     return names
 
 
 def cases(args: argparse.Namespace) -> list[dict]:
-    base = {"seconds": 5.0, "speakers": 2, "draws": 40, "batch": 1, "sampler": "mh", "iterations": args.iterations,
-            "final_draws": args.final_draws, "threads": args.threads, "fit_steps": args.fit_steps, "chains": 1,
-            "adapt_step": False}
+    base = {
+        "seconds": 5.0,
+        "speakers": 2,
+        "draws": 40,
+        "batch": 1,
+        "sampler": "mh",
+        "iterations": args.iterations,
+        "final_draws": args.final_draws,
+        "threads": args.threads,
+        "fit_steps": args.fit_steps,
+        "chains": 1,
+        "adapt_step": False,
+    }
     sweeps = sweep_points(args.quick)
     if args.sweeps:
         sweeps = {key: values for key, values in sweeps.items() if key in args.sweeps}
@@ -191,14 +215,31 @@ def cases(args: argparse.Namespace) -> list[dict]:
     return out
 
 
-COLUMNS = [("sweep", "{}"), ("seconds", "{:.0f}"), ("speakers", "{}"), ("draws", "{}"), ("batch", "{}"),
-           ("sampler", "{}"), ("chains", "{}"), ("threads", "{}"), ("adapt_step", "{:d}"), ("rtf", "{:.3f}"),
-           ("rtf_published_schedule", "{:.2f}"), ("cpu_rtf_published_schedule", "{:.2f}"),
-           ("s_per_iteration", "{:.4f}"),
-           ("ms_per_iteration_speaker_second", "{:.2f}"), ("peak_mib", "{:.0f}"),
-           ("decoder_gflop_per_iteration", "{:.3f}"), ("matmul_gflops", "{:.1f}"), ("decoder_share", "{:.2f}"),
-           ("decoder_gflops", "{:.1f}"), ("decoder_vs_matmul", "{:.2f}"), ("sdr_improvement_db", "{:.1f}"),
-           ("acceptance", "{:.2f}"), ("load", "{:.1f}")]
+COLUMNS = [
+    ("sweep", "{}"),
+    ("seconds", "{:.0f}"),
+    ("speakers", "{}"),
+    ("draws", "{}"),
+    ("batch", "{}"),
+    ("sampler", "{}"),
+    ("chains", "{}"),
+    ("threads", "{}"),
+    ("adapt_step", "{:d}"),
+    ("rtf", "{:.3f}"),
+    ("rtf_published_schedule", "{:.2f}"),
+    ("cpu_rtf_published_schedule", "{:.2f}"),
+    ("s_per_iteration", "{:.4f}"),
+    ("ms_per_iteration_speaker_second", "{:.2f}"),
+    ("peak_mib", "{:.0f}"),
+    ("decoder_gflop_per_iteration", "{:.3f}"),
+    ("matmul_gflops", "{:.1f}"),
+    ("decoder_share", "{:.2f}"),
+    ("decoder_gflops", "{:.1f}"),
+    ("decoder_vs_matmul", "{:.2f}"),
+    ("sdr_improvement_db", "{:.1f}"),
+    ("acceptance", "{:.2f}"),
+    ("load", "{:.1f}"),
+]
 
 
 def table(rows: list[dict]) -> str:
@@ -213,16 +254,27 @@ def table(rows: list[dict]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="bench_mcem.json", help="JSON file of all measurements")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")),
-                        help="torch threads (default: $OMP_NUM_THREADS or 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("OMP_NUM_THREADS", "1")),
+        help="torch threads (default: $OMP_NUM_THREADS or 1)",
+    )
     parser.add_argument("--iterations", type=int, default=10, help="EM iterations per case (published: 100)")
     parser.add_argument("--final-draws", type=int, default=20, help="final chain draws per case (published: 100)")
     parser.add_argument("--fit-steps", type=int, default=100, help="Adam steps fitting the synthetic encoders")
     parser.add_argument("--quick", action="store_true", help="fewer sweep points")
-    parser.add_argument("--published", action="store_true",
-                        help="run the published schedule (100 iterations, 100 final draws) instead of projecting")
-    parser.add_argument("--sweeps", type=sweep_names, default=[],
-                        help=f"comma-separated sweeps to run, of {', '.join(sweep_points(quick=False))} (default: all)")
+    parser.add_argument(
+        "--published",
+        action="store_true",
+        help="run the published schedule (100 iterations, 100 final draws) instead of projecting",
+    )
+    parser.add_argument(
+        "--sweeps",
+        type=sweep_names,
+        default=[],
+        help=f"comma-separated sweeps to run, of {', '.join(sweep_points(quick=False))} (default: all)",
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     return parser
 
@@ -244,8 +296,14 @@ def main() -> None:
     print(table(rows))
     import torch
 
-    meta = {"torch": torch.__version__, "threads": args.threads, "cpus": os.cpu_count(), "frame_rate": FRAME_RATE,
-            "iterations": args.iterations, "final_draws": args.final_draws}
+    meta = {
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "cpus": os.cpu_count(),
+        "frame_rate": FRAME_RATE,
+        "iterations": args.iterations,
+        "final_draws": args.final_draws,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "cases": rows}, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -93,8 +93,9 @@ def describe(config: GridConfig) -> str:
     return f"face followed, landmarks every {config.landmark_every} frames, detect_height {config.detect_height}"
 
 
-def bench_folder(folder: Path, config: GridConfig, box: Crop, limit: int, reference_limit: int, work: Path
-                 ) -> tuple[Tally, Tally]:
+def bench_folder(
+    folder: Path, config: GridConfig, box: Crop, limit: int, reference_limit: int, work: Path
+) -> tuple[Tally, Tally]:
     """Print the rates and distances of one folder of videos; returns (reference, new) tallies."""
     videos = sorted(folder.glob("*.mpg"))[:limit]
     if not videos:
@@ -119,12 +120,16 @@ def bench_folder(folder: Path, config: GridConfig, box: Crop, limit: int, refere
     print(f"{folder}: {len(videos)} videos ({width}x{height}), the reference on {len(spread)} of them")
     print(f"  before, face detected on every frame: {before.text()}")
     print(f"  new ({describe(config)}): {new.text()}; on the reference's videos {new_paired.rate():.0f}")
-    print(f"  speed-up per core: {new.rate() / before.rate():.1f}x ({new_paired.rate() / before.rate():.1f}x on the "
-          "same videos)")
-    print(f"  new against every-frame detection ({len(spread)} videos, {len(centre)} frames, in video pixels): mouth "
-          f"box centre mean {centre.mean():.2f}, 95th percentile {np.percentile(centre, 95):.2f}, max "
-          f"{centre.max():.2f}; box side mean {np.mean(sides):.2f}, max {max(sides)}; 67x67 crops mean absolute "
-          f"difference {np.mean(crops):.2f} (max {max(crops):.2f} a video) of 255")
+    print(
+        f"  speed-up per core: {new.rate() / before.rate():.1f}x ({new_paired.rate() / before.rate():.1f}x on the "
+        "same videos)"
+    )
+    print(
+        f"  new against every-frame detection ({len(spread)} videos, {len(centre)} frames, in video pixels): mouth "
+        f"box centre mean {centre.mean():.2f}, 95th percentile {np.percentile(centre, 95):.2f}, max "
+        f"{centre.max():.2f}; box side mean {np.mean(sides):.2f}, max {max(sides)}; 67x67 crops mean absolute "
+        f"difference {np.mean(crops):.2f} (max {max(crops):.2f} a video) of 255"
+    )
     return before, new
 
 
@@ -132,22 +137,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", nargs="+", type=Path, required=True, help="folders of GRID videos <utt>.mpg")
     parser.add_argument("--limit", type=int, default=1000, help="videos per folder, the first in name order")
-    parser.add_argument("--reference-limit", type=int, default=100,
-                        help="of those, how many (spread over them) also go through every-frame detection")
-    parser.add_argument("--config", type=Path, default=ROOT / "egs" / "grid" / "conf" / "corpus.yaml",
-                        help="corpus config whose mouth settings are the new method")
-    parser.add_argument("--crops", type=Path, default=ROOT / "egs" / "grid" / "conf" / "crops.yaml",
-                        help="fixed mouth boxes, for a video without a face")
+    parser.add_argument(
+        "--reference-limit",
+        type=int,
+        default=100,
+        help="of those, how many (spread over them) also go through every-frame detection",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "egs" / "grid" / "conf" / "corpus.yaml",
+        help="corpus config whose mouth settings are the new method",
+    )
+    parser.add_argument(
+        "--crops",
+        type=Path,
+        default=ROOT / "egs" / "grid" / "conf" / "crops.yaml",
+        help="fixed mouth boxes, for a video without a face",
+    )
     parser.add_argument("--cores", type=int, nargs="+", default=[4, 16, 64], help="core counts for the projection")
     args = parser.parse_args()
     config = load_config(args.config, GridConfig)
     crops = load_crops(args.crops)
     with tempfile.TemporaryDirectory() as work:
-        tallies = [bench_folder(folder, config, crop_for(crops, folder.name, args.crops), args.limit,
-                                args.reference_limit, Path(work)) for folder in args.videos]
+        tallies = [
+            bench_folder(
+                folder, config, crop_for(crops, folder.name, args.crops), args.limit, args.reference_limit, Path(work)
+            )
+            for folder in args.videos
+        ]
     before, new = tallies[0]
-    print(f"whole GRID release ({RELEASE_VIDEOS} videos, {RELEASE_FRAMES / 1e6:.2f} million frames) at "
-          f"{args.videos[0].name}'s rates:")
+    print(
+        f"whole GRID release ({RELEASE_VIDEOS} videos, {RELEASE_FRAMES / 1e6:.2f} million frames) at "
+        f"{args.videos[0].name}'s rates:"
+    )
     for name, tally in (("before", before), ("new", new)):
         seconds = RELEASE_FRAMES / tally.rate()
         walls = ", ".join(f"{hours(seconds / cores)} on {cores}" for cores in args.cores)

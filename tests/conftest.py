@@ -60,8 +60,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _shared_run_process(request, tmp_path_factory):
     """The shared recipe's process, started with the session when a selected test reads it (None otherwise); it
     stops after the features when no selected test reads the whole run."""
-    wanted = {fixture for item in request.session.items for fixture in ("shared_recipe", "shared_run")
-              if _reads(item, fixture)}
+    wanted = {
+        fixture
+        for item in request.session.items
+        for fixture in ("shared_recipe", "shared_run")
+        if _reads(item, fixture)
+    }
     if not wanted:
         yield None
         return

@@ -22,10 +22,16 @@ NOT_COPIED = ("corpus", "data", "dump", "exp", "db.sh")  # outputs, and the site
 CORPUS_LOCATIONS = ("NTCD_TIMIT", "GRID", "GRID_NOISE")  # a site's corpora, which tests must not see
 TINY = {  # config -> {key: value}: two-epoch training, one diagnosed utterance (the diagnostics of 16 took 10-20 s
     # a part) and short chains, so that tests run every stage quickly
-    **{f"train_{model}.yaml": {"epochs": 2, "decoder_epochs": 1, "segments_per_utterance": 1,
-                                "diagnostic_utterances": 1,
-                                "sd": {"epochs": 2, "segments_per_utterance": 2}}
-       for model in ("avae", "avvae")},
+    **{
+        f"train_{model}.yaml": {
+            "epochs": 2,
+            "decoder_epochs": 1,
+            "segments_per_utterance": 1,
+            "diagnostic_utterances": 1,
+            "sd": {"epochs": 2, "segments_per_utterance": 2},
+        }
+        for model in ("avae", "avvae")
+    },
     "train_cvae.yaml": {"epochs": 2, "segments_per_utterance": 1, "diagnostic_utterances": 1, "sd": {"epochs": 1}},
     "train_supervised.yaml": {"epochs": 2, "segments_per_utterance": 1},
     "mix.yaml": {"num_mixtures": 3},
@@ -60,8 +66,9 @@ def run_recipe(recipe: Path, *options: str, check: bool = True) -> subprocess.Co
 def run_script(recipe: Path, *options: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the recipe's run.sh with exactly these options, jobs on this machine; stdout+stderr in .stdout."""
     command = ["./run.sh", *options]
-    result = subprocess.run(command, cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=recipe_env())
+    result = subprocess.run(
+        command, cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=recipe_env()
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout[-4000:]}")
     return result
@@ -103,8 +110,10 @@ def kill_in(recipe: Path, options: tuple[str, ...], ready: Callable[[], Path | N
 
 def _training_in_progress(folders: Callable[[], list[Path]]) -> Callable[[], Path | None]:
     """The first training folder that has finished an epoch but not its training."""
+
     def ready() -> Path | None:
         return next((f for f in folders() if history_rows(f) and not (f / ".done").exists()), None)
+
     return ready
 
 
@@ -120,7 +129,7 @@ def complete_mixtures(decode: Path) -> dict[Path, tuple[bytes, int]]:
     """The wav files of the mixtures a decode folder has all outputs of: contents and modification time."""
     kept = {}
     for noise in decode.glob("wav/*_noise.wav"):
-        stem = noise.name[:-len("_noise.wav")]
+        stem = noise.name[: -len("_noise.wav")]
         paths = [noise, *(noise.with_name(f"{stem}_s{j}.wav") for j in (1, 2))]
         if all(path.is_file() for path in paths):
             kept.update({path: (path.read_bytes(), path.stat().st_mtime_ns) for path in paths})
@@ -152,8 +161,9 @@ def train_and_separate(recipe: Path) -> TrainedRecipe:
     options = ("--stage", "4", "--nj", "1", *MODELS)
     killed = {}
     in_si = _training_in_progress(lambda: [recipe / "exp" / "avae_si"])
-    in_sd = _training_in_progress(lambda: sorted(recipe.glob("exp/avvae_sd/*/decoder")) +
-                                  sorted(recipe.glob("exp/avvae_sd/*")))
+    in_sd = _training_in_progress(
+        lambda: sorted(recipe.glob("exp/avvae_sd/*/decoder")) + sorted(recipe.glob("exp/avvae_sd/*"))
+    )
     for stage, ready in ((4, in_si), (5, in_sd), (7, lambda: _decoding_in_progress(recipe))):
         folder = kill_in(recipe, options, ready)
         killed[stage] = Interruption(folder, history_rows(folder), complete_mixtures(folder))
@@ -170,17 +180,43 @@ def separate_with_shared_models(recipe: Path, shared: Path, sd_speakers: tuple[s
     shutil.copytree(shared / "exp" / "avvae_si", exp / "avvae_si", ignore=shutil.ignore_patterns("decode_*"))
     with torch_threads():  # the training entry point sets its config's number for this whole process
         for spk in sd_speakers:
-            train.main(train.build_parser().parse_args([
-                "--config", str(recipe / "conf" / "train_avvae.yaml"), "--train", str(dump / "train_sd" / "feats.h5"),
-                "--noise", str(dump / "noise_train" / "feats.h5"), "--speaker", spk,
-                "--interferers", str(dump / "train_si" / "feats.h5"), "--init", str(exp / "avvae_si" / "model.pt"),
-                str(exp / "avvae_sd" / spk)]))
+            train.main(
+                train.build_parser().parse_args(
+                    [
+                        "--config",
+                        str(recipe / "conf" / "train_avvae.yaml"),
+                        "--train",
+                        str(dump / "train_sd" / "feats.h5"),
+                        "--noise",
+                        str(dump / "noise_train" / "feats.h5"),
+                        "--speaker",
+                        spk,
+                        "--interferers",
+                        str(dump / "train_si" / "feats.h5"),
+                        "--init",
+                        str(exp / "avvae_si" / "model.pt"),
+                        str(exp / "avvae_sd" / spk),
+                    ]
+                )
+            )
     decodes = []
-    for model, extra in (("avvae_si", []), ("avvae_sd", ["--speaker-dependent"]))[:2 if sd_speakers else 1]:
+    for model, extra in (("avvae_si", []), ("avvae_sd", ["--speaker-dependent"]))[: 2 if sd_speakers else 1]:
         decodes.append(exp / model / "decode_test_mix")
-        decode.main(decode.build_parser().parse_args([
-            str(dump / "test_mix" / "feats.h5"), str(decodes[-1]), "--method", "mcem", "--model-dir", str(exp / model),
-            "--config", str(recipe / "conf" / "mcem.yaml"), *extra]))
+        decode.main(
+            decode.build_parser().parse_args(
+                [
+                    str(dump / "test_mix" / "feats.h5"),
+                    str(decodes[-1]),
+                    "--method",
+                    "mcem",
+                    "--model-dir",
+                    str(exp / model),
+                    "--config",
+                    str(recipe / "conf" / "mcem.yaml"),
+                    *extra,
+                ]
+            )
+        )
     for options in (["--job", "1"], ["--merge"]):
         score.main(score.build_parser().parse_args([*options, str(recipe / "data" / "test_mix"), *map(str, decodes)]))
     return decodes

@@ -28,14 +28,21 @@ def start(folder: Path, stop_after_features: bool) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "tests.shared_run", str(folder)]
     with open(folder / LOG, "w") as log:
-        return subprocess.Popen(command + ["--stop-after-features"] * stop_after_features, cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            command + ["--stop-after-features"] * stop_after_features,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _failed(process: subprocess.Popen, folder: Path) -> AssertionError:
     tail = (folder / LOG).read_text()[-4000:]
-    return AssertionError(f"the shared recipe run failed (code {process.returncode}); the end of {folder / LOG}:\n"
-                          f"{tail}")
+    return AssertionError(
+        f"the shared recipe run failed (code {process.returncode}); the end of {folder / LOG}:\n{tail}"
+    )
 
 
 def features(process: subprocess.Popen, folder: Path) -> Path:

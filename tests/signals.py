@@ -20,9 +20,17 @@ def two_speaker_mixture(seed: int, seconds: float = 1.5, noise: float = 0.05) ->
     speech = [voiced_utterance(rng, seconds, f0) for f0 in PITCHES]
     references = np.stack(speech + [(noise * rng.standard_normal(len(speech[0]))).astype(np.float32)])
     spectra = stft(references, STFT)
-    mixture = Mixture(key=f"mix{seed}", stft=stft(references.sum(0), STFT), lips=[], speakers=["low", "high"],
-                      condition="snr0", num_samples=references.shape[1], scale=1.0, sources=spectra[:2],
-                      noise=spectra[2])
+    mixture = Mixture(
+        key=f"mix{seed}",
+        stft=stft(references.sum(0), STFT),
+        lips=[],
+        speakers=["low", "high"],
+        condition="snr0",
+        num_samples=references.shape[1],
+        scale=1.0,
+        sources=spectra[:2],
+        noise=spectra[2],
+    )
     return references, mixture
 
 

@@ -66,54 +66,73 @@ def written(root: Path, out: Path) -> dict[str, str]:
 
 
 def test_deb822_only_keeps_the_release_suite_with_its_options(tmp_path):
-    root = tree(tmp_path / "root", {"sources.list.d/debian.sources": DEBIAN_SOURCES,
-                                    "sources.list.d/node.sources": THIRD_PARTY_SOURCES})
-    assert written(root, tmp_path / "out") == {"avvae.sources": (
-        "Types: deb\nURIs: http://mirror.example.org/debian\nSuites: bookworm\nComponents: main contrib non-free\n"
-        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")}
+    root = tree(
+        tmp_path / "root",
+        {"sources.list.d/debian.sources": DEBIAN_SOURCES, "sources.list.d/node.sources": THIRD_PARTY_SOURCES},
+    )
+    assert written(root, tmp_path / "out") == {
+        "avvae.sources": (
+            "Types: deb\nURIs: http://mirror.example.org/debian\nSuites: bookworm\nComponents: main contrib non-free\n"
+            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+        )
+    }
 
 
 def test_sources_list_only_keeps_deb_lines_of_the_release_with_main(tmp_path):
     root = tree(tmp_path / "root", {"sources.list": SOURCES_LIST})
-    assert written(root, tmp_path / "out") == {"avvae.list": (
-        "deb [arch=amd64 signed-by=/usr/share/keyrings/site.gpg] http://proxy.example.org:3142/debian bookworm "
-        "main contrib non-free\n")}
+    assert written(root, tmp_path / "out") == {
+        "avvae.list": (
+            "deb [arch=amd64 signed-by=/usr/share/keyrings/site.gpg] http://proxy.example.org:3142/debian bookworm "
+            "main contrib non-free\n"
+        )
+    }
 
 
 def test_mixed_tree_in_apt_order_skipping_other_file_names(tmp_path):
-    root = tree(tmp_path / "root", {
-        "sources.list": "deb http://a.example.org/debian stable main contrib\n",
-        "sources.list.d/b.list": "deb http://b.example.org/debian bookworm main\n"
-                                 "deb http://a.example.org/debian stable main contrib\n",  # a duplicate: once
-        "sources.list.d/a.sources": DEBIAN_SOURCES,
-        "sources.list.d/c.list.disabled-by-farm": "deb http://skipped.example.org/debian bookworm main\n",
-        "sources.list.d/d.sources.save": DEBIAN_SOURCES.replace("mirror.example.org", "skipped.example.org"),
-        "sources.list.d/e f.list": "deb http://skipped.example.org/debian bookworm main\n",
-    })
+    root = tree(
+        tmp_path / "root",
+        {
+            "sources.list": "deb http://a.example.org/debian stable main contrib\n",
+            "sources.list.d/b.list": "deb http://b.example.org/debian bookworm main\n"
+            "deb http://a.example.org/debian stable main contrib\n",  # a duplicate: once
+            "sources.list.d/a.sources": DEBIAN_SOURCES,
+            "sources.list.d/c.list.disabled-by-farm": "deb http://skipped.example.org/debian bookworm main\n",
+            "sources.list.d/d.sources.save": DEBIAN_SOURCES.replace("mirror.example.org", "skipped.example.org"),
+            "sources.list.d/e f.list": "deb http://skipped.example.org/debian bookworm main\n",
+        },
+    )
     out = written(root, tmp_path / "out")
-    assert out["avvae.list"] == ("deb http://a.example.org/debian stable main contrib non-free\n"
-                                 "deb http://b.example.org/debian bookworm main contrib non-free\n")
+    assert out["avvae.list"] == (
+        "deb http://a.example.org/debian stable main contrib non-free\n"
+        "deb http://b.example.org/debian bookworm main contrib non-free\n"
+    )
     assert out["avvae.sources"].startswith("Types: deb\nURIs: http://mirror.example.org/debian\nSuites: bookworm\n")
     assert "skipped" not in "".join(out.values())
 
 
 def test_several_uris_and_suites_per_stanza_and_continued_fields(tmp_path):
-    stanza = ("Types: deb-src deb\nURIs: http://a.example.org/debian\n http://b.example.org/debian\n"
-              "Suites: testing bookworm-backports\n bookworm\nComponents: main\nArchitectures: amd64\n"
-              "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n xsBNBF\n -----END PGP PUBLIC KEY BLOCK-----\n")
+    stanza = (
+        "Types: deb-src deb\nURIs: http://a.example.org/debian\n http://b.example.org/debian\n"
+        "Suites: testing bookworm-backports\n bookworm\nComponents: main\nArchitectures: amd64\n"
+        "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n xsBNBF\n -----END PGP PUBLIC KEY BLOCK-----\n"
+    )
     root = tree(tmp_path / "root", {"sources.list.d/site.sources": stanza})
     assert written(root, tmp_path / "out")["avvae.sources"] == (
         "Types: deb\nURIs: http://a.example.org/debian http://b.example.org/debian\nSuites: testing bookworm\n"
         "Components: main contrib non-free\nArchitectures: amd64\n"
-        "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n xsBNBF\n -----END PGP PUBLIC KEY BLOCK-----\n")
+        "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n xsBNBF\n -----END PGP PUBLIC KEY BLOCK-----\n"
+    )
 
 
 def test_disabled_stanzas_are_skipped(tmp_path):
     disabled = DEBIAN_SOURCES.replace("Types: deb\n", "Enabled: no\nTypes: deb\n", 1)
     kept = "Types: deb\nURIs: http://kept.example.org/debian\nSuites: bookworm\nComponents: main\nEnabled: yes\n"
     root = tree(tmp_path / "root", {"sources.list.d/debian.sources": disabled + "\n" + kept})
-    assert written(root, tmp_path / "out") == {"avvae.sources": (
-        "Types: deb\nURIs: http://kept.example.org/debian\nSuites: bookworm\nComponents: main contrib non-free\n")}
+    assert written(root, tmp_path / "out") == {
+        "avvae.sources": (
+            "Types: deb\nURIs: http://kept.example.org/debian\nSuites: bookworm\nComponents: main contrib non-free\n"
+        )
+    }
     (root / "etc/apt/sources.list.d/debian.sources").write_text(disabled)
     with pytest.raises(debian_sources.SourcesError, match="no Debian source"):
         debian_sources.find_debian_sources(root)
@@ -121,9 +140,14 @@ def test_disabled_stanzas_are_skipped(tmp_path):
 
 def test_only_non_debian_sources_is_an_error_naming_the_files(tmp_path):
     vendor = "deb https://vendor.example.com/apt bookworm stable\n"
-    root = tree(tmp_path / "root", {"sources.list.d/node.sources": THIRD_PARTY_SOURCES,
-                                    "sources.list.d/vendor.list": vendor,
-                                    "sources.list.d/debian.sources.disabled-by-farm": DEBIAN_SOURCES})
+    root = tree(
+        tmp_path / "root",
+        {
+            "sources.list.d/node.sources": THIRD_PARTY_SOURCES,
+            "sources.list.d/vendor.list": vendor,
+            "sources.list.d/debian.sources.disabled-by-farm": DEBIAN_SOURCES,
+        },
+    )
     with pytest.raises(debian_sources.SourcesError) as error:
         debian_sources.find_debian_sources(root)
     message = str(error.value)
@@ -134,19 +158,31 @@ def test_only_non_debian_sources_is_an_error_naming_the_files(tmp_path):
 
 
 def test_release_suite_comes_from_the_trees_os_release(tmp_path):
-    root = tree(tmp_path / "root", {"sources.list": "deb http://a.example.org/debian trixie main\n"
-                                                    "deb http://a.example.org/debian bookworm main\n"},
-                os_release="ID=debian\nVERSION_CODENAME=trixie\n")
-    assert written(root, tmp_path / "out") == {"avvae.list": "deb http://a.example.org/debian trixie main contrib "
-                                                             "non-free\n"}
+    root = tree(
+        tmp_path / "root",
+        {
+            "sources.list": "deb http://a.example.org/debian trixie main\n"
+            "deb http://a.example.org/debian bookworm main\n"
+        },
+        os_release="ID=debian\nVERSION_CODENAME=trixie\n",
+    )
+    assert written(root, tmp_path / "out") == {
+        "avvae.list": "deb http://a.example.org/debian trixie main contrib non-free\n"
+    }
 
 
-@pytest.mark.parametrize("name, text, where", [
-    ("sources.list", "# fine\ndeb http://a.example.org/debian\n", "sources.list:2: not a `deb"),
-    ("sources.list.d/x.sources", "Types: deb\nURIs: http://a.example.org/debian\nComponents: main\n",
-     "x.sources:1: the stanza has no suites"),
-    ("sources.list.d/x.sources", "\nTypes: deb\nURIs http://a.example.org/debian\n", "x.sources:3: not a `Field"),
-])
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        ("sources.list", "# fine\ndeb http://a.example.org/debian\n", "sources.list:2: not a `deb"),
+        (
+            "sources.list.d/x.sources",
+            "Types: deb\nURIs: http://a.example.org/debian\nComponents: main\n",
+            "x.sources:1: the stanza has no suites",
+        ),
+        ("sources.list.d/x.sources", "\nTypes: deb\nURIs http://a.example.org/debian\n", "x.sources:3: not a `Field"),
+    ],
+)
 def test_malformed_files_name_file_and_line(tmp_path, name, text, where):
     root = tree(tmp_path / "root", {name: text})
     with pytest.raises(debian_sources.SourcesError, match=re.escape(where)):
@@ -155,8 +191,9 @@ def test_malformed_files_name_file_and_line(tmp_path, name, text, where):
 
 def bootstrap(apt_root: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "AVVAE_APT_ROOT": str(apt_root), "AVVAE_BOOTSTRAP_PRINT_SOURCES": "1"}
-    return subprocess.run(["bash", str(ROOT / "tools/bootstrap.sh")], capture_output=True, text=True, env=env,
-                          timeout=60)
+    return subprocess.run(
+        ["bash", str(ROOT / "tools/bootstrap.sh")], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_bootstrap_prints_the_private_sources_it_would_write(tmp_path):
@@ -169,7 +206,8 @@ def test_bootstrap_prints_the_private_sources_it_would_write(tmp_path):
         "main contrib non-free\n"
         "# avvae.sources\n"
         "Types: deb\nURIs: http://mirror.example.org/debian\nSuites: bookworm\nComponents: main contrib non-free\n"
-        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+    )
 
 
 def test_bootstrap_stops_when_no_debian_source_is_configured(tmp_path):
@@ -183,8 +221,9 @@ def test_bootstrap_stops_when_no_debian_source_is_configured(tmp_path):
 def test_readme_lists_the_voices_bootstrap_installs():
     voices = re.search(r'^voices="([^"]*)"', (ROOT / "tools/bootstrap.sh").read_text(), re.M)[1].split()
     readme = (ROOT / "README.md").read_text()
-    listed = re.search(r"and (\w+) MBROLA voices \(recorded diphone\s+voices, from Debian's `non-free`: ([^)]*)\)",
-                       readme)
+    listed = re.search(
+        r"and (\w+) MBROLA voices \(recorded diphone\s+voices, from Debian's `non-free`: ([^)]*)\)", readme
+    )
     names = listed[2].replace("us1-3", "us1, us2, us3").split(", ")
     assert sorted(names) == sorted(voices) and {"de6", "gr2"} <= set(voices)
     assert listed[1] == "fifteen" and len(voices) == 15
@@ -209,8 +248,9 @@ def installs(root: Path) -> list[str]:
     calls = root / ".venv" / "calls"
     calls.unlink(missing_ok=True)
     env = {name: value for name, value in os.environ.items() if not name.startswith("AVVAE_BOOTSTRAP_")}
-    result = subprocess.run(["bash", str(root / "tools/bootstrap.sh")], capture_output=True, text=True, env=env,
-                            timeout=60)
+    result = subprocess.run(
+        ["bash", str(root / "tools/bootstrap.sh")], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return calls.read_text().splitlines() if calls.exists() else []
 
@@ -223,8 +263,11 @@ def test_bootstrap_installs_the_project_editable_again_when_its_inputs_change(tm
     if missing:
         pytest.skip(f"bootstrap would install Debian packages first: {' '.join(missing)}")
     root = bootstrap_copy(tmp_path)
-    everything = ["-m pip install -q --upgrade pip", "-m pip install -q -r requirements.txt",
-                  "-m pip install -q --no-deps --no-build-isolation -e ."]
+    everything = [
+        "-m pip install -q --upgrade pip",
+        "-m pip install -q -r requirements.txt",
+        "-m pip install -q --no-deps --no-build-isolation -e .",
+    ]
     assert installs(root) == everything
     assert installs(root) == []  # up to date: a rerun installs nothing
     with open(root / changed, "a") as file:

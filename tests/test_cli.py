@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def python(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
 
 
 def errors_logged(stderr: str) -> list[str]:
@@ -29,8 +30,9 @@ def test_a_bad_config_is_one_line_naming_the_file(tmp_path):
     """A config dataclass's own check (a speaker group of three for two speakers per mixture) as before: one ERROR
     line that names the file, exit status 1, no traceback."""
     (tmp_path / "mix.yaml").write_text("num_speakers: 2\nspeaker_groups: [[a, b, c]]\n")
-    result = python(["-m", "avvae.bin.make_mixtures", "--config", "mix.yaml", "speech", "noise", "mix", "audio"],
-                    tmp_path)
+    result = python(
+        ["-m", "avvae.bin.make_mixtures", "--config", "mix.yaml", "speech", "noise", "mix", "audio"], tmp_path
+    )
     assert result.returncode == 1
     assert [line.split(" ERROR: ", 1)[1] for line in errors_logged(result.stderr)] == [
         "mix.yaml: speaker_groups: ['a', 'b', 'c'] has 3 speakers, num_speakers is 2"

@@ -19,8 +19,14 @@ from tests.datadirs import make_noise_dir, make_speech_dir
 from tests.training_data import TrainingFeats, torch_threads, train_args
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = {"train_avae.yaml": TrainConfig, "train_avvae.yaml": TrainConfig, "train_cvae.yaml": TrainConfig,
-           "train_supervised.yaml": SupervisedConfig, "mcem.yaml": McemConfig, "feats.yaml": FeatureConfig}
+SCHEMAS = {
+    "train_avae.yaml": TrainConfig,
+    "train_avvae.yaml": TrainConfig,
+    "train_cvae.yaml": TrainConfig,
+    "train_supervised.yaml": SupervisedConfig,
+    "mcem.yaml": McemConfig,
+    "feats.yaml": FeatureConfig,
+}
 SHIPPED = sorted(path for path in ROOT.glob("egs/*/conf/*.yaml") if path.name in SCHEMAS)
 
 
@@ -40,29 +46,35 @@ def _write(tmp_path, name, values):
     return path
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"epochs": 0}, "epochs must be >= 1, got 0"),
-    ({"batch_size": 0}, "batch_size must be >= 1"),
-    ({"segment_frames": 0}, "segment_frames must be >= 1"),
-    ({"learning_rate": -1.0}, "learning_rate must be > 0"),
-    ({"model": {"latent_dim": 0}}, "latent_dim must be >= 1"),
-    ({"mixing": {"sir_db": [5.0, -5.0]}}, r"mixing.sir_db must be \[low, high\]"),
-    ({"mixing": {"sir_db": [0.0]}}, r"mixing.sir_db must be \[low, high\]"),
-    ({"sd": {"dev_fraction": 1.0}}, "dev_fraction must be > 0, < 1"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"epochs": 0}, "epochs must be >= 1, got 0"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"segment_frames": 0}, "segment_frames must be >= 1"),
+        ({"learning_rate": -1.0}, "learning_rate must be > 0"),
+        ({"model": {"latent_dim": 0}}, "latent_dim must be >= 1"),
+        ({"mixing": {"sir_db": [5.0, -5.0]}}, r"mixing.sir_db must be \[low, high\]"),
+        ({"mixing": {"sir_db": [0.0]}}, r"mixing.sir_db must be \[low, high\]"),
+        ({"sd": {"dev_fraction": 1.0}}, "dev_fraction must be > 0, < 1"),
+    ],
+)
 def test_training_values_out_of_range_name_the_file_and_key(tmp_path, changes, message):
     path = _write(tmp_path, "train.yaml", changes)
     with pytest.raises(ConfigError, match=f"{path}.*{message}"):
         load_config(path, TrainConfig)
 
 
-@pytest.mark.parametrize("schema, changes, message", [
-    (McemConfig, {"log_every": 0}, "log_every must be >= 1"),
-    (McemConfig, {"variational_steps": 0}, "variational_steps must be >= 1"),
-    (FeatureConfig, {"hop_length": 2048}, r"hop_length \(2048\) must not exceed n_fft \(1024\)"),
-    (FeatureConfig, {"hop_length": 0}, "hop_length must be >= 1"),
-    (SupervisedConfig, {"epochs": -2}, "epochs must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "schema, changes, message",
+    [
+        (McemConfig, {"log_every": 0}, "log_every must be >= 1"),
+        (McemConfig, {"variational_steps": 0}, "variational_steps must be >= 1"),
+        (FeatureConfig, {"hop_length": 2048}, r"hop_length \(2048\) must not exceed n_fft \(1024\)"),
+        (FeatureConfig, {"hop_length": 0}, "hop_length must be >= 1"),
+        (SupervisedConfig, {"epochs": -2}, "epochs must be >= 1"),
+    ],
+)
 def test_other_configs_out_of_range(tmp_path, schema, changes, message):
     path = _write(tmp_path, "conf.yaml", changes)
     with pytest.raises(ConfigError, match=f"{path}.*{message}"):
@@ -95,6 +107,8 @@ def test_a_model_of_another_number_of_bins_than_the_features_stops_before_traini
     argv = train_args(config, TrainingFeats(speech, speech, speech, noise), tmp_path / "exp")
     with torch_threads():
         message = failure(caplog, command.build_parser, command.main, argv)
-    assert message == (f"{config}: model.num_freqs is 257, but {speech} has 513 frequency bins: set model.num_freqs "
-                       "to 513 (or dump the features with n_fft 512)")
+    assert message == (
+        f"{config}: model.num_freqs is 257, but {speech} has 513 frequency bins: set model.num_freqs "
+        "to 513 (or dump the features with n_fft 512)"
+    )
     assert not (tmp_path / "exp" / "checkpoint.pt").exists()

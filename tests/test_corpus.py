@@ -60,10 +60,12 @@ def _utterances(corpus: Path) -> list[tuple[str, np.ndarray, np.ndarray, float]]
 def _rms_per_frame(samples: np.ndarray, fps: float, count: int) -> np.ndarray:
     """RMS of the audio in a one-frame window centred on each video frame time k / fps."""
     hop = 16000 / fps
-    return np.array([
-        np.sqrt(np.mean(samples[int(max(0, (k - 0.5) * hop)):int((k + 0.5) * hop)] ** 2) + 1e-12)
-        for k in range(count)
-    ])
+    return np.array(
+        [
+            np.sqrt(np.mean(samples[int(max(0, (k - 0.5) * hop)) : int((k + 0.5) * hop)] ** 2) + 1e-12)
+            for k in range(count)
+        ]
+    )
 
 
 def _mouth_opening(frames: np.ndarray) -> np.ndarray:
@@ -75,7 +77,7 @@ def _median_f0(samples: np.ndarray, rate: int = 16000) -> float:
     """Median autocorrelation pitch (70-400 Hz) over loud 64 ms frames."""
     pitches = []
     for start in range(0, len(samples) - 1024, 512):
-        frame = samples[start:start + 1024]
+        frame = samples[start : start + 1024]
         if np.sqrt(np.mean(frame**2)) < 0.05:
             continue
         correlation = np.correlate(frame, frame, "full")[1023:]
@@ -133,9 +135,11 @@ def test_video_lasts_as_long_as_the_audio_and_timeline_covers_it(tiny):
         timeline = parse_timeline((corpus / "pho" / utt.split("_")[0] / f"{utt}.pho").read_text())
         assert timeline[0].start == 0.0 and abs(timeline[-1].end - duration) < 1e-3
         assert all(a.end == b.start and a.start <= a.end for a, b in zip(timeline, timeline[1:]))
+
         # the timeline is the audio's: speech phones are louder than the pauses around them
-        power = lambda phones: np.mean(np.concatenate(  # noqa: E731
-            [samples[int(p.start * 16000):int(p.end * 16000)] for p in phones]) ** 2)
+        def power(phones, samples=samples):
+            return np.mean(np.concatenate([samples[int(p.start * 16000) : int(p.end * 16000)] for p in phones]) ** 2)
+
         assert power([p for p in timeline if p.symbol != "_"]) > 30 * power([p for p in timeline if p.symbol == "_"])
 
 
@@ -152,7 +156,7 @@ def test_speakers_differ_in_voice_and_appearance(tiny):
     male = [pitch[s.id] for s in config.speakers if s.gender == "M" and s.id in pitch]
     assert min(female) > 1.4 * max(male)
     ids = sorted(looks)
-    distances = [np.abs(looks[a] - looks[b]).mean() for i, a in enumerate(ids) for b in ids[i + 1:]]
+    distances = [np.abs(looks[a] - looks[b]).mean() for i, a in enumerate(ids) for b in ids[i + 1 :]]
     assert min(distances) > 3.0  # mean gray-level difference between any two speakers' average frames
 
 
@@ -179,8 +183,10 @@ def test_data_dirs_are_valid_and_splits_disjoint(tiny):
         directory = data / f"noise_{split}"
         assert validate_data_dir(directory, require_lips=False) == len(config.noise_types)
         assert set(read_table(directory / "spk2utt")) == set(config.noise_types)
-        noises[split] = {read_table(directory / "utt2spk")[key]: read_wav(path, 16000)[0]
-                         for key, path in read_table(directory / "wav.scp").items()}
+        noises[split] = {
+            read_table(directory / "utt2spk")[key]: read_wav(path, 16000)[0]
+            for key, path in read_table(directory / "wav.scp").items()
+        }
     for kind in config.noise_types:
         train, test = noises["train"][kind], noises["test"][kind]
         assert len(train) == len(test) == int(config.noise_seconds * 16000)
@@ -227,13 +233,28 @@ def test_command_lines(tiny, tmp_path):
     for module in ("avvae.corpus.make_corpus", "avvae.corpus.prepare_data"):
         result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=env)
         assert result.returncode == 0 and "usage" in result.stdout
-    result = subprocess.run([sys.executable, "-m", "avvae.corpus.prepare_data", str(corpus), str(tmp_path / "data")],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "avvae.corpus.prepare_data", str(corpus), str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "elapsed time" in result.stderr
     assert (tmp_path / "data" / "test" / "wav.scp").read_text() == (data / "test" / "wav.scp").read_text()
-    result = subprocess.run([sys.executable, "-m", "avvae.corpus.make_corpus", "--config", str(tmp_path / "none.yaml"),
-                             str(tmp_path / "c")], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "avvae.corpus.make_corpus",
+            "--config",
+            str(tmp_path / "none.yaml"),
+            str(tmp_path / "c"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 1 and "config file does not exist" in result.stderr
 
 

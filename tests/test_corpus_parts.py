@@ -101,12 +101,27 @@ def test_timit_like_sentences_are_8_to_15_known_words_drawn_from_the_seed():
 
 
 def test_timit_like_plurals():
-    irregular = {"child": "children", "woman": "women", "man": "men", "fisherman": "fishermen", "mouse": "mice",
-                 "goose": "geese", "potato": "potatoes", "tomato": "tomatoes"}
+    irregular = {
+        "child": "children",
+        "woman": "women",
+        "man": "men",
+        "fisherman": "fishermen",
+        "mouse": "mice",
+        "goose": "geese",
+        "potato": "potatoes",
+        "tomato": "tomatoes",
+    }
     assert {noun: timit_like.plural(noun) for noun in irregular} == irregular
     assert set(irregular) <= set(timit_like.NOUNS)
-    regular = {"pony": "ponies", "donkey": "donkeys", "dog": "dogs", "church": "churches", "box": "boxes",
-               "bus": "buses", "brush": "brushes"}
+    regular = {
+        "pony": "ponies",
+        "donkey": "donkeys",
+        "dog": "dogs",
+        "church": "churches",
+        "box": "boxes",
+        "bus": "buses",
+        "brush": "brushes",
+    }
     assert {noun: timit_like.plural(noun) for noun in regular} == regular
 
 
@@ -125,8 +140,11 @@ def test_viseme_parts_handle_variants_diphthongs_and_unknown_symbols():
 @pytest.mark.parametrize("grammar", SENTENCE_GRAMMARS)
 def test_every_phoneme_the_configured_voices_speak_has_a_viseme(grammar):
     config = dataclasses.replace(load_corpus_config(CONF / "corpus.yaml"), sentences=grammar)
-    words = COMMANDS + COLOURS + PREPOSITIONS + LETTERS + DIGITS + ADVERBS if grammar == "grid" else \
-        tuple(sorted(timit_like.vocabulary()))
+    words = (
+        COMMANDS + COLOURS + PREPOSITIONS + LETTERS + DIGITS + ADVERBS
+        if grammar == "grid"
+        else tuple(sorted(timit_like.vocabulary()))
+    )
     vocabulary = spoken(config, words)
     for speaker in config.speakers:
         symbols = {symbol for symbol, _, _ in text_to_pho(speaker, vocabulary)}
@@ -135,8 +153,14 @@ def test_every_phoneme_the_configured_voices_speak_has_a_viseme(grammar):
 
 
 def test_trajectory_closes_for_bilabials_and_opens_for_open_vowels():
-    timeline = [Phone("_", 0.0, 0.3), Phone("b", 0.3, 0.38), Phone("A", 0.38, 0.6), Phone("m", 0.6, 0.68),
-                Phone("u:", 0.68, 0.9), Phone("_", 0.9, 1.3)]
+    timeline = [
+        Phone("_", 0.0, 0.3),
+        Phone("b", 0.3, 0.38),
+        Phone("A", 0.38, 0.6),
+        Phone("m", 0.6, 0.68),
+        Phone("u:", 0.68, 0.9),
+        Phone("_", 0.9, 1.3),
+    ]
     times = np.array([0.1, 0.34, 0.49, 0.64, 0.79, 1.2])
     track = dict(zip(ARTICULATORS, mouth_trajectory(timeline, times).T))
     opening = track["open"]
@@ -187,7 +211,8 @@ def test_speech_shaped_noise_follows_the_speech_spectrum():
     assert below_peak_db(frequencies, density, 1200) == pytest.approx(20 * np.log10(0.3), abs=0.5)
     for hz, tolerance in ((1200, 1.0), (4000, 4.0)):
         assert below_peak_db(noise_frequencies, noise_density, hz) == pytest.approx(
-            below_peak_db(frequencies, density, hz), abs=tolerance), hz
+            below_peak_db(frequencies, density, hz), abs=tolerance
+        ), hz
 
 
 def _utterance_with_pauses(rate: int = 16000) -> tuple[np.ndarray, slice]:

@@ -85,11 +85,14 @@ def _no_frames(path):
     np.savez(path, pixels=np.zeros((3, 67, 67), np.uint8))
 
 
-@pytest.mark.parametrize("write, message", [
-    (_npy_renamed_npz, "holds a single array, not a lips .npz"),
-    (_fps_array, r"'fps' must be one number, got float64 \(2,\)"),
-    (_no_frames, "not a lips .npz: no fps and no frames"),
-])
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        (_npy_renamed_npz, "holds a single array, not a lips .npz"),
+        (_fps_array, r"'fps' must be one number, got float64 \(2,\)"),
+        (_no_frames, "not a lips .npz: no fps and no frames"),
+    ],
+)
 def test_malformed_lips_files_are_named(data, tmp_path, write, message):
     bad = tmp_path / "bad.npz"
     write(bad)
@@ -161,16 +164,23 @@ def test_a_key_with_a_space_everywhere_is_named_at_its_first_line_not_blamed_on_
         _respace(data, table, "spk0_000", "spk0 000")
     message = failure(caplog, validate_cli.build_parser, validate_cli.main, [str(data)])
     wav = read_table(data / "wav.scp")["spk0"].split(" ", 1)[1]
-    assert message == (f"{data / 'wav.scp'}:1: no file '000 {wav}' for key 'spk0', but {wav} exists: is 'spk0 000' "
-                       "a key with a space? Keys cannot hold one")
+    assert message == (
+        f"{data / 'wav.scp'}:1: no file '000 {wav}' for key 'spk0', but {wav} exists: is 'spk0 000' "
+        "a key with a space? Keys cannot hold one"
+    )
 
 
-@pytest.mark.parametrize("old, new, line, words", [
-    ("spk0_001 spk0", "spk0_001 spk 0", 2, "spk0_001 spk 0"),  # a speaker with a space
-    ("spk0_000", "spk0 000", 1, "spk0 000 spk0"),  # an utterance with a space ('spk0' sorts before its neighbour)
-])
+@pytest.mark.parametrize(
+    "old, new, line, words",
+    [
+        ("spk0_001 spk0", "spk0_001 spk 0", 2, "spk0_001 spk 0"),  # a speaker with a space
+        ("spk0_000", "spk0 000", 1, "spk0 000 spk0"),  # an utterance with a space ('spk0' sorts before its neighbour)
+    ],
+)
 def test_an_utt2spk_line_with_a_space_is_named_not_blamed_on_spk2utt(data, caplog, old, new, line, words):
     _respace(data, "utt2spk", old, new)
     message = failure(caplog, validate_cli.build_parser, validate_cli.main, [str(data)])
-    assert message == (f"{data / 'utt2spk'}:{line}: 3 words ({words}), expected '<utterance> <speaker>': an "
-                       "utterance or speaker with a space? Neither can hold one")
+    assert message == (
+        f"{data / 'utt2spk'}:{line}: 3 words ({words}), expected '<utterance> <speaker>': an "
+        "utterance or speaker with a space? Neither can hold one"
+    )

@@ -45,8 +45,15 @@ def test_two_processes_under_torchrun_train_one_model(training_feats, tmp_path):
     config = small_config("avvae", epochs=2)
     save_config(config, tmp_path / "train.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
-    command = [str(torchrun), "--standalone", "--nproc_per_node", str(WORLD), "-m", "avvae.bin.train",
-               *train_args(tmp_path / "train.yaml", training_feats, tmp_path / "exp")]
+    command = [
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        str(WORLD),
+        "-m",
+        "avvae.bin.train",
+        *train_args(tmp_path / "train.yaml", training_feats, tmp_path / "exp"),
+    ]
     result = run_command(command, check=False, OMP_NUM_THREADS="1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("SI training: 24 utterances") == WORLD, "two processes"

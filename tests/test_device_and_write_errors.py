@@ -149,8 +149,10 @@ def test_a_write_cut_short_by_the_system_names_the_file(tmp_path):
     assert not list(out.iterdir())
 
 
-NO_SPACE = OSError(errno.ENOSPC, "Can't synchronously write data (file write failed: errno = 28, error message = "
-                   "'No space left on device')")  # as h5py says it
+NO_SPACE = OSError(
+    errno.ENOSPC,
+    "Can't synchronously write data (file write failed: errno = 28, error message = 'No space left on device')",
+)  # as h5py says it
 
 
 def fail_after(calls: int, function):
@@ -187,8 +189,10 @@ def test_a_full_disk_in_a_dump_job_names_its_file_and_a_rerun_resumes(speech, ca
     monkeypatch.setattr(h5py.Group, "create_dataset", fail_after(2 * 3, h5py.Group.create_dataset))  # stft, power, lips
     message = failure(caplog, dump_features.build_parser, dump_features.main, argv)
     assert message.startswith(f"{partial}: cannot write the file: the disk is full; ")
-    assert message.endswith("the utterances complete in it are kept: free some space and rerun to resume (unless "
-                            "the failed write left it unreadable: then it is begun again)")
+    assert message.endswith(
+        "the utterances complete in it are kept: free some space and rerun to resume (unless "
+        "the failed write left it unreadable: then it is begun again)"
+    )
     monkeypatch.undo()
     log = run_ok(caplog, dump_features.build_parser, dump_features.main, argv)
     assert "2 utterances computed, 2 already there" in log
@@ -205,19 +209,34 @@ def test_a_dump_job_does_not_begin_an_utterance_the_disk_has_no_room_for(speech,
     monkeypatch.setattr(write_errors.shutil, "disk_usage", disk_usage)
     message = failure(caplog, dump_features.build_parser, dump_features.main, argv)
     assert message.startswith(f"{partial}: cannot write utterance spk0_001 (about ")
-    assert message.endswith(f"MiB): the disk is full; 0.0 MiB free in {partial.parent}; the utterances complete in "
-                            "it are kept: free some space and rerun to resume")
+    assert message.endswith(
+        f"MiB): the disk is full; 0.0 MiB free in {partial.parent}; the utterances complete in "
+        "it are kept: free some space and rerun to resume"
+    )
     monkeypatch.undo()
-    assert "3 utterances computed, 1 already there" in run_ok(caplog, dump_features.build_parser, dump_features.main,
-                                                               argv)
+    assert "3 utterances computed, 1 already there" in run_ok(
+        caplog, dump_features.build_parser, dump_features.main, argv
+    )
 
 
 def test_a_full_disk_in_the_merge_keeps_the_job_parts(speech, caplog, monkeypatch):
     dump = speech / "dump"
     for job in ("1", "2"):
-        run_ok(caplog, dump_features.build_parser, dump_features.main, [
-            "--config", str(speech / "feats.yaml"), "--nj", "2", "--job", job, str(speech / "speech" / "data"),
-            str(dump)])
+        run_ok(
+            caplog,
+            dump_features.build_parser,
+            dump_features.main,
+            [
+                "--config",
+                str(speech / "feats.yaml"),
+                "--nj",
+                "2",
+                "--job",
+                job,
+                str(speech / "speech" / "data"),
+                str(dump),
+            ],
+        )
     parts = {path: path.read_bytes() for path in (dump / "split2").iterdir()}
     monkeypatch.setattr(h5py.Group, "copy", fail_after(1, h5py.Group.copy))
     message = failure(caplog, merge_features.build_parser, merge_features.main, [str(dump), "--nj", "2"])
@@ -239,8 +258,9 @@ def test_a_full_disk_in_a_decode_names_the_wav_and_a_rerun_resumes(tmp_path, cap
     message = failure(caplog, decode.build_parser, decode.main, argv)
     second = sorted(h5py.File(argv[0], "r"))[1]
     assert message.startswith(f"{out / 'wav' / second}_s1.wav: cannot write the file: the disk is full; ")
-    assert message.endswith("the mixtures separated before (1 in this run) are kept: free some space and rerun to "
-                            "resume")
+    assert message.endswith(
+        "the mixtures separated before (1 in this run) are kept: free some space and rerun to resume"
+    )
     assert not list((out / "wav").glob(".*"))  # no temporary file left
     monkeypatch.undo()
     assert "1 mixtures separated, 1 already there" in run_ok(caplog, decode.build_parser, decode.main, argv)

@@ -31,8 +31,10 @@ def test_run_sh_sources_its_path_and_cmd_and_stage_10_does_nothing(script, tmp_p
 @pytest.mark.parametrize("corpus", RECIPES)
 def test_path_sh_puts_the_environment_and_helpers_first(corpus):
     """No PYTHONPATH: the recipes find this checkout's avvae through .venv's editable install (tools/bootstrap.sh)."""
-    command = (". ./path.sh && command -v python && command -v run.pl && echo \"${PYTHONPATH-unset}\" && "
-               "python -c 'import avvae; print(avvae.__file__)'")
+    command = (
+        '. ./path.sh && command -v python && command -v run.pl && echo "${PYTHONPATH-unset}" && '
+        "python -c 'import avvae; print(avvae.__file__)'"
+    )
     result = subprocess.run(
         ["bash", "-c", command], cwd=ROOT / "egs" / corpus, env=BARE, capture_output=True, text=True
     )
@@ -42,4 +44,5 @@ def test_path_sh_puts_the_environment_and_helpers_first(corpus):
     if not venv.is_relative_to(ROOT):
         pytest.skip(f".venv is {venv}, another checkout's: the avvae installed there, if any, is that checkout's")
     assert result.returncode == 0 and lines[3:] == [str(ROOT / "avvae" / "__init__.py")], (
-        f"{result.stderr}\nthe recipes import another avvae, or none: run tools/bootstrap.sh")
+        f"{result.stderr}\nthe recipes import another avvae, or none: run tools/bootstrap.sh"
+    )

@@ -88,8 +88,15 @@ def test_dump_survives_being_killed_midway(speech, dumped, tmp_path):
     """Killed once an utterance is complete in its partial file: the rerun keeps it and computes only the rest."""
     config_file = tmp_path / "feats.yaml"
     config_file.write_text("hop_length: 533\n")
-    command = [sys.executable, "-m", "avvae.bin.dump_features", "--config", str(config_file), str(speech),
-               str(tmp_path / "dump")]
+    command = [
+        sys.executable,
+        "-m",
+        "avvae.bin.dump_features",
+        "--config",
+        str(config_file),
+        str(speech),
+        str(tmp_path / "dump"),
+    ]
     partial = tmp_path / "dump" / "split1" / "feats.1.h5.partial"
     final = tmp_path / "dump" / "split1" / "feats.1.h5"
     for _ in range(3):  # a fast machine may finish the 9 utterances between two looks: start again
@@ -140,7 +147,10 @@ def test_kaldi_round_trip_restores_power_and_lips(dumped, tmp_path):
 def test_cli_reports_bad_input_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "avvae.bin.validate_data_dir", str(tmp_path / "nowhere")],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 1
     assert "nowhere: data directory does not exist" in result.stderr and "Traceback" not in result.stderr
@@ -192,8 +202,9 @@ def test_dumped_lips_sit_at_stft_frame_centres(fps, method, tmp_path):
     write_wav(tmp_path / "utt.wav", samples, 16000)
     frames = timestamped_lips(fps, 0)
     save_lips(tmp_path / "utt.npz", frames, fps)
-    write_speech_dir(tmp_path / "data", {"utt": str(tmp_path / "utt.wav")}, {"utt": "spk"},
-                     {"utt": str(tmp_path / "utt.npz")})
+    write_speech_dir(
+        tmp_path / "data", {"utt": str(tmp_path / "utt.wav")}, {"utt": "spk"}, {"utt": str(tmp_path / "utt.npz")}
+    )
     config = FeatureConfig(lips_interpolation=method)
     dump_features(tmp_path / "data", tmp_path / "feats.h5", config)
     with open_features(tmp_path / "feats.h5", config) as handle:
@@ -202,8 +213,9 @@ def test_dumped_lips_sit_at_stft_frame_centres(fps, method, tmp_path):
         lips = group["lips"][:, 33, 33].astype(np.float64)
     position, nearest_distance = expected_lip_positions(fps, len(frames))
     if method == "nearest":
-        np.testing.assert_allclose(np.abs(lips / fps - np.arange(TIMED_FRAMES) * 533 / 16000), nearest_distance,
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            np.abs(lips / fps - np.arange(TIMED_FRAMES) * 533 / 16000), nearest_distance, atol=1e-9
+        )
     else:
         assert np.all(np.abs(lips - position) <= 0.5 + 1e-4), "linear value, rounded to uint8"
     assert lips[-1] == len(frames) - 1

@@ -26,8 +26,11 @@ def test_reading_a_wav_with_a_non_finite_sample_names_the_file_and_the_sample(tm
     samples = np.zeros(16000, np.float32)
     samples[8000] = bad
     path = _float_wav(tmp_path / "mixture.wav", samples)
-    with pytest.raises(AudioFileError, match=r"mixture\.wav: 1 non-finite sample\(s\), the first at sample 8000 "
-                                             r"\(0\.500 s\)"):
+    with pytest.raises(
+        AudioFileError,
+        match=r"mixture\.wav: 1 non-finite sample\(s\), the first at sample 8000 "
+        r"\(0\.500 s\)",
+    ):
         read_wav(path)
     assert read_wav(_float_wav(tmp_path / "good.wav", np.zeros(10)))[0].shape == (10,)
 
@@ -70,8 +73,11 @@ def test_reading_a_truncated_wav_names_the_file(tmp_path):
     path = _float_wav(tmp_path / "cut.wav", np.ones(1000) * 0.1)
     content = path.read_bytes()
     path.write_bytes(content[:-100])
-    with pytest.raises(AudioFileError, match=r"cut\.wav: truncated: its header announces 4000 bytes of samples, the "
-                                             r"file holds 3900"):
+    with pytest.raises(
+        AudioFileError,
+        match=r"cut\.wav: truncated: its header announces 4000 bytes of samples, the "
+        r"file holds 3900",
+    ):
         read_wav(path)
 
 
@@ -84,4 +90,5 @@ def test_a_wav_without_samples_is_named_by_the_validation_and_the_dump(tmp_path,
     assert validation == f"{speech}/wav.scp: spk0_000: {first} has no samples (an empty recording)"
     dump = [str(speech), str(tmp_path / "dump"), "--config", str(tmp_path / "feats.yaml")]
     assert failure(caplog, dump_command.build_parser, dump_command.main, dump) == (
-        f"{first}: has no samples (an empty recording)")
+        f"{first}: has no samples (an empty recording)"
+    )

@@ -39,10 +39,10 @@ from tests.commands import failure
 from tests.datadirs import RATE, voiced_utterance
 from tests.recipe import REAL_GRID, ROOT, copy_recipe, run_script, separate_with_shared_models, shrink_configs
 
-FPS, WIDTH, HEIGHT, FRAMES = 25, 360, 288, 75   # GRID's videos: 3 s
-SPEECH_START = 0.6                              # seconds of silence before the speech, in the video's audio track
-ENDPOINTED_RATE = 25000                         # the separate wavs: the speech only
-MOUTH = [120, 170, 120, 90]                     # where the test videos draw their mouth: [x, y, width, height]
+FPS, WIDTH, HEIGHT, FRAMES = 25, 360, 288, 75  # GRID's videos: 3 s
+SPEECH_START = 0.6  # seconds of silence before the speech, in the video's audio track
+ENDPOINTED_RATE = 25000  # the separate wavs: the speech only
+MOUTH = [120, 170, 120, 90]  # where the test videos draw their mouth: [x, y, width, height]
 SENTENCES = {  # each speaker says other sentences, as in GRID
     "s1": {"bbaf2n": "bin blue at f two now", "lgwm5s": "lay green with m five soon"},
     "s2": {"pria1p": "place red in a one please", "swbzza": "set white by z zero again"},
@@ -55,7 +55,7 @@ HOP = RATE // FPS
 def frame_energy(signal: np.ndarray, frames: int) -> np.ndarray:
     """RMS of the 16 kHz signal per video frame."""
     padded = np.pad(signal, (0, max(0, frames * HOP - len(signal))))
-    return np.sqrt(np.mean(padded[:frames * HOP].reshape(frames, HOP) ** 2, axis=1))
+    return np.sqrt(np.mean(padded[: frames * HOP].reshape(frames, HOP) ** 2, axis=1))
 
 
 def mouth_frames(opening: np.ndarray) -> np.ndarray:
@@ -63,10 +63,10 @@ def mouth_frames(opening: np.ndarray) -> np.ndarray:
     else looks different), a dark mouth inside MOUTH as tall as the opening (0..1)."""
     x, y, width, height = MOUTH
     frames = np.full((len(opening), HEIGHT, WIDTH), 90, np.uint8)
-    frames[:, y:y + height, x:x + width] = 200
+    frames[:, y : y + height, x : x + width] = 200
     for frame, value in zip(frames, opening):
         half = int(2 + value * (height / 2 - 4))
-        frame[y + height // 2 - half:y + height // 2 + half, x + 10:x + width - 10] = 30
+        frame[y + height // 2 - half : y + height // 2 + half, x + 10 : x + width - 10] = 30
     return frames
 
 
@@ -78,9 +78,27 @@ def write_video(path: Path, frames: np.ndarray, audio: np.ndarray | None) -> Non
         if audio is not None:
             write_wav(Path(tmp) / "track.wav", audio, RATE, subtype="PCM_16")
             inputs += ["-i", str(Path(tmp) / "track.wav"), "-c:a", "mp2", "-ar", "32000", "-b:a", "128k"]
-        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *inputs, "-c:v",
-                        "mpeg1video", "-q:v", "3", "-pix_fmt", "yuv420p", "-f", "mpeg", str(path)],
-                       input=frames.tobytes(), check=True)
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                *inputs,
+                "-c:v",
+                "mpeg1video",
+                "-q:v",
+                "3",
+                "-pix_fmt",
+                "yuv420p",
+                "-f",
+                "mpeg",
+                str(path),
+            ],
+            input=frames.tobytes(),
+            check=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -94,12 +112,15 @@ def recordings(tmp_path_factory):
             speech = voiced_utterance(rng, rng.uniform(1.2, 1.6), f0=100 + 30 * index)
             start = int(SPEECH_START * RATE)
             track = 0.002 * rng.standard_normal(FRAMES * HOP).astype(np.float32)
-            track[start:start + len(speech)] += speech
+            track[start : start + len(speech)] += speech
             energy = frame_energy(track, FRAMES)
             opening = energy / energy.max()
             write_video(store / f"{spk}_{utt}.mpg", mouth_frames(opening), np.clip(track, -1, 1))
-            endpointed = np.interp(np.arange(int(len(speech) * ENDPOINTED_RATE / RATE)) * RATE / ENDPOINTED_RATE,
-                                   np.arange(len(speech)), speech).astype(np.float32)
+            endpointed = np.interp(
+                np.arange(int(len(speech) * ENDPOINTED_RATE / RATE)) * RATE / ENDPOINTED_RATE,
+                np.arange(len(speech)),
+                speech,
+            ).astype(np.float32)
             write_wav(store / f"{spk}_{utt}.wav", endpointed, ENDPOINTED_RATE, subtype="PCM_16")
             made[f"{spk}_{utt}"] = (store / f"{spk}_{utt}.mpg", store / f"{spk}_{utt}.wav", opening)
     return made
@@ -191,8 +212,19 @@ def grid(tmp_path_factory, recordings):
     noise = make_noise(tmp_path_factory.mktemp("noise"))
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "grid")
     tiny_config(recipe)
-    run_script(recipe, "--db_root", str(release), "--noise_root", str(noise), "--stop_stage", "3", "--nj", "1",
-               "--local_data_opts", "--nj 2")
+    run_script(
+        recipe,
+        "--db_root",
+        str(release),
+        "--noise_root",
+        str(noise),
+        "--stop_stage",
+        "3",
+        "--nj",
+        "1",
+        "--local_data_opts",
+        "--nj 2",
+    )
     return recipe, release, noise
 
 
@@ -207,7 +239,7 @@ def test_data_dirs_hold_the_videos_audio_lips_and_words(grid):
         texts.update(read_table(recipe / "data" / name / "text"))
     # the words come from the ids, right also for s1 and s2, whose alignment folders hold each other's files
     assert texts == {f"{spk}_{utt}": words for spk, sentences in SENTENCES.items() for utt, words in sentences.items()}
-    for key, path in read_table(recipe / "data" / "train_si" / "wav.scp").items():
+    for path in read_table(recipe / "data" / "train_si" / "wav.scp").values():
         samples, rate = read_wav(path)
         assert rate == 16000 and abs(len(samples) - FRAMES * HOP) <= HOP, "the video's 3 s track, not the 1.2-1.6 s wav"
     for name in ("noise_train", "noise_test"):
@@ -246,7 +278,7 @@ def test_lips_are_the_mouth_crop(grid, recordings):
         frames, _ = load_lips(path)
         opening = recordings[key][2]
         assert frames.shape == (FRAMES, 67, 67)
-        drawn = [Image.fromarray(frame[y:y + height, x:x + width]) for frame in mouth_frames(opening)]
+        drawn = [Image.fromarray(frame[y : y + height, x : x + width]) for frame in mouth_frames(opening)]
         expected = np.stack([np.asarray(box.resize((67, 67), Image.Resampling.BILINEAR)) for box in drawn])
         assert np.abs(frames.astype(float) - expected).mean() < 4, key
         darkness = 255.0 - frames.reshape(len(frames), -1).mean(axis=1)
@@ -262,17 +294,31 @@ def test_per_talker_archives_give_the_same_data(grid, recordings, tmp_path, monk
     monkeypatch.chdir(recipe)  # the configs name the speaker lists relative to the recipe
 
     def extract() -> None:
-        extract_grid_lips.main(extract_grid_lips.build_parser().parse_args([
-            "--config", "conf/corpus.yaml", "--crops", "conf/crops.yaml", str(release), str(tmp_path / "corpus")]))
+        extract_grid_lips.main(
+            extract_grid_lips.build_parser().parse_args(
+                ["--config", "conf/corpus.yaml", "--crops", "conf/crops.yaml", str(release), str(tmp_path / "corpus")]
+            )
+        )
 
-    with pytest.raises(CorpusLayoutError, match=f"{release}/s1/video/s1.mpg_vcd.zip is there: unpack it in the "
-                       "GRID root"):
+    with pytest.raises(
+        CorpusLayoutError, match=f"{release}/s1/video/s1.mpg_vcd.zip is there: unpack it in the GRID root"
+    ):
         extract()
     unpack_talker_videos(release)
     extract()
-    prepare_grid_cli.main(prepare_grid_cli.build_parser().parse_args([
-        "--config", "conf/corpus.yaml", "--noise-root", str(noise), str(release), str(tmp_path / "corpus"),
-        str(tmp_path / "data")]))
+    prepare_grid_cli.main(
+        prepare_grid_cli.build_parser().parse_args(
+            [
+                "--config",
+                "conf/corpus.yaml",
+                "--noise-root",
+                str(noise),
+                str(release),
+                str(tmp_path / "corpus"),
+                str(tmp_path / "data"),
+            ]
+        )
+    )
     for name in SETS:
         validate_data_dir(tmp_path / "data" / name)
         assert read_table(tmp_path / "data" / name / "text") == read_table(recipe / "data" / name / "text")
@@ -305,7 +351,8 @@ def test_the_trees_mixtures_separate_with_a_trained_model(grid, shared_run):
     rows = [line.split("\t") for line in (decode / "scores.tsv").read_text().splitlines()]
     keys = read_table(recipe / "data" / "test_mix" / "wav.scp")
     assert sorted(path.name for path in (decode / "wav").glob("*.wav")) == sorted(
-        f"{key}_{part}.wav" for key in keys for part in ("s1", "s2", "noise"))
+        f"{key}_{part}.wav" for key in keys for part in ("s1", "s2", "noise")
+    )
     assert len(rows) == 1 + 2 * 3 and {row[0] for row in rows[1:]} == set(keys)
     for name in ("si_sdr", "sdr", "stoi", "si_sdr_imp"):
         assert all(np.isfinite(float(row[rows[0].index(name)])) for row in rows[1:]), name
@@ -333,8 +380,14 @@ def face_frames(shifts: list[int | None]) -> np.ndarray:
     """GRID-sized gray frames of a real frontal face (matplotlib's Grace Hopper photo), the window moved right by
     each shift (so the face moves left); a shift of None gives a blank frame."""
     photo = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("L"))
-    return np.stack([np.full((HEIGHT, WIDTH), 128, np.uint8) if shift is None
-                     else photo[100:100 + HEIGHT, 75 + shift:75 + shift + WIDTH] for shift in shifts])
+    return np.stack(
+        [
+            np.full((HEIGHT, WIDTH), 128, np.uint8)
+            if shift is None
+            else photo[100 : 100 + HEIGHT, 75 + shift : 75 + shift + WIDTH]
+            for shift in shifts
+        ]
+    )
 
 
 @pytest.mark.slow
@@ -371,7 +424,8 @@ def test_nearest_face_fills_the_frames_without_one():
 def centre_distance(boxes: np.ndarray, reference: np.ndarray, frame_height: int) -> np.ndarray:
     """Per frame, how far apart two boxes' centres are, in pixels of GRID's 288-row frames."""
     return np.hypot(*((boxes[:, :2] + boxes[:, 2:] / 2) - (reference[:, :2] + reference[:, 2:] / 2)).T) * (
-        HEIGHT / frame_height)
+        HEIGHT / frame_height
+    )
 
 
 @pytest.mark.slow
@@ -389,12 +443,14 @@ def test_followed_face_crops_the_mouth_as_every_frame_detection_on_real_videos()
     for video in videos:
         frames, _, _ = read_frames_and_audio(video, RATE)
         crops, boxes, which = mouth_crops(frames, config, (0, 0, 67, 67), video)
-        reference_crops, reference, _ = mouth_crops(frames, dataclasses.replace(config, detect_every=1),
-                                                    (0, 0, 67, 67), video)
+        reference_crops, reference, _ = mouth_crops(
+            frames, dataclasses.replace(config, detect_every=1), (0, 0, 67, 67), video
+        )
         assert which == "landmarks", f"{video}: {which}"
         distance = centre_distance(boxes, reference, frames.shape[1])
         assert distance.max() <= 2.5 and distance.mean() <= 1.0, (
-            f"{video}: mouth box centres {distance.max():.2f} pixels apart at most, {distance.mean():.2f} on average")
+            f"{video}: mouth box centres {distance.max():.2f} pixels apart at most, {distance.mean():.2f} on average"
+        )
         assert abs(boxes[0, 2] - reference[0, 2]) * HEIGHT / frames.shape[1] <= 2, f"{video}: box sides differ"
         assert np.abs(crops.astype(float) - reference_crops).mean() <= 5, f"{video}: crops differ"
 
@@ -404,7 +460,7 @@ def test_a_moving_face_is_followed():
     """A real s1 video panned a pixel a frame, so that the face moves 74 pixels (two thirds of its width) to the
     left: the followed boxes stay on every-frame detection's, as the face box moves with the landmarks."""
     frames, _, _ = read_frames_and_audio(REAL_GRID / "s1" / "bgin2p.mpg", RATE)
-    panned = np.stack([frame[:, shift:shift + WIDTH - len(frames)] for shift, frame in enumerate(frames)])
+    panned = np.stack([frame[:, shift : shift + WIDTH - len(frames)] for shift, frame in enumerate(frames)])
     size = (panned.shape[2], panned.shape[1])
     reference = boxes_from_landmarks(*mouth_landmarks(panned), 1.5, size)
     followed = boxes_from_landmarks(*tracked_mouth_landmarks(panned), 1.5, size)
@@ -460,8 +516,12 @@ def test_check_release_reports_each_speaker_and_what_is_missing(grid, recordings
     recipe, release, _ = grid
     report = check_grid.check_release(recipe, release)
     assert not report.problems, report.render()
-    assert [cell.split()[:2] for cell in report.speakers] == [["s1", "train"], ["s2", "dev"], ["s3", "test"],
-                                                              ["s4", "test"]]
+    assert [cell.split()[:2] for cell in report.speakers] == [
+        ["s1", "train"],
+        ["s2", "dev"],
+        ["s3", "test"],
+        ["s4", "test"],
+    ]
     assert any(f"{release}/{{spk}}" in line for line in report.found)
 
     copy = make_talker_archives(tmp_path / "GRID", recordings)
@@ -472,8 +532,11 @@ def test_check_release_reports_each_speaker_and_what_is_missing(grid, recordings
     write_video(silent, frames, None)
     shutil.copy(silent, silent.parent / "notgrid.mpg")
     report = check_grid.check_release(recipe, copy)
-    assert set(report.problems) == {"speaker without videos", "video without a readable audio track",
-                                    "utterance id that is not GRID's"}
+    assert set(report.problems) == {
+        "speaker without videos",
+        "video without a readable audio track",
+        "utterance id that is not GRID's",
+    }
     assert "no videos of speaker s2" in report.problems["speaker without videos"][0]
     assert "notgrid" in report.problems["utterance id that is not GRID's"][0]
     assert report.speakers[0].startswith("!s1") and report.speakers[1].startswith("!s2")
@@ -486,6 +549,7 @@ def test_a_file_given_as_the_root_is_named_a_file_not_a_missing_folder(tmp_path,
     monkeypatch.chdir(recipe)  # the corpus config's speaker lists
     argv = ["--config", "conf/corpus.yaml", "--noise-root", str(tmp_path), str(release), "corpus", "data"]
     assert failure(caplog, prepare_grid_cli.build_parser, prepare_grid_cli.main, argv) == (
-        f"{release}: GRID root is a file, not a folder")
+        f"{release}: GRID root is a file, not a folder"
+    )
     report = check_grid.check_release(recipe, release)
     assert report.problems == {"root is not a folder": [f"{release}: GRID root is a file, not a folder"]}

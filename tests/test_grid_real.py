@@ -29,13 +29,28 @@ def real_recipe(tmp_path_factory):
     """run.sh --conf_dir conf/real through the test mixtures (stage 2), on the shared real videos."""
     recipe = copy_recipe(tmp_path_factory.mktemp("egs"), "grid")
     conf = recipe / "conf" / "real"
-    for name, changes in (("corpus.yaml", {"utterance_split": SPLIT, "test_utterances": TESTED, "noise_seconds": 5.0}),
-                          ("mix.yaml", {"num_mixtures": 4})):
+    for name, changes in (
+        ("corpus.yaml", {"utterance_split": SPLIT, "test_utterances": TESTED, "noise_seconds": 5.0}),
+        ("mix.yaml", {"num_mixtures": 4}),
+    ):
         settings = yaml.safe_load((conf / name).read_text())
         settings.update(changes)
         (conf / name).write_text(yaml.safe_dump(settings))
-    run_script(recipe, "--conf_dir", "conf/real", "--speaker_dir", f"s1={REAL_GRID / 's1'}", "--speaker_dir",
-               f"s4={REAL_GRID / 's4'}", "--stop_stage", "2", "--nj", "1", "--local_data_opts", "--nj 2")
+    run_script(
+        recipe,
+        "--conf_dir",
+        "conf/real",
+        "--speaker_dir",
+        f"s1={REAL_GRID / 's1'}",
+        "--speaker_dir",
+        f"s4={REAL_GRID / 's4'}",
+        "--stop_stage",
+        "2",
+        "--nj",
+        "1",
+        "--local_data_opts",
+        "--nj 2",
+    )
     return recipe
 
 
@@ -48,7 +63,8 @@ def test_each_talker_is_split_into_train_dev_and_test(real_recipe):
     sets = {name: speaker_utterances(data / name) for name in ("train_si", "dev_si", "test", "train_sd")}
     for part, name in enumerate(("train_si", "dev_si", "test")):
         assert {spk: len(utts) for spk, utts in sets[name].items()} == {
-            spk: counts[part] for spk, counts in SPLIT.items() if counts[part]}
+            spk: counts[part] for spk, counts in SPLIT.items() if counts[part]
+        }
         validate_data_dir(data / name)
     assert sets["train_sd"] == sets["train_si"]
     assert "s1_lrby8n" in sets["test"]["s1"] and sets["test"]["s4"] == {"s4_pric2a"}, "test_utterances go to test"
@@ -59,7 +75,7 @@ def test_each_talker_is_split_into_train_dev_and_test(real_recipe):
 def test_both_video_sizes_give_3_s_of_audio_and_its_mouth_crops(real_recipe):
     data = real_recipe / "data"
     wavs, lips = read_table(data / "train_si" / "wav.scp"), read_table(data / "train_si" / "lips.scp")
-    assert {key.split("_")[0] for key in wavs} == {"s1", "s4"}   # 360x288 and 720x576 videos
+    assert {key.split("_")[0] for key in wavs} == {"s1", "s4"}  # 360x288 and 720x576 videos
     for key, path in wavs.items():
         samples, rate = read_wav(path)
         frames, fps = load_lips(lips[key])
@@ -83,7 +99,7 @@ def test_noise_is_made_from_the_training_speech_and_differs_between_train_and_te
 
     def low_band_share(signal: np.ndarray) -> float:
         power = np.abs(np.fft.rfft(signal)) ** 2
-        return power[: len(power) // 8].sum() / power.sum()   # below 1 kHz
+        return power[: len(power) // 8].sum() / power.sum()  # below 1 kHz
 
     assert low_band_share(recordings["noise_train", "ssn"]) == pytest.approx(low_band_share(speech), abs=0.1)
     assert low_band_share(recordings["noise_train", "white"]) < 0.2
@@ -101,10 +117,16 @@ def test_mixtures_pair_s1_with_s4_and_two_sentences_of_s1(real_recipe):
     assert [entry["condition"] for entry in manifest] == ["s1+s4-snr-5", "s1+s1-snr-5", "s1+s4-snr0", "s1+s1-snr0"]
 
 
-def test_without_a_noise_folder_or_generated_noise_nothing_is_written_and_the_error_says_what_to_give(real_recipe,
-                                                                                                    tmp_path):
+def test_without_a_noise_folder_or_generated_noise_nothing_is_written_and_the_error_says_what_to_give(
+    real_recipe, tmp_path
+):
     config = load_config(real_recipe / "conf" / "real" / "corpus.yaml", GridConfig)
     with pytest.raises(CorpusLayoutError, match="no noise folder: pass --noise_root to run.sh or set GRID_NOISE"):
-        prepare_grid(real_recipe / "corpus" / "release", dataclasses.replace(config, noise="folder"), None,
-                     real_recipe / "corpus", tmp_path / "data")
+        prepare_grid(
+            real_recipe / "corpus" / "release",
+            dataclasses.replace(config, noise="folder"),
+            None,
+            real_recipe / "corpus",
+            tmp_path / "data",
+        )
     assert not (tmp_path / "data").exists()

@@ -11,8 +11,9 @@ UTILS = ROOT / "utils"
 
 
 def bash(script: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["bash", "-c", script], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
 
 
 OPTIONS_SCRIPT = f"""
@@ -25,35 +26,44 @@ echo "nj=$nj use_gpu=$use_gpu train_config=$train_config rest=$*"
 """
 
 
-@pytest.mark.parametrize("args, expected", [
-    ("", "nj=4 use_gpu=false train_config=conf/a.yaml rest="),
-    ("--nj 8 --use-gpu true --train_config b.yaml data/x", "nj=8 use_gpu=true train_config=b.yaml rest=data/x"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ("", "nj=4 use_gpu=false train_config=conf/a.yaml rest="),
+        ("--nj 8 --use-gpu true --train_config b.yaml data/x", "nj=8 use_gpu=true train_config=b.yaml rest=data/x"),
+    ],
+)
 def test_options_set_declared_variables(tmp_path, args, expected):
     (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
     assert bash(f"bash s.sh {args}", tmp_path).stdout.strip() == expected
 
 
-@pytest.mark.parametrize("args, message", [
-    ("--jobs 3", "unknown option --jobs"),
-    ("--use-gpu yes", "option --use-gpu takes true or false, got 'yes'"),
-    ("--nj", "option --nj needs a value"),
-    ("--config missing.conf", "--config: no such file 'missing.conf'"),
-    ("--nj three", "option --nj takes a whole number, got 'three'"),
-    ("--PATH /x", "unknown option --PATH"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ("--jobs 3", "unknown option --jobs"),
+        ("--use-gpu yes", "option --use-gpu takes true or false, got 'yes'"),
+        ("--nj", "option --nj needs a value"),
+        ("--config missing.conf", "--config: no such file 'missing.conf'"),
+        ("--nj three", "option --nj takes a whole number, got 'three'"),
+        ("--PATH /x", "unknown option --PATH"),
+    ],
+)
 def test_bad_options_fail_with_a_message(tmp_path, args, message):
     (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
     result = bash(f"bash s.sh {args}", tmp_path)
     assert result.returncode != 0 and message in result.stderr
 
 
-@pytest.mark.parametrize("command, value", [
-    ("steps/decode.sh --nj -2 data/test_mix dump/test_mix/feats.h5 exp/x/decode_test_mix", "-2"),
-    ("steps/dump_features.sh --nj 0 data/train dump/train", "0"),
-    ("steps/score.sh --nj -2 data/test_mix exp/x/decode_test_mix", "-2"),
-    ("egs/mini_av/run.sh --stage 10 --nj 0", "0"),  # steps/avvae.sh (stage 10: none to run)
-])
+@pytest.mark.parametrize(
+    "command, value",
+    [
+        ("steps/decode.sh --nj -2 data/test_mix dump/test_mix/feats.h5 exp/x/decode_test_mix", "-2"),
+        ("steps/dump_features.sh --nj 0 data/train dump/train", "0"),
+        ("steps/score.sh --nj -2 data/test_mix exp/x/decode_test_mix", "-2"),
+        ("egs/mini_av/run.sh --stage 10 --nj 0", "0"),  # steps/avvae.sh (stage 10: none to run)
+    ],
+)
 def test_a_number_of_jobs_below_one_is_refused_at_once_naming_the_option(tmp_path, command, value):
     result = bash(f". {ROOT}/path.sh && {ROOT}/{command}", tmp_path)
     assert result.returncode != 0
@@ -100,7 +110,8 @@ def test_slurm_pl_maps_options_submits_an_array_and_checks_every_log(tmp_path):
     (tmp_path / "bin" / "sbatch").chmod(0o755)
     (tmp_path / "path.sh").write_text("")
     (tmp_path / "slurm.conf").write_text(
-        "command sbatch --export=ALL\noption mem=* --mem=$0\noption gpu=0\noption gpu=* --gres=gpu:$0\n")
+        "command sbatch --export=ALL\noption mem=* --mem=$0\noption gpu=0\noption gpu=* --gres=gpu:$0\n"
+    )
     env = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
     launch = f"{UTILS}/slurm.pl --config slurm.conf --mem 2G --gpu 1 JOB=1:3 log/z.JOB.log"
     result = bash(f"{launch} echo task JOB", tmp_path, env)
@@ -120,12 +131,15 @@ def test_slurm_pl_rejects_an_option_the_site_config_does_not_map(tmp_path):
     assert result.returncode != 0 and "slurm.conf says nothing about option --gpu" in result.stderr
 
 
-@pytest.mark.parametrize("lines, message", [
-    ("nj=2\njobs=3\n", "unknown option jobs (in my.conf:2)"),
-    ("# comment\n\nnj=two\n", "option nj (in my.conf:3) takes a whole number, got 'two'"),
-    ("nj 2\n", "my.conf:1: expected 'name=value', got 'nj 2'"),
-    ("PATH=/x\n", "unknown option PATH (in my.conf:1)"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ("nj=2\njobs=3\n", "unknown option jobs (in my.conf:2)"),
+        ("# comment\n\nnj=two\n", "option nj (in my.conf:3) takes a whole number, got 'two'"),
+        ("nj 2\n", "my.conf:1: expected 'name=value', got 'nj 2'"),
+        ("PATH=/x\n", "unknown option PATH (in my.conf:1)"),
+    ],
+)
 def test_a_config_file_obeys_the_command_line_rules(tmp_path, lines, message):
     (tmp_path / "s.sh").write_text(OPTIONS_SCRIPT)
     (tmp_path / "my.conf").write_text(lines)

@@ -21,8 +21,9 @@ def _dark_centroid(frame: np.ndarray) -> tuple[float, float]:
 
 
 def test_identity_settings_leave_the_lips_unchanged():
-    config = LipAugmentConfig(enabled=True, flip=False, max_shift=0.0, zoom=[1.0, 1.0], contrast=[1.0, 1.0],
-                              brightness=[0.0, 0.0])
+    config = LipAugmentConfig(
+        enabled=True, flip=False, max_shift=0.0, zoom=[1.0, 1.0], contrast=[1.0, 1.0], brightness=[0.0, 0.0]
+    )
     lips = _mouth()
     assert np.array_equal(augment_lips(np.random.default_rng(0), lips, config), lips)
 
@@ -31,9 +32,12 @@ def test_flip_mirrors_and_shift_moves_the_mouth_by_the_drawn_amount():
     lips = _mouth()
     still = dict(enabled=True, zoom=[1.0, 1.0], contrast=[1.0, 1.0], brightness=[0.0, 0.0])
     original_column = _dark_centroid(lips[3])[1]
-    columns = [_dark_centroid(augment_lips(np.random.default_rng(seed), lips,
-                                           LipAugmentConfig(flip=True, max_shift=0.0, **still))[3])[1]
-               for seed in range(20)]
+    columns = [
+        _dark_centroid(
+            augment_lips(np.random.default_rng(seed), lips, LipAugmentConfig(flip=True, max_shift=0.0, **still))[3]
+        )[1]
+        for seed in range(20)
+    ]
     mirrored = [abs(column - (66 - original_column)) < 0.5 for column in columns]
     kept = [abs(column - original_column) < 0.5 for column in columns]
     assert all(m or k for m, k in zip(mirrored, kept)) and 5 <= sum(mirrored) <= 15
@@ -54,8 +58,9 @@ def test_one_appearance_per_segment_keeps_the_motion():
     assert np.ptp(centres[:, 1]) < 1.0 and out.dtype == np.uint8 and out.shape == lips.shape
 
 
-@pytest.mark.parametrize("bad", [dict(zoom=[1.2, 0.8]), dict(contrast=[0.0, 1.0]), dict(max_shift=-1.0),
-                                 dict(brightness=[0.1])])
+@pytest.mark.parametrize(
+    "bad", [dict(zoom=[1.2, 0.8]), dict(contrast=[0.0, 1.0]), dict(max_shift=-1.0), dict(brightness=[0.1])]
+)
 def test_bad_ranges_are_refused(bad):
     with pytest.raises(ValueError, match="lip_augment"):
         LipAugmentConfig(**bad)

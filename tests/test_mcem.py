@@ -41,8 +41,11 @@ def test_m_step_increases_the_likelihood_given_the_draws(sqrt_updates):
     samples = torch.rand(draws, speakers, 1, frames, freqs, generator=generator) ** 4 + 1e-3
     power = torch.rand(1, frames, freqs, generator=generator) * 3
     mask = torch.ones(1, frames)
-    params = Params(torch.rand(1, freqs, rank, generator=generator), torch.rand(1, rank, frames, generator=generator),
-                    torch.ones(speakers, 1, frames))
+    params = Params(
+        torch.rand(1, freqs, rank, generator=generator),
+        torch.rand(1, rank, frames, generator=generator),
+        torch.ones(speakers, 1, frames),
+    )
     config = McemConfig(sqrt_updates=sqrt_updates)
     previous = log_likelihood(mixture_variance(samples, params, config.floor), power, mask)
     for _ in range(20):
@@ -50,8 +53,11 @@ def test_m_step_increases_the_likelihood_given_the_draws(sqrt_updates):
         current = log_likelihood(mixture_variance(samples, params, config.floor), power, mask)
         assert current >= previous - 1e-3 * abs(previous)
         previous = current
-    start = Params(torch.rand(1, freqs, rank, generator=generator), torch.rand(1, rank, frames, generator=generator),
-                   torch.ones(speakers, 1, frames))
+    start = Params(
+        torch.rand(1, freqs, rank, generator=generator),
+        torch.rand(1, rank, frames, generator=generator),
+        torch.ones(speakers, 1, frames),
+    )
     assert previous > log_likelihood(mixture_variance(samples, start, config.floor), power, mask) + 1.0
 
 
@@ -161,8 +167,17 @@ def test_method_picks_models_by_speaker_and_returns_cpu_estimates(speakers, mixt
         return [{"s01": speakers[0], "s02": speakers[1]}[spk] for spk in ids]
 
     frames = mixture.stft.shape[0]
-    item = Mixture(key="m1", stft=mixture.stft, lips=[torch.zeros(frames, 8, 8)] * 2, speakers=["s01", "s02"],
-                   condition="snr0", num_samples=0, scale=1.0, sources=mixture.sources, noise=mixture.noise)
+    item = Mixture(
+        key="m1",
+        stft=mixture.stft,
+        lips=[torch.zeros(frames, 8, 8)] * 2,
+        speakers=["s01", "s02"],
+        condition="snr0",
+        num_samples=0,
+        scale=1.0,
+        sources=mixture.sources,
+        noise=mixture.noise,
+    )
     config = dataclasses.replace(FAST, iterations=3)
     separation = mcem_method(models_for, config)(item)
     assert asked == [["s01", "s02"]] and separation.sources.device.type == "cpu"
@@ -202,8 +217,9 @@ def test_prior_init_starts_each_speaker_at_its_visual_prior_mean_and_the_audio_o
 def test_a_padded_batch_reproduces_each_single_run(speakers, sampler, init):
     generator = torch.Generator().manual_seed(4)
     stfts = [sample_mixture(speakers, frames, 0.1, generator).stft for frames in (30, 45, 17)]
-    config = dataclasses.replace(FAST, iterations=4, draws=6, burn_in=3, final_draws=6, final_burn_in=3,
-                                 sampler=sampler, init=init)
+    config = dataclasses.replace(
+        FAST, iterations=4, draws=6, burn_in=3, final_draws=6, final_burn_in=3, sampler=sampler, init=init
+    )
     batched = run_mcem_batch(stfts, [[None, None]] * 3, [speakers] * 3, config)
     for x, result in zip(stfts, batched):
         single = run_mcem(x, None, speakers, config)

@@ -30,9 +30,11 @@ def sdr(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
 def random_problem(generator, draws=4, speakers=2, batch=2, frames=12, freqs=16, rank=3):
     samples = torch.rand(draws, speakers, batch, frames, freqs, generator=generator) ** 4 + 1e-3
     power = torch.rand(batch, frames, freqs, generator=generator) * 3
-    params = Params(torch.rand(batch, freqs, rank, generator=generator) + 0.1,
-                    torch.rand(batch, rank, frames, generator=generator) + 0.1,
-                    torch.rand(speakers, batch, frames, generator=generator) + 0.5)
+    params = Params(
+        torch.rand(batch, freqs, rank, generator=generator) + 0.1,
+        torch.rand(batch, rank, frames, generator=generator) + 0.1,
+        torch.rand(speakers, batch, frames, generator=generator) + 0.5,
+    )
     return samples, power, params
 
 
@@ -165,8 +167,19 @@ def frozen_chain_acceptance(problem, params, state, adaptation, draws=100):
     """Acceptance of each speaker [J] over `draws` kept draws (no burn-in: the step stays as the state has it)."""
     steps = None if state.log_step is None else state.log_step.clone()
     with torch.inference_mode():
-        end, acceptance = run_chain(problem, params, state, draws, 0, [torch.Generator().manual_seed(7)], 0.1,
-                                    "in_turn", 1e-10, lambda *_: None, adaptation=adaptation)
+        end, acceptance = run_chain(
+            problem,
+            params,
+            state,
+            draws,
+            0,
+            [torch.Generator().manual_seed(7)],
+            0.1,
+            "in_turn",
+            1e-10,
+            lambda *_: None,
+            adaptation=adaptation,
+        )
     if steps is not None:
         assert torch.equal(end.log_step, steps), "the step moved during kept draws"
     return acceptance[:, 0]
@@ -185,8 +198,19 @@ def test_the_adapted_step_lands_the_acceptance_near_the_target_where_the_fixed_s
     assert (fixed > 0.7).all(), fixed
     adaptation = StepAdaptation(target, 0.05)
     with torch.inference_mode():  # burn-in only: the step adapts after every draw
-        adapted, _ = run_chain(problem, params, start, 400, 400, [torch.Generator().manual_seed(3)], 0.1, "in_turn",
-                               1e-10, lambda *_: None, adaptation=adaptation)
+        adapted, _ = run_chain(
+            problem,
+            params,
+            start,
+            400,
+            400,
+            [torch.Generator().manual_seed(3)],
+            0.1,
+            "in_turn",
+            1e-10,
+            lambda *_: None,
+            adaptation=adaptation,
+        )
     acceptance = frozen_chain_acceptance(problem, params, adapted, adaptation)
     assert (acceptance - target).abs().max() < 0.05, acceptance
     assert adapted.log_step.exp().mean() > 0.1  # the published step is too short here: it had to grow
@@ -203,8 +227,9 @@ def test_adaptive_mcem_separates_carries_the_step_and_a_padded_batch_reproduces_
     assert all(abs(a - config.target_acceptance) < 0.1 for a in result.history[-1].acceptance), result.history[-1]
     generator = torch.Generator().manual_seed(4)
     stfts = [sample_mixture(speakers, frames, 0.1, generator).stft for frames in (30, 17)]
-    config = dataclasses.replace(FAST, iterations=3, draws=6, burn_in=3, final_draws=6, final_burn_in=3,
-                                 adapt_step=True)
+    config = dataclasses.replace(
+        FAST, iterations=3, draws=6, burn_in=3, final_draws=6, final_burn_in=3, adapt_step=True
+    )
     for change in ({}, {"scan": "joint"}, {"chains": 2}):
         changed = dataclasses.replace(config, **change)
         batched = run_mcem_batch(stfts, [[None, None]] * 2, [speakers] * 2, changed)
@@ -215,8 +240,11 @@ def test_adaptive_mcem_separates_carries_the_step_and_a_padded_batch_reproduces_
 
 
 def test_adaptation_config_is_validated():
-    for bad, match in (({"adapt_step": True, "sampler": "mala"}, "adapt_step"),
-                       ({"target_acceptance": 0.6}, "target_acceptance"), ({"adapt_rate": 0.0}, "adapt_rate")):
+    for bad, match in (
+        ({"adapt_step": True, "sampler": "mala"}, "adapt_step"),
+        ({"target_acceptance": 0.6}, "target_acceptance"),
+        ({"adapt_rate": 0.0}, "adapt_rate"),
+    ):
         with pytest.raises(ValueError, match=match):
             McemConfig(**bad)
 

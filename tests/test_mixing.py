@@ -38,8 +38,9 @@ def test_mixture_dir_is_valid_and_levels_are_as_drawn(mixed):
     manifest = [json.loads(line) for line in (data / "manifest.jsonl").read_text().splitlines()]
     for entry in manifest:
         mixture, _ = read_wav(read_table(data / "wav.scp")[entry["id"]])
-        s1, s2, noise = (read_wav(read_table(data / name)[entry["id"]])[0] for name in
-                         ("spk1.scp", "spk2.scp", "noise1.scp"))
+        s1, s2, noise = (
+            read_wav(read_table(data / name)[entry["id"]])[0] for name in ("spk1.scp", "spk2.scp", "noise1.scp")
+        )
         assert entry["sources"][0]["spk"] != entry["sources"][1]["spk"]
         np.testing.assert_allclose(mixture, s1 + s2 + noise, atol=1e-6)
         assert level_db(s1, s2) == pytest.approx(entry["sir_db"], abs=0.01)
@@ -69,8 +70,7 @@ def test_same_seed_same_bytes_and_rerun_writes_nothing(inputs, mixed, tmp_path):
 
 
 def test_speaker_groups_take_turns_and_a_repeated_speaker_says_two_sentences(inputs, tmp_path):
-    config = MixConfig(num_mixtures=8, speaker_groups=[["spk0", "spk1"], ["spk0", "spk0"]], snr_db=[-5.0, 5.0],
-                       seed=3)
+    config = MixConfig(num_mixtures=8, speaker_groups=[["spk0", "spk1"], ["spk0", "spk0"]], snr_db=[-5.0, 5.0], seed=3)
     make_mixtures(*inputs, tmp_path / "data", tmp_path / "audio", config)
     manifest = [json.loads(line) for line in (tmp_path / "data" / "manifest.jsonl").read_text().splitlines()]
     groups = [[source["spk"] for source in entry["sources"]] for entry in manifest]
@@ -79,14 +79,22 @@ def test_speaker_groups_take_turns_and_a_repeated_speaker_says_two_sentences(inp
     for entry in manifest:
         assert entry["sources"][0]["utt"] != entry["sources"][1]["utt"]
     assert read_table(tmp_path / "data" / "utt2cond")[manifest[1]["id"]] == "spk0+spk0-snr-5"
-    assert {entry["condition"] for entry in manifest} == {"spk0+spk1-snr-5", "spk0+spk1-snr5", "spk0+spk0-snr-5",
-                                                         "spk0+spk0-snr5"}
+    assert {entry["condition"] for entry in manifest} == {
+        "spk0+spk1-snr-5",
+        "spk0+spk1-snr5",
+        "spk0+spk0-snr-5",
+        "spk0+spk0-snr5",
+    }
 
 
 def test_a_speaker_group_needs_enough_utterances_and_speakers(inputs, tmp_path):
     with pytest.raises(ValueError, match=r"needs 3 utterances of spk0, the set has 2"):
-        make_mixtures(*inputs, tmp_path / "data", tmp_path / "audio",
-                      MixConfig(num_speakers=3, num_mixtures=1, speaker_groups=[["spk0", "spk0", "spk0"]]))
+        make_mixtures(
+            *inputs,
+            tmp_path / "data",
+            tmp_path / "audio",
+            MixConfig(num_speakers=3, num_mixtures=1, speaker_groups=[["spk0", "spk0", "spk0"]]),
+        )
     with pytest.raises(ValueError, match=r"speaker_groups: \['spk0'\] has 1 speakers, num_speakers is 2"):
         MixConfig(speaker_groups=[["spk0"]])
 

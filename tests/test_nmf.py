@@ -30,9 +30,10 @@ CONFIG = NmfConfig(rank=16, train_iterations=100, separate_iterations=100)
 def dictionaries():
     """SD dictionaries of the two pitches of tests.signals, learned on other utterances than the test's."""
     rng = np.random.default_rng(100)
-    return {name: learn_dictionary([power_spectrogram(voiced_utterance(rng, 2.0, f0), STFT) for _ in range(3)],
-                                   CONFIG)
-            for name, f0 in zip(("low", "high"), PITCHES)}
+    return {
+        name: learn_dictionary([power_spectrogram(voiced_utterance(rng, 2.0, f0), STFT) for _ in range(3)], CONFIG)
+        for name, f0 in zip(("low", "high"), PITCHES)
+    }
 
 
 def test_divergence_never_increases_when_learning_or_separating(dictionaries):
@@ -89,13 +90,19 @@ def test_train_nmf_writes_sd_and_si_dictionaries(tmp_path):
     config = tmp_path / "nmf.yaml"
     config.write_text("rank: 4\ntrain_iterations: 10\n")
     run_main(train_nmf.build_parser, train_nmf.main, [str(feats), str(tmp_path / "sd"), "--config", str(config)])
-    run_main(train_nmf.build_parser, train_nmf.main,
-             [str(feats), str(tmp_path / "si"), "--config", str(config), "--speaker-independent"])
+    run_main(
+        train_nmf.build_parser,
+        train_nmf.main,
+        [str(feats), str(tmp_path / "si"), "--config", str(config), "--speaker-independent"],
+    )
     sd, si = (load_dictionaries(tmp_path / name / "dictionaries.npz") for name in ("sd", "si"))
     assert sorted(sd) == ["spk0", "spk1"] and list(si) == [SI_KEY]
     assert sd["spk0"].shape == (STFT.num_bins, 4)
     assert "rank: 4" in (tmp_path / "sd" / "nmf.yaml").read_text()
     with pytest.raises(SystemExit) as exit_info:
-        run_main(train_nmf.build_parser, train_nmf.main,
-                 [str(feats), str(tmp_path / "x"), "--config", str(config), "--speakers", "nobody"])
+        run_main(
+            train_nmf.build_parser,
+            train_nmf.main,
+            [str(feats), str(tmp_path / "x"), "--config", str(config), "--speakers", "nobody"],
+        )
     assert exit_info.value.code == 1

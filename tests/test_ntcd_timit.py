@@ -78,13 +78,15 @@ def make_release(root: Path, seed: int = 0) -> tuple[Path, dict[str, np.ndarray]
             write_pcm16(root / "Clean" / group / spk / "straightcam" / f"{utt}.wav", clean)
             key = f"{spk}_{utt}"
             video = len(clean) / RATE - rng.uniform(0.01, 0.05)  # the release's video ends a little early
-            lips[key] = lips_for(clean / 32768.0, video)[:int(video * FPS)]
+            lips[key] = lips_for(clean / 32768.0, video)[: int(video * FPS)]
             write_matlab_lips(root / LIPS_ROOT / release_split(spk) / spk / f"{utt}.mat", lips[key])
             for noise in NOISES:
                 added = np.rint(0.08 * 32768 * rng.standard_normal(len(clean))).astype(np.int64)
                 noises[key, noise] = np.clip(added, -32768 - clean, 32767 - clean)
-                write_pcm16(root / NOISY_PREFIX / noise / "-5" / group / spk / "straightcam" / f"{utt}.wav",
-                            clean + noises[key, noise])
+                write_pcm16(
+                    root / NOISY_PREFIX / noise / "-5" / group / spk / "straightcam" / f"{utt}.wav",
+                    clean + noises[key, noise],
+                )
     return root, lips, noises
 
 
@@ -143,13 +145,18 @@ def test_data_dirs_hold_the_authors_split(recipe, release):
     root = release[0]
     assert f"lip ROIs found in {root / LIPS_ROOT}" in log and f"noisy speech found in {root / NOISY_PREFIX}" in log
     speakers = {name: set(read_table(recipe / "data" / name / "spk2utt")) for name in SPEECH_SETS}
-    assert speakers == {"train_si": set(OTHER_VOLUNTEERS), "dev_si": set(AUTHORS_DEV), "train_sd": set(AUTHORS_TEST),
-                        "test": set(AUTHORS_TEST)}
+    assert speakers == {
+        "train_si": set(OTHER_VOLUNTEERS),
+        "dev_si": set(AUTHORS_DEV),
+        "train_sd": set(AUTHORS_TEST),
+        "test": set(AUTHORS_TEST),
+    }
     test = set(read_table(recipe / "data" / "test" / "wav.scp"))
     assert len(test) == 9 and not test & set(read_table(recipe / "data" / "train_sd" / "wav.scp"))
     assert not any(key.endswith("_sa1") for key in test), "SA sentences never go to test"
     assert read_table(recipe / "data" / "train_si" / "wav.scp")["08F_sx134"] == str(
-        (root / "Clean" / "volunteers" / "08F" / "straightcam" / "sx134.wav").resolve())
+        (root / "Clean" / "volunteers" / "08F" / "straightcam" / "sx134.wav").resolve()
+    )
     for name in SPEECH_SETS:
         validate_data_dir(recipe / "data" / name)
     for name in ("noise_train", "noise_test"):
@@ -240,11 +247,16 @@ def test_release_split_reads_the_lip_folders(small_release, tmp_path):
     prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data")
     speakers = {name: set(read_table(tmp_path / "data" / name / "spk2utt")) for name in SPEECH_SETS}
     assert speakers["dev_si"] == set(RELEASE_SPLIT["dev"]) and speakers["test"] == set(RELEASE_SPLIT["test"])
-    assert speakers["train_si"] == set(AUTHORS_DEV + AUTHORS_TEST + OTHER_VOLUNTEERS) - speakers["dev_si"] - \
-        speakers["test"]
+    assert (
+        speakers["train_si"]
+        == set(AUTHORS_DEV + AUTHORS_TEST + OTHER_VOLUNTEERS) - speakers["dev_si"] - speakers["test"]
+    )
     config.speaker_split = "lists"  # the noise in corpus/ was cut from the other split's speakers
-    with pytest.raises(CorpusLayoutError, match=f"{tmp_path / 'corpus' / 'noise' / 'train' / 'speakers.txt'}: the "
-                       "train noise there was made from other speakers"):
+    with pytest.raises(
+        CorpusLayoutError,
+        match=f"{tmp_path / 'corpus' / 'noise' / 'train' / 'speakers.txt'}: the "
+        "train noise there was made from other speakers",
+    ):
         prepare_ntcd_timit(root, config, tmp_path / "corpus", tmp_path / "data2")
 
 
@@ -271,8 +283,13 @@ def test_discovery_names_what_it_found_or_missed(small_release):
 
 
 def check_release(root: Path, recipe: str = "ntcd_timit") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "avvae.bin.check_release", str(ROOT / "egs" / recipe), str(root)],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "avvae.bin.check_release", str(ROOT / "egs" / recipe), str(root)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_check_release_needs_a_checker_for_the_recipe(tmp_path):

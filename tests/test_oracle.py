@@ -20,8 +20,9 @@ def test_masks_share_out_the_mixture_and_follow_the_source_powers():
 
 def test_oracle_is_far_better_than_the_mixture():
     references, mixture = two_speaker_mixture(seed=1)
-    scores = separation_scores(references, waveforms(ideal_ratio_mask(mixture), references.shape[1]),
-                               references.sum(0), RATE)
+    scores = separation_scores(
+        references, waveforms(ideal_ratio_mask(mixture), references.shape[1]), references.sum(0), RATE
+    )
     for score in scores:
         assert score["sdr_imp"] > 10 and score["si_sdr_imp"] > 10
         assert score["pesq_imp"] > 0.5 and score["stoi_imp"] > 0.1

@@ -22,8 +22,10 @@ FAST = McemConfig(iterations=20, draws=20, burn_in=10, final_draws=30, final_bur
 
 def si_sdrs(references: torch.Tensor, estimates: torch.Tensor) -> list[float]:
     """SI-SDR (dB) of each speaker's complex STFT estimate, real and imaginary parts as one signal."""
-    return [si_sdr(torch.view_as_real(r).flatten().double().numpy(), torch.view_as_real(e).flatten().double().numpy())
-            for r, e in zip(references, estimates)]
+    return [
+        si_sdr(torch.view_as_real(r).flatten().double().numpy(), torch.view_as_real(e).flatten().double().numpy())
+        for r, e in zip(references, estimates)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,9 @@ def constant(model):
 
 
 def test_oracle_latent_is_near_the_true_latents_and_beats_mcem_from_the_encoder(speakers, mixture):
-    oracle = si_sdrs(mixture.sources, oracle_latent_separation(mixture.stft, mixture.sources, [None, None], speakers,
-                                                               FAST).sources)
+    oracle = si_sdrs(
+        mixture.sources, oracle_latent_separation(mixture.stft, mixture.sources, [None, None], speakers, FAST).sources
+    )
     problem = Problem([mixture.stft], [[None, None]], [speakers], torch.device("cpu"))
     true = si_sdrs(mixture.sources, separation_at(problem, mixture.latents[:, None], FAST).sources)
     mcem = si_sdrs(mixture.sources, run_mcem(mixture.stft, None, speakers, FAST).separation.sources)
@@ -65,12 +68,14 @@ def test_oracle_latent_is_near_the_true_latents_and_beats_mcem_from_the_encoder(
 
 def test_a_decoder_that_cannot_fit_gains_nothing_from_the_references(speakers, mixture):
     flat = [constant(model) for model in speakers]
-    oracle = si_sdrs(mixture.sources, oracle_latent_separation(mixture.stft, mixture.sources, [None, None], flat,
-                                                               FAST).sources)
+    oracle = si_sdrs(
+        mixture.sources, oracle_latent_separation(mixture.stft, mixture.sources, [None, None], flat, FAST).sources
+    )
     # The constant Wiener filter: the same variances whatever the latents, W, H and g fitted to the mixture.
     baseline = si_sdrs(mixture.sources, run_mcem(mixture.stft, None, flat, FAST).separation.sources)
-    fitting = si_sdrs(mixture.sources, oracle_latent_separation(mixture.stft, mixture.sources, [None, None], speakers,
-                                                                FAST).sources)
+    fitting = si_sdrs(
+        mixture.sources, oracle_latent_separation(mixture.stft, mixture.sources, [None, None], speakers, FAST).sources
+    )
     assert all(o < b + 0.1 for o, b in zip(oracle, baseline)), (oracle, baseline)
     assert sum(fitting) > sum(oracle) + 6.0, (fitting, oracle)
 
@@ -93,17 +98,45 @@ def test_decode_method_reads_the_references_and_models_of_each_speaker(speakers,
     (tmp_path / "mcem.yaml").write_text("iterations: 5\nthreads: 1\n")
     frames = mixture.stft.shape[0]
     lips = [torch.rand(frames, 8, 8, generator=torch.Generator().manual_seed(j)) for j in range(2)]
-    item = Mixture(key="m1", stft=mixture.stft, lips=lips, speakers=["s01", "s02"], condition="snr10", num_samples=0,
-                   scale=1.0, sources=mixture.sources, noise=mixture.noise)
-    args = build_parser().parse_args(["mix.h5", "out", "--method", "oracle_latent", "--model-dir",
-                                      str(tmp_path / "sd"), "--speaker-dependent", "--config",
-                                      str(tmp_path / "mcem.yaml")])
+    item = Mixture(
+        key="m1",
+        stft=mixture.stft,
+        lips=lips,
+        speakers=["s01", "s02"],
+        condition="snr10",
+        num_samples=0,
+        scale=1.0,
+        sources=mixture.sources,
+        noise=mixture.noise,
+    )
+    args = build_parser().parse_args(
+        [
+            "mix.h5",
+            "out",
+            "--method",
+            "oracle_latent",
+            "--model-dir",
+            str(tmp_path / "sd"),
+            "--speaker-dependent",
+            "--config",
+            str(tmp_path / "mcem.yaml"),
+        ]
+    )
     separation = METHODS["oracle_latent"](args)(item)
-    want = oracle_latent_separation(mixture.stft, mixture.sources, [lips[0], None], [lip_model, speakers[1]],
-                                    dataclasses.replace(McemConfig(), iterations=5, threads=1))
+    want = oracle_latent_separation(
+        mixture.stft,
+        mixture.sources,
+        [lips[0], None],
+        [lip_model, speakers[1]],
+        dataclasses.replace(McemConfig(), iterations=5, threads=1),
+    )
     assert separation.sources.device.type == "cpu" and separation.sources.shape == (2, *mixture.stft.shape)
     torch.testing.assert_close(separation.sources, want.sources)
-    torch.testing.assert_close(separation.sources.sum(0) + separation.noise, mixture.stft, rtol=1e-3,
-                               atol=1e-4 * float(mixture.stft.abs().max()))
+    torch.testing.assert_close(
+        separation.sources.sum(0) + separation.noise,
+        mixture.stft,
+        rtol=1e-3,
+        atol=1e-4 * float(mixture.stft.abs().max()),
+    )
     with pytest.raises(ValueError, match="oracle_latent needs --model-dir"):
         METHODS["oracle_latent"](build_parser().parse_args(["mix.h5", "out", "--method", "oracle_latent"]))

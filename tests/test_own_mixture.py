@@ -37,10 +37,22 @@ def recording(tmp_path_factory):
 
 
 def test_outputs_add_up_to_the_mixture_at_its_length_and_level(recording, tmp_path):
-    separate_cli.main(separate_cli.build_parser().parse_args([
-        str(recording / "mix.wav"), "--lips", str(recording / "first.npz"), str(recording / "second.mp4"),
-        "--model", str(recording / "model.pt"), "--mcem-config", str(recording / "mcem.yaml"),
-        "--out-dir", str(tmp_path)]))
+    separate_cli.main(
+        separate_cli.build_parser().parse_args(
+            [
+                str(recording / "mix.wav"),
+                "--lips",
+                str(recording / "first.npz"),
+                str(recording / "second.mp4"),
+                "--model",
+                str(recording / "model.pt"),
+                "--mcem-config",
+                str(recording / "mcem.yaml"),
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )
+    )
     mixture, _ = read_wav(recording / "mix.wav")
     outputs = [read_wav(tmp_path / f"mix_{name}.wav")[0] for name in ("s1", "s2", "noise")]
     assert all(len(output) == len(mixture) for output in outputs)
@@ -53,11 +65,24 @@ def test_outputs_add_up_to_the_mixture_at_its_length_and_level(recording, tmp_pa
 def test_missing_lips_and_model_count_are_clear_errors(recording, tmp_path):
     parser = separate_cli.build_parser()
     with pytest.raises(ValueError, match="nowhere.npz: lips file does not exist"):
-        separate_cli.main(parser.parse_args([
-            str(recording / "mix.wav"), "--lips", str(recording / "first.npz"), str(tmp_path / "nowhere.npz"),
-            "--model", str(recording / "model.pt"), "--mcem-config", str(recording / "mcem.yaml"),
-            "--out-dir", str(tmp_path)]))
+        separate_cli.main(
+            parser.parse_args(
+                [
+                    str(recording / "mix.wav"),
+                    "--lips",
+                    str(recording / "first.npz"),
+                    str(tmp_path / "nowhere.npz"),
+                    "--model",
+                    str(recording / "model.pt"),
+                    "--mcem-config",
+                    str(recording / "mcem.yaml"),
+                    "--out-dir",
+                    str(tmp_path),
+                ]
+            )
+        )
     with pytest.raises(ValueError, match="3 models for 2 speakers"):
-        separate_cli.main(parser.parse_args([
-            str(recording / "mix.wav"), "--lips", "a.npz", "b.npz", "--model", "m1", "m2", "m3"]))
+        separate_cli.main(
+            parser.parse_args([str(recording / "mix.wav"), "--lips", "a.npz", "b.npz", "--model", "m1", "m2", "m3"])
+        )
     assert not list(tmp_path.glob("*.wav"))

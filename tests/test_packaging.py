@@ -31,8 +31,13 @@ def source_modules() -> set[str]:
 
 
 def pip(*args: str, cwd: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], cwd=cwd,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -62,8 +67,12 @@ def fresh_venv(folder: Path) -> Path:
     without running the .pth files there, so an editable avvae installed there stays out)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60)
     python = folder / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (Path(purelib) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     return python
 
@@ -96,8 +105,17 @@ def test_each_console_script_names_a_command_line_module(command, target):
 @pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
 def test_installed_it_runs_outside_the_checkout(editable, source, wheel, tmp_path):
     python = fresh_venv(tmp_path / "venv")
-    pip("--python", str(python), "install", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-        *(["-e", str(source)] if editable else [str(wheel)]), cwd=tmp_path)
+    pip(
+        "--python",
+        str(python),
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-q",
+        *(["-e", str(source)] if editable else [str(wheel)]),
+        cwd=tmp_path,
+    )
     away = tmp_path / "elsewhere"
     away.mkdir()
     where = outside([str(python), "-c", "import avvae, avvae.bin.separate; print(avvae.__file__)"], away)
@@ -119,8 +137,10 @@ def test_requirements_txt_satisfies_the_dependencies_and_holds_nothing_else():
             (specifier,) = requirement.specifier
             assert specifier.operator == "==", f"requirements.txt pins every package exactly: {line}"
             pins[canonicalize_name(requirement.name)] = specifier.version
-    needed = [Requirement(line) for line in
-              PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["test"]]
+    needed = [
+        Requirement(line)
+        for line in PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["test"]
+    ]
     for requirement in needed:
         name = canonicalize_name(requirement.name)
         assert name in pins, f"requirements.txt lacks {requirement}"

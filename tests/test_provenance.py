@@ -124,15 +124,18 @@ def test_a_done_marker_that_cannot_be_read_is_refused_naming_it_then_redone_with
         marker.write_bytes(content)
         refused = step(workdir, "dump_features.sh", *dump, check=False)
         assert refused.returncode != 0
-        assert ("dump/speech/.done: not a done marker (cut short or emptied?), so what made the dump is unknown: "
-                "delete it to redo the dump (rerun with --force true to remove the dump and make it again)"
-                ) in refused.stdout
+        assert (
+            "dump/speech/.done: not a done marker (cut short or emptied?), so what made the dump is unknown: "
+            "delete it to redo the dump (rerun with --force true to remove the dump and make it again)"
+        ) in refused.stdout
     step(workdir, "dump_features.sh", "--force", "true", *dump)
     assert n_fft_of(workdir / "dump" / "speech" / "feats.h5") == {512}
 
     marker.write_text("2026-11-29 13:16:47\n")  # as markers were before they recorded provenance: reused
-    assert "has no provenance (made before it was recorded): reused as it is" in step(
-        workdir, "dump_features.sh", *dump).stdout
+    assert (
+        "has no provenance (made before it was recorded): reused as it is"
+        in step(workdir, "dump_features.sh", *dump).stdout
+    )
 
 
 def mixture_workdir(root: Path, num_mixtures: int) -> Path:
@@ -194,8 +197,17 @@ def test_a_finished_decode_stays_done_without_its_inputs_and_a_new_one_names_the
 
 def test_scores_in_another_speaker_order_are_refused_then_redone_with_force(mixtures):
     decode = "exp/oracle/decode_test_mix"
-    step(mixtures, "decode.sh", "--nj", "1", "--decode-opts", "--method oracle", "data/test_mix",
-         "dump/test_mix/feats.h5", decode)
+    step(
+        mixtures,
+        "decode.sh",
+        "--nj",
+        "1",
+        "--decode-opts",
+        "--method oracle",
+        "data/test_mix",
+        "dump/test_mix/feats.h5",
+        decode,
+    )
     best = ["--score-opts", f"--permutation-invariant ./{decode}", "data/test_mix", decode]  # the same folder
     step(mixtures, "score.sh", "--nj", "1", *best)
     assert "scores.tsv exists, skipping" in step(mixtures, "score.sh", "--nj", "1", *best).stdout
@@ -203,8 +215,10 @@ def test_scores_in_another_speaker_order_are_refused_then_redone_with_force(mixt
 
     refused = step(mixtures, "score.sh", "--nj", "1", "data/test_mix", decode, check=False)
     assert refused.returncode != 0
-    assert (f"{decode}: option permutation was 'best', now 'fixed' since scores.tsv was made (rerun with --force "
-            "true to redo it)") in refused.stdout
+    assert (
+        f"{decode}: option permutation was 'best', now 'fixed' since scores.tsv was made (rerun with --force "
+        "true to redo it)"
+    ) in refused.stdout
     step(mixtures, "score.sh", "--nj", "1", "--force", "true", "data/test_mix", decode)
     assert set(column(mixtures / decode, "permutation")) == {"fixed"}
 
@@ -215,8 +229,15 @@ def test_scores_in_another_speaker_order_are_refused_then_redone_with_force(mixt
     assert "scores.tsv exists, skipping" in step(mixtures, "score.sh", "--nj", "1", *best).stdout
 
 
-ORACLE = ["--nj", "1", "--decode-opts", "--method oracle", "data/test_mix", "dump/test_mix/feats.h5",
-          "exp/oracle/decode_test_mix"]
+ORACLE = [
+    "--nj",
+    "1",
+    "--decode-opts",
+    "--method oracle",
+    "data/test_mix",
+    "dump/test_mix/feats.h5",
+    "exp/oracle/decode_test_mix",
+]
 
 
 def test_a_decode_that_lost_wavs_redoes_those_mixtures_and_then_its_scores(tmp_path):
@@ -224,20 +245,24 @@ def test_a_decode_that_lost_wavs_redoes_those_mixtures_and_then_its_scores(tmp_p
     decode = workdir / "exp" / "oracle" / "decode_test_mix"
     step(workdir, "decode.sh", *ORACLE)
     step(workdir, "score.sh", "--nj", "1", "data/test_mix", "exp/oracle/decode_test_mix")
-    first, second = (noise.name[:-len("_noise.wav")] for noise in sorted(decode.glob("wav/*_noise.wav")))
+    first, second = (noise.name[: -len("_noise.wav")] for noise in sorted(decode.glob("wav/*_noise.wav")))
     kept = {path: path.stat().st_mtime_ns for path in decode.glob(f"wav/{second}_*.wav")}
     lost = decode / "wav" / f"{first}_s1.wav"
     lost.unlink()
 
     redone = step(workdir, "decode.sh", *ORACLE)
-    assert (f"exp/oracle/decode_test_mix: 1 output file(s) of the decode missing or of another size since it "
-            f"finished (wav/{lost.name}): made again") in redone.stdout
+    assert (
+        f"exp/oracle/decode_test_mix: 1 output file(s) of the decode missing or of another size since it "
+        f"finished (wav/{lost.name}): made again"
+    ) in redone.stdout
     assert lost.is_file() and {path: path.stat().st_mtime_ns for path in kept} == kept  # the other mixture is kept
     assert "is separated, skipping" in step(workdir, "decode.sh", *ORACLE).stdout
 
     rescored = step(workdir, "score.sh", "--nj", "1", "data/test_mix", "exp/oracle/decode_test_mix")
-    assert ("exp/oracle/decode_test_mix: exp/oracle/decode_test_mix/.done.decode made again since scores.tsv was "
-            "made: scores.tsv is made again too") in rescored.stdout
+    assert (
+        "exp/oracle/decode_test_mix: exp/oracle/decode_test_mix/.done.decode made again since scores.tsv was "
+        "made: scores.tsv is made again too"
+    ) in rescored.stdout
     assert (decode / "scores.tsv").stat().st_mtime_ns > lost.stat().st_mtime_ns
 
 

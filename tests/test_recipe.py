@@ -17,17 +17,41 @@ from tests.training_data import history_rows
 pytestmark = pytest.mark.recipe
 
 SETS = ("train_si", "dev_si", "train_sd", "test", "test_mix", "test_unseen_mix", "noise_train", "noise_test")
-SYSTEMS = ("mixture", "silence", "oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised",
-           "oracle_latent_avvae_si", "oracle_latent_avvae_sd")
+SYSTEMS = (
+    "mixture",
+    "silence",
+    "oracle",
+    "nmf_sd",
+    "nmf_si",
+    "avae_si",
+    "avvae_si",
+    "avvae_sd",
+    "supervised",
+    "oracle_latent_avvae_si",
+    "oracle_latent_avvae_sd",
+)
 # The systems whose outputs are a separation of the mixture (not a reference that repeats or removes it)
-SEPARATING = ("oracle", "nmf_sd", "nmf_si", "avae_si", "avvae_si", "avvae_sd", "supervised", "oracle_latent_avvae_si",
-              "oracle_latent_avvae_sd")
+SEPARATING = (
+    "oracle",
+    "nmf_sd",
+    "nmf_si",
+    "avae_si",
+    "avvae_si",
+    "avvae_sd",
+    "supervised",
+    "oracle_latent_avvae_si",
+    "oracle_latent_avvae_sd",
+)
 
 
 def snapshot(recipe):
     """Modification times of every output file (logs aside: each run appends to them)."""
-    return {path: path.stat().st_mtime_ns for folder in ("corpus", "data", "dump")
-            for path in (recipe / folder).rglob("*") if path.is_file() and "log" not in path.parts}
+    return {
+        path: path.stat().st_mtime_ns
+        for folder in ("corpus", "data", "dump")
+        for path in (recipe / folder).rglob("*")
+        if path.is_file() and "log" not in path.parts
+    }
 
 
 @pytest.fixture
@@ -43,8 +67,12 @@ def test_stages_write_valid_data_dirs_and_features(recipe):
             assert sorted(handle) == sorted(line.split()[0] for line in keys if line)
             assert all(handle[key].attrs["complete"] for key in handle)
         assert (recipe / "dump" / name / ".done").is_file()
-    assert (recipe / "dump" / "test_mix" / "log" / "dump.1.log").read_text().splitlines()[-1].startswith(
-        "# Ended (code 0)")
+    assert (
+        (recipe / "dump" / "test_mix" / "log" / "dump.1.log")
+        .read_text()
+        .splitlines()[-1]
+        .startswith("# Ended (code 0)")
+    )
 
 
 def test_rerun_does_no_work(recipe):
@@ -95,8 +123,11 @@ def dump_counts(log: str) -> tuple[int, int]:
 
 def exp_snapshot(recipe):
     """Every output file of exp/ and its mtime; logs (log/ folders, the stage-time log) are appended on every run."""
-    return {path: path.stat().st_mtime_ns for path in (recipe / "exp").rglob("*")
-            if path.is_file() and "log" not in path.parts and path.name != "stage_times.tsv"}
+    return {
+        path: path.stat().st_mtime_ns
+        for path in (recipe / "exp").rglob("*")
+        if path.is_file() and "log" not in path.parts and path.name != "stage_times.tsv"
+    }
 
 
 def _column(scores, name):
@@ -113,8 +144,10 @@ def _cells(results: str, table: str, label: str) -> list[float]:
     """The numbers (means) of one row of one RESULTS.md table; a cell without one reads nan."""
     section = results.split(f"## {table}\n")[1].split("\n## ")[0]
     row = next(line for line in section.splitlines() if line.startswith(f"| {label} |"))
-    return [float(cell.split()[0]) if cell.split() and cell.split()[0] not in ("–", "-") else float("nan")
-            for cell in row.split("|")[2:-1]]
+    return [
+        float(cell.split()[0]) if cell.split() and cell.split()[0] not in ("–", "-") else float("nan")
+        for cell in row.split("|")[2:-1]
+    ]
 
 
 def test_training_separation_and_scoring_end_in_results(shared_run):
@@ -130,8 +163,16 @@ def test_training_separation_and_scoring_end_in_results(shared_run):
             assert len(list((decode / "wav").glob("*.wav"))) == 3 * count
             assert len((decode / "scores.tsv").read_text().splitlines()) == 1 + 2 * count
     results = (recipe / "RESULTS.md").read_text()
-    for label in ("Mixture (unprocessed)", "Silence (all-zero output)", "Oracle IRM", "NMF † (SI)",
-                  "A-VAE + MCEM †", "AV-VAE + MCEM", "Supervised AV", "AV-VAE oracle latent"):
+    for label in (
+        "Mixture (unprocessed)",
+        "Silence (all-zero output)",
+        "Oracle IRM",
+        "NMF † (SI)",
+        "A-VAE + MCEM †",
+        "AV-VAE + MCEM",
+        "Supervised AV",
+        "AV-VAE oracle latent",
+    ):
         assert f"| {label} |" in results
     assert (recipe / "exp" / "avvae_si" / "decoder" / "model.pt").is_file(), "two-stage: the decoder part"
     assert (recipe / "exp" / "avvae_si" / "diagnostics.yaml").is_file()
@@ -150,8 +191,11 @@ def test_scores_are_finite_and_the_oracle_beats_the_mixture_in_every_row(shared_
     mixture = _rows(recipe / "exp" / "mixture" / f"decode_{mix_set}" / "scores.tsv")
     for system in SYSTEMS:
         for row in _rows(recipe / "exp" / system / f"decode_{mix_set}" / "scores.tsv"):
-            names = ("sdr", "stoi", "sdr_imp", "stoi_imp") if system == "silence" else (
-                "si_sdr", "sdr", "sir", "sar", "stoi", "sdr_v3", "si_sdr_imp", "stoi_imp")
+            names = (
+                ("sdr", "stoi", "sdr_imp", "stoi_imp")
+                if system == "silence"
+                else ("si_sdr", "sdr", "sir", "sar", "stoi", "sdr_v3", "si_sdr_imp", "stoi_imp")
+            )
             assert all(np.isfinite(float(row[name])) for name in names), (system, row)
     oracle = _rows(recipe / "exp" / "oracle" / f"decode_{mix_set}" / "scores.tsv")
     for ours, theirs in zip(oracle, mixture):
@@ -161,8 +205,10 @@ def test_scores_are_finite_and_the_oracle_beats_the_mixture_in_every_row(shared_
 
 def test_results_cells_are_numbers_and_the_oracle_leads(shared_run):
     results = (shared_run.path / "RESULTS.md").read_text()
-    rows = {label: _cells(results, "SI-SDR improvement (dB)", label) for label in (
-        "Mixture (unprocessed)", "Oracle IRM", "NMF † (SI)", "AV-VAE + MCEM", "AV-VAE oracle latent")}
+    rows = {
+        label: _cells(results, "SI-SDR improvement (dB)", label)
+        for label in ("Mixture (unprocessed)", "Oracle IRM", "NMF † (SI)", "AV-VAE + MCEM", "AV-VAE oracle latent")
+    }
     assert all(len(cells) == 10 and np.isfinite(cells).all() for cells in rows.values()), rows  # SI and SD columns
     assert np.all(np.array(rows["Mixture (unprocessed)"]) == 0.0)
     assert np.all(np.array(rows["Oracle IRM"]) > 3.0)
@@ -182,7 +228,7 @@ def test_outputs_add_up_to_the_mixture(shared_run, system):
             parts = [read_wav(decode / f"{key}_{part}.wav")[0] for part in ("s1", "s2", "noise")]
             np.testing.assert_allclose(sum(parts), mixture, atol=2e-3 * np.abs(mixture).max(), err_msg=key)
             for speech in parts[:2]:  # neither the mixture itself nor silence
-                share = np.sum(speech ** 2) / np.sum(mixture ** 2)
+                share = np.sum(speech**2) / np.sum(mixture**2)
                 assert 1e-4 < share < 0.99, (system, key, share)
 
 
@@ -194,11 +240,13 @@ def test_killed_training_resumes_from_its_checkpoint(shared_run):
         killed = shared_run.killed[stage]
         assert killed.rows, f"stage {stage} was killed before its first epoch"
         final = history_rows(killed.folder)
-        assert final[:len(killed.rows)] == killed.rows and len(final) > len(killed.rows), stage
+        assert final[: len(killed.rows)] == killed.rows and len(final) > len(killed.rows), stage
         assert (killed.folder / ".done").is_file()
         logs = killed.folder.parent if killed.folder.name == "decoder" else killed.folder  # a part's log: its model's
-        assert f"resuming {killed.folder.relative_to(shared_run.path)} after epoch {len(killed.rows)}" in (
-            logs / "log" / "train.log").read_text()
+        assert (
+            f"resuming {killed.folder.relative_to(shared_run.path)} after epoch {len(killed.rows)}"
+            in (logs / "log" / "train.log").read_text()
+        )
     assert shared_run.killed[4].folder == shared_run.path / "exp" / "avae_si"
 
 
@@ -208,8 +256,10 @@ def test_killed_separation_keeps_the_mixtures_it_finished(shared_run):
     finished = len(killed.wavs) // 3
     assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in killed.wavs} == killed.wavs
     total = len(list((killed.folder / "wav").glob("*_noise.wav")))
-    assert f"{total - finished} mixtures separated, {finished} already there" in (
-        killed.folder / "log" / "decode.1.log").read_text()
+    assert (
+        f"{total - finished} mixtures separated, {finished} already there"
+        in (killed.folder / "log" / "decode.1.log").read_text()
+    )
 
 
 def test_rerun_of_training_and_decoding_does_no_work(shared_run):

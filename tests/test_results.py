@@ -29,10 +29,20 @@ def write_tsv(path, rows):
 
 
 def scores(rng, offset, permutation="fixed"):
-    return [{"key": f"mix{i:04d}", "speaker": str(1 + i % 2), "condition": f"snr{[-5, 0, 5][i % 3]}",
-             "si_sdr_imp": offset + rng.normal(), "sdr_imp": offset + rng.normal(),
-             "pesq": 1.03 + 0.1 * offset * (i % 2) + rng.normal(0, 0.005), "stoi": 0.7 + rng.normal(0, 0.01),
-             "estimate": str(1 + i % 2), "permutation": permutation} for i in range(12)]
+    return [
+        {
+            "key": f"mix{i:04d}",
+            "speaker": str(1 + i % 2),
+            "condition": f"snr{[-5, 0, 5][i % 3]}",
+            "si_sdr_imp": offset + rng.normal(),
+            "sdr_imp": offset + rng.normal(),
+            "pesq": 1.03 + 0.1 * offset * (i % 2) + rng.normal(0, 0.005),
+            "stoi": 0.7 + rng.normal(0, 0.01),
+            "estimate": str(1 + i % 2),
+            "permutation": permutation,
+        }
+        for i in range(12)
+    ]
 
 
 def table(text, label):
@@ -69,8 +79,12 @@ def test_results_lead_with_si_sdr_and_stoi_and_fill_every_protocol_and_condition
     write_results(systems, tmp_path, "mini_av")
     text = (tmp_path / "RESULTS.md").read_text()
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert headings[:4] == ["## SI-SDR improvement (dB)", "## STOI", "## SDR improvement (dB), BSS Eval v4",
-                            "## PESQ (wide-band)"], "STOI improvement, v3 SDR, SIR and SAR absent from these files"
+    assert headings[:4] == [
+        "## SI-SDR improvement (dB)",
+        "## STOI",
+        "## SDR improvement (dB), BSS Eval v4",
+        "## PESQ (wide-band)",
+    ], "STOI improvement, v3 SDR, SIR and SAR absent from these files"
     assert "SDR here is BSS" in text and "rewards attenuation" in text and "†" not in text
     assert "| Method | SI -5 dB | SI 0 dB | SI 5 dB | SI all | SD -5 dB | SD 0 dB | SD 5 dB | SD all |" in text
     with open(tmp_path / "si.tsv") as handle:
@@ -82,8 +96,10 @@ def test_results_lead_with_si_sdr_and_stoi_and_fill_every_protocol_and_condition
 def test_pesq_table_counts_the_estimates_at_its_floor(tmp_path):
     rng = np.random.default_rng(3)
     rows = scores(rng, 5.0)  # odd rows about 1.53, even rows about 1.03: at the floor
-    systems = [System("NMF", "SI", (write_tsv(tmp_path / "si.tsv", rows),)),
-               System("NMF", "SD", (write_tsv(tmp_path / "sd.tsv", [dict(r, pesq=2.5) for r in rows]),))]
+    systems = [
+        System("NMF", "SI", (write_tsv(tmp_path / "si.tsv", rows),)),
+        System("NMF", "SD", (write_tsv(tmp_path / "sd.tsv", [dict(r, pesq=2.5) for r in rows]),)),
+    ]
     pesq = table(results_markdown(systems, "mini_av"), "PESQ (wide-band)")
     assert "| SI at floor | SD at floor |" in pesq
     assert row_cells(pesq, "NMF")[-2:] == ["6/12", "0/12 |"]
@@ -95,14 +111,17 @@ def test_non_finite_values_are_counted_and_best_permutation_rows_marked(tmp_path
     silence = [dict(row, si_sdr_imp=-math.inf, pesq=math.nan) for row in scores(rng, 0.0)]
     nmf_si, nmf_sd = scores(rng, 3.0, permutation="best"), scores(rng, 4.0)
     avae = scores(rng, 2.0, permutation="best")
-    systems = [System("Silence", "both", (write_tsv(tmp_path / "silence.tsv", silence),)),
-               System("NMF", "SI", (write_tsv(tmp_path / "nmf_si.tsv", nmf_si),)),
-               System("NMF", "SD", (write_tsv(tmp_path / "nmf_sd.tsv", nmf_sd),)),
-               System("A-VAE", "SI", (write_tsv(tmp_path / "avae.tsv", avae),))]
+    systems = [
+        System("Silence", "both", (write_tsv(tmp_path / "silence.tsv", silence),)),
+        System("NMF", "SI", (write_tsv(tmp_path / "nmf_si.tsv", nmf_si),)),
+        System("NMF", "SD", (write_tsv(tmp_path / "nmf_sd.tsv", nmf_sd),)),
+        System("A-VAE", "SI", (write_tsv(tmp_path / "avae.tsv", avae),)),
+    ]
     text = results_markdown(systems, "mini_av")
     si_sdr = table(text, "SI-SDR improvement (dB)")
     assert row_cells(si_sdr, "Silence")[1:] == ["– (4 -inf)"] * 3 + ["– (12 -inf)"] + ["– (4 -inf)"] * 3 + [
-        "– (12 -inf) |"]
+        "– (12 -inf) |"
+    ]
     assert "| NMF † (SI) |" in si_sdr and "| A-VAE † |" in si_sdr
     assert "†: scored with the best speaker permutation" in text
     assert row_cells(table(text, "PESQ (wide-band)"), "Silence")[-2:] == ["0/0", "0/0 |"]
@@ -136,9 +155,11 @@ def test_score_files_of_the_first_format_are_read_and_bad_values_named(tmp_path)
 def test_the_comparison_states_the_difference_with_its_sign(tmp_path):
     rng = np.random.default_rng(2)
     silence = [dict(row, si_sdr_imp=-math.inf) for row in scores(rng, 0.0)]
-    systems = [System("AV-VAE", "SI", (write_tsv(tmp_path / "av.tsv", scores(rng, 5.0)),)),
-               System("NMF", "SI", (write_tsv(tmp_path / "nmf.tsv", scores(rng, 7.0)),)),
-               System("Silence", "both", (write_tsv(tmp_path / "silence.tsv", silence),))]
+    systems = [
+        System("AV-VAE", "SI", (write_tsv(tmp_path / "av.tsv", scores(rng, 5.0)),)),
+        System("NMF", "SI", (write_tsv(tmp_path / "nmf.tsv", scores(rng, 7.0)),)),
+        System("Silence", "both", (write_tsv(tmp_path / "silence.tsv", silence),)),
+    ]
     text = comparison_markdown(systems, "AV-VAE")
     av = mean_interval([row["si_sdr_imp"] for row in systems[0].rows()])[0]
     nmf = mean_interval([row["si_sdr_imp"] for row in systems[1].rows()])[0]
@@ -154,10 +175,12 @@ def test_error_budget_tables_follow_the_metrics_when_every_score_file_has_them(t
     systems = [System("AV-VAE", "SI", (write_tsv(tmp_path / "si.tsv", with_budget),))]
     text = results_markdown(systems, "mini_av")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert headings[-5:-1] == ["## Error budget: SI-SDR lost to the speaker order (dB)",
-                               "## Error budget: the other talkers' share of the error (%)",
-                               "## Error budget: the noise's share of the error (%)",
-                               "## Error budget: the share of neither (%)"]
+    assert headings[-5:-1] == [
+        "## Error budget: SI-SDR lost to the speaker order (dB)",
+        "## Error budget: the other talkers' share of the error (%)",
+        "## Error budget: the noise's share of the error (%)",
+        "## Error budget: the share of neither (%)",
+    ]
     leakage = table(text, "Error budget: the other talkers' share of the error (%)")
     assert row_cells(leakage, "AV-VAE")[4] == "60.00 ± 0.00"
     assert "what a wrong speaker order costs" in table(text, "Error budget: SI-SDR lost to the speaker order (dB)")
@@ -167,18 +190,38 @@ def test_error_budget_tables_follow_the_metrics_when_every_score_file_has_them(t
 
 def test_a_tagged_variant_has_rows_of_its_own_with_its_protocol(tmp_path):
     """exp/<system>_<tag> (steps/avvae.sh --tag): the label ends in [tag], the protocol still comes from _si/_sd."""
-    assert [(s.method, s.protocol) for s in (system_of(name, ()) for name in (
-        "avvae_si", "avvae_si_x", "avvae_sd_lr1e-4", "oracle_latent_avvae_si_x", "supervised_x", "nmf_sd_x", "mixture",
-        "my_system"))] == [
-        ("AV-VAE + MCEM", "SI"), ("AV-VAE + MCEM [x]", "SI"), ("AV-VAE + MCEM [lr1e-4]", "SD"),
-        ("AV-VAE oracle latent [x]", "SI"), ("Supervised AV [x]", "SI"), ("NMF [x]", "SD"),
-        ("Mixture (unprocessed)", "both"), ("my_system", "both")]
+    assert [
+        (s.method, s.protocol)
+        for s in (
+            system_of(name, ())
+            for name in (
+                "avvae_si",
+                "avvae_si_x",
+                "avvae_sd_lr1e-4",
+                "oracle_latent_avvae_si_x",
+                "supervised_x",
+                "nmf_sd_x",
+                "mixture",
+                "my_system",
+            )
+        )
+    ] == [
+        ("AV-VAE + MCEM", "SI"),
+        ("AV-VAE + MCEM [x]", "SI"),
+        ("AV-VAE + MCEM [lr1e-4]", "SD"),
+        ("AV-VAE oracle latent [x]", "SI"),
+        ("Supervised AV [x]", "SI"),
+        ("NMF [x]", "SD"),
+        ("Mixture (unprocessed)", "both"),
+        ("my_system", "both"),
+    ]
     rng = np.random.default_rng(8)
     for name, offset in (("avvae_si", 5.0), ("avvae_si_x", 6.0), ("avvae_sd_x", 7.0)):
         (tmp_path / "exp" / name / "decode_test_mix").mkdir(parents=True)
         write_tsv(tmp_path / "exp" / name / "decode_test_mix" / "scores.tsv", scores(rng, offset))
-    text = results_markdown(find_systems(tmp_path / "exp", ["test_mix"], ["avvae_si", "avvae_si_x", "avvae_sd_x"]),
-                            "mini_av")
+    text = results_markdown(
+        find_systems(tmp_path / "exp", ["test_mix"], ["avvae_si", "avvae_si_x", "avvae_sd_x"]), "mini_av"
+    )
     si_sdr = table(text, "SI-SDR improvement (dB)")
     assert row_cells(si_sdr, "AV-VAE + MCEM")[5:] == ["", "", "", " |"], "untagged: SI only"
     tagged = row_cells(si_sdr, "AV-VAE + MCEM [x]")

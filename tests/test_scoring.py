@@ -43,8 +43,11 @@ def mixtures(tmp_path_factory):
 
 def run_decode(feats, out_dir, method: str, nj: int = 1) -> None:
     for job in range(1, nj + 1):
-        run_main(decode.build_parser, decode.main,
-                 [str(feats), str(out_dir), "--method", method, "--nj", str(nj), "--job", str(job)])
+        run_main(
+            decode.build_parser,
+            decode.main,
+            [str(feats), str(out_dir), "--method", method, "--nj", str(nj), "--job", str(job)],
+        )
 
 
 def run_score(mix_dir, decode_dirs, nj: int = 1, *options: str) -> None:
@@ -75,7 +78,8 @@ def test_scores_have_one_row_per_speaker_named_by_manifest_and_condition(mixture
     rows = read_scores(oracle / "scores.tsv")
     manifest = [json.loads(line) for line in (mix_dir / "manifest.jsonl").read_text().splitlines()]
     assert [(r["key"], r["speaker"], r["condition"]) for r in rows] == [
-        (e["id"], s["spk"], e["condition"]) for e in sorted(manifest, key=lambda e: e["id"]) for s in e["sources"]]
+        (e["id"], s["spk"], e["condition"]) for e in sorted(manifest, key=lambda e: e["id"]) for s in e["sources"]
+    ]
     assert all(r["sdr_imp"] > 8 and r["si_sdr_imp"] > 8 and r["stoi_imp"] > 0 for r in rows)
     assert [(r["estimate"], r["permutation"]) for r in rows] == [("1", "fixed"), ("2", "fixed")] * 2
 
@@ -100,7 +104,7 @@ def test_a_row_recomputed_from_the_wavs_with_museval_pesq_and_pystoi(mixtures, d
     assert row["stoi"] == pytest.approx(pystoi.stoi(references[j], estimates[j], 16000), abs=1e-4)
     s, e = references[j] - references[j].mean(), estimates[j] - estimates[j].mean()
     target = np.dot(e, s) / np.dot(s, s) * s
-    assert row["si_sdr"] == pytest.approx(10 * np.log10(np.sum(target ** 2) / np.sum((e - target) ** 2)), abs=1e-4)
+    assert row["si_sdr"] == pytest.approx(10 * np.log10(np.sum(target**2) / np.sum((e - target) ** 2)), abs=1e-4)
 
 
 def test_decode_dirs_scored_together_score_as_each_alone(mixtures, decoded, tmp_path):
@@ -195,8 +199,10 @@ def test_score_sh_scores_several_systems_one_in_its_best_order(mixtures, decoded
         dirs.append(tmp_path / name / "decode_test")
         shutil.copytree(decoded["oracle"] / "wav", dirs[-1] / "wav")
         (dirs[-1] / ".done.decode").touch()
-    command = (f". path.sh && steps/score.sh --nj 2 --log-dir {tmp_path}/log "
-               f"--score-opts '--permutation-invariant {dirs[1]}' {mix_dir} {dirs[0]} {dirs[1]}")
+    command = (
+        f". path.sh && steps/score.sh --nj 2 --log-dir {tmp_path}/log "
+        f"--score-opts '--permutation-invariant {dirs[1]}' {mix_dir} {dirs[0]} {dirs[1]}"
+    )
     result = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["score.1.log", "score.2.log"]
@@ -220,8 +226,11 @@ def test_missing_estimate_part_or_unknown_invariant_dir_is_an_error_naming_it(mi
     with pytest.raises(ValueError, match=r"split2/scores.1.tsv: scores of job 1 of 2 do not exist"):
         score.main(score.build_parser().parse_args([str(mix_dir), str(out), "--nj", "2", "--merge"]))
     with pytest.raises(ValueError, match=r"permutation-invariant dir\(s\) .*elsewhere.* are not among"):
-        score.main(score.build_parser().parse_args([str(mix_dir), str(out), "--permutation-invariant",
-                                                    str(tmp_path / "elsewhere")]))
+        score.main(
+            score.build_parser().parse_args(
+                [str(mix_dir), str(out), "--permutation-invariant", str(tmp_path / "elsewhere")]
+            )
+        )
 
 
 def test_nmf_decoding_uses_the_dictionaries_of_train_nmf_and_records_their_speaker_order(mixtures, tmp_path):
@@ -229,11 +238,15 @@ def test_nmf_decoding_uses_the_dictionaries_of_train_nmf_and_records_their_speak
     config = tmp_path / "nmf.yaml"
     config.write_text("rank: 4\ntrain_iterations: 10\nseparate_iterations: 10\n")
     speech_feats = feats.parents[1] / "dump_speech" / "feats.h5"
-    run_main(train_nmf.build_parser, train_nmf.main,
-             [str(speech_feats), str(tmp_path / "nmf_sd"), "--config", str(config)])
+    run_main(
+        train_nmf.build_parser, train_nmf.main, [str(speech_feats), str(tmp_path / "nmf_sd"), "--config", str(config)]
+    )
     out = tmp_path / "nmf_sd" / "decode_test"
-    run_main(decode.build_parser, decode.main, [str(feats), str(out), "--method", "nmf", "--nmf-dir",
-                                                str(tmp_path / "nmf_sd")])
+    run_main(
+        decode.build_parser,
+        decode.main,
+        [str(feats), str(out), "--method", "nmf", "--nmf-dir", str(tmp_path / "nmf_sd")],
+    )
     for key in read_table(mix_dir / "wav.scp"):
         mixture, _ = read_wav(read_table(mix_dir / "wav.scp")[key])
         estimates = [read_wav(path)[0] for path in output_paths(out, key, 2)]
@@ -242,9 +255,15 @@ def test_nmf_decoding_uses_the_dictionaries_of_train_nmf_and_records_their_speak
     with pytest.raises(ValueError, match="--method nmf needs --nmf-dir"):
         decode.main(decode.build_parser().parse_args([str(feats), str(out), "--method", "nmf"]))
     assert read_speaker_order(out) == "fixed", "each speaker its own dictionary"
-    run_main(train_nmf.build_parser, train_nmf.main, [str(speech_feats), str(tmp_path / "nmf_x"), "--config",
-                                                      str(config), "--speaker-independent"])
+    run_main(
+        train_nmf.build_parser,
+        train_nmf.main,
+        [str(speech_feats), str(tmp_path / "nmf_x"), "--config", str(config), "--speaker-independent"],
+    )
     shared = tmp_path / "nmf_x" / "decode_test"
-    run_main(decode.build_parser, decode.main, [str(feats), str(shared), "--method", "nmf", "--nmf-dir",
-                                                str(tmp_path / "nmf_x")])
+    run_main(
+        decode.build_parser,
+        decode.main,
+        [str(feats), str(shared), "--method", "nmf", "--nmf-dir", str(tmp_path / "nmf_x")],
+    )
     assert read_speaker_order(shared) == "none", "one dictionary for both speakers: their order is arbitrary"

@@ -108,10 +108,7 @@ def test_a_folder_without_room_for_the_outputs_is_refused_before_any_work(
     )
     message = failure(caplog, recording, recording / "b" / "mix.wav", out)
     # 3 float32 wavs of 1 s (188 kB) and the figure, an uncompressed 900 x 880 RGBA image at most (3.0 MiB)
-    assert (
-        message == f"{out}: 1.0 MiB free, the outputs need about 3.3 MiB: free some space or give "
-        "another --out-dir"
-    )
+    assert message == f"{out}: 1.0 MiB free, the outputs need about 3.3 MiB: free some space or give another --out-dir"
     assert not separations and not list((tmp_path / "out").iterdir())
 
 

@@ -35,16 +35,29 @@ def mixtures(tmp_path):
 def decode(workdir, model_dir: str) -> tuple[str, str]:
     """steps/decode.sh with MCEM and the model of exp/<model_dir>: its decode dir and its output."""
     out = f"exp/{model_dir}/decode_test_mix"
-    result = step(workdir, "decode.sh", "--nj", "1", "--decode-opts", f"--method mcem --model-dir exp/{model_dir} "
-                  "--config conf/mcem.yaml", "data/test_mix", "dump/test_mix/feats.h5", out)
+    result = step(
+        workdir,
+        "decode.sh",
+        "--nj",
+        "1",
+        "--decode-opts",
+        f"--method mcem --model-dir exp/{model_dir} --config conf/mcem.yaml",
+        "data/test_mix",
+        "dump/test_mix/feats.h5",
+        out,
+    )
     return out, result.stdout
 
 
 def test_an_audio_only_si_model_of_any_name_is_scored_in_its_best_order_an_av_vae_in_the_fixed_one(mixtures):
-    save_model(SpeechVAE(ModelConfig(kind="avae", latent_dim=4, hidden_dim=16)),
-               mixtures / "exp" / "plain_voice_variant" / "model.pt")
-    save_model(SpeechVAE(ModelConfig(kind="avvae", latent_dim=4, hidden_dim=16, lip_hidden=16, lip_embedding=8)),
-               mixtures / "exp" / "lipreader" / "model.pt")
+    save_model(
+        SpeechVAE(ModelConfig(kind="avae", latent_dim=4, hidden_dim=16)),
+        mixtures / "exp" / "plain_voice_variant" / "model.pt",
+    )
+    save_model(
+        SpeechVAE(ModelConfig(kind="avvae", latent_dim=4, hidden_dim=16, lip_hidden=16, lip_embedding=8)),
+        mixtures / "exp" / "lipreader" / "model.pt",
+    )
     (audio_only, _), (audio_visual, _) = decode(mixtures, "plain_voice_variant"), decode(mixtures, "lipreader")
     assert read_speaker_order(mixtures / audio_only) == "none"
     assert read_speaker_order(mixtures / audio_visual) == "fixed"
@@ -57,8 +70,10 @@ def test_an_audio_only_si_model_of_any_name_is_scored_in_its_best_order_an_av_va
     # a decode finished before decodes recorded their order gets the record, and keeps its wavs and scores
     (mixtures / audio_only / "speaker_order").unlink()
     wavs = {path: path.stat().st_mtime_ns for path in (mixtures / audio_only / "wav").iterdir()}
-    assert f"{audio_only} is separated but has no speaker_order record: its jobs write it" in decode(
-        mixtures, "plain_voice_variant")[1]
+    assert (
+        f"{audio_only} is separated but has no speaker_order record: its jobs write it"
+        in decode(mixtures, "plain_voice_variant")[1]
+    )
     assert read_speaker_order(mixtures / audio_only) == "none"
     assert {path: path.stat().st_mtime_ns for path in wavs} == wavs
     assert f"{audio_only} is separated, skipping" in decode(mixtures, "plain_voice_variant")[1]
@@ -80,7 +95,10 @@ def test_scoring_options_override_the_record_and_a_decode_dir_without_one_is_fix
     dirs = [str(none), str(fixed), str(elsewhere)]
     assert print_order(capsys, *dirs) == ["best", "fixed", "fixed"]
     assert print_order(capsys, *dirs, "--fixed-order", str(none), "--permutation-invariant", str(fixed)) == [
-        "fixed", "best", "fixed"]
+        "fixed",
+        "best",
+        "fixed",
+    ]
     with pytest.raises(ValueError, match="named for the best speaker order and for the fixed one"):
         print_order(capsys, *dirs, "--fixed-order", str(none), "--permutation-invariant", f"{tmp_path}/./none")
     with pytest.raises(ValueError, match=r"fixed-order dir\(s\) .*other.* are not among the decode dirs scored"):

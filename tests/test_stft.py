@@ -22,8 +22,8 @@ def summed_squared_window(config: StftConfig, length: int) -> np.ndarray:
     half = config.n_fft // 2
     total = np.zeros(length + config.n_fft + config.num_frames(length) * config.hop_length)
     for n in range(config.num_frames(length)):
-        total[n * config.hop_length: n * config.hop_length + config.n_fft] += squared
-    return total[half: half + length]
+        total[n * config.hop_length : n * config.hop_length + config.n_fft] += squared
+    return total[half : half + length]
 
 
 @pytest.mark.parametrize("hop", HOPS)
@@ -83,7 +83,7 @@ def test_frames_stay_centred_on_n_times_hop_including_the_added_last_one(length)
     padded = np.concatenate([np.zeros(512), signal, np.zeros(2048)])
     window = np.sin((np.arange(1024) + 0.5) * np.pi / 1024)
     for n in range(len(spec)):
-        expected = np.fft.rfft(padded[n * 533: n * 533 + 1024] * window)
+        expected = np.fft.rfft(padded[n * 533 : n * 533 + 1024] * window)
         np.testing.assert_allclose(spec[n], expected, atol=1e-3, err_msg=f"frame {n}")
 
 
@@ -100,7 +100,7 @@ def test_masked_spectrogram_gives_no_clicks_at_any_length(hop):
         spec = stft(signals[:, :length], config)
         masked = istft(spec * torch.rand(spec.shape, generator=generator), config, length)
         peak = float(signals[:, :length].abs().max())
-        ratios = (float(masked.abs().max()) / peak, float(masked[:, -config.n_fft:].abs().max()) / peak)
+        ratios = (float(masked.abs().max()) / peak, float(masked[:, -config.n_fft :].abs().max()) / peak)
         if max(ratios) > 2.0:
             loud[length] = ratios
     assert not loud, f"masked output above twice the input peak at lengths {sorted(loud)[:10]} (of {len(loud)})"

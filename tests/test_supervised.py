@@ -32,9 +32,17 @@ CPU = Placement(0, 1, torch.device("cpu"))
 def small(epochs: int = 8) -> SupervisedConfig:
     """A small network and a short schedule for the training feats of tests/training_data.py."""
     model = MaskNetConfig(audio_dim=64, lip_hidden=64, lip_embedding=16, lip_context=1, hidden_dim=32, layers=1)
-    return SupervisedConfig(model=model, mixing=MixingConfig(snr_db=[5.0, 15.0]), epochs=epochs, batch_size=8,
-                            segment_frames=32, segments_per_utterance=2, learning_rate=3e-3, patience=50,
-                            num_threads=1)
+    return SupervisedConfig(
+        model=model,
+        mixing=MixingConfig(snr_db=[5.0, 15.0]),
+        epochs=epochs,
+        batch_size=8,
+        segment_frames=32,
+        segments_per_utterance=2,
+        learning_rate=3e-3,
+        patience=50,
+        num_threads=1,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,13 @@ STAND_IN = f"""#!/usr/bin/env bash
 echo "$(basename "$0") $*" >> {CALLED}
 """
 # steps/score.sh's stand-in: a score file in every decode dir it is given, for stage 9
-SCORE_STAND_IN = STAND_IN + """for dir in "$@"; do
+SCORE_STAND_IN = (
+    STAND_IN
+    + """for dir in "$@"; do
   case ${dir} in */decode_*) mkdir -p "${dir}" && cp template_scores.tsv "${dir}/scores.tsv" ;; esac
 done
 """
+)
 MODELS = ("--si_models", "avvae", "--sd_models", "avvae", "--oracle_latent_models", "")
 
 
@@ -44,8 +47,10 @@ def test_a_tagged_run_trains_decodes_scores_and_tabulates_its_own_folders(recipe
 
     run_script(recipe, "--stage", "7", "--stop_stage", "9", "--tag", "x", "--unseen_mix_config", "", *MODELS)
     decoded = {line.split()[-1]: line for line in calls(recipe, "decode.sh")}
-    assert sorted(decoded) == sorted(f"exp/{name}/decode_test_mix" for name in (
-        "mixture", "silence", "oracle", "nmf_sd_x", "nmf_si_x", "avvae_si_x", "avvae_sd_x", "supervised_x"))
+    assert sorted(decoded) == sorted(
+        f"exp/{name}/decode_test_mix"
+        for name in ("mixture", "silence", "oracle", "nmf_sd_x", "nmf_si_x", "avvae_si_x", "avvae_sd_x", "supervised_x")
+    )
     assert "--model-dir exp/avvae_sd_x --speaker-dependent" in decoded["exp/avvae_sd_x/decode_test_mix"]
     assert "--nmf-dir exp/nmf_si_x" in decoded["exp/nmf_si_x/decode_test_mix"]
     (scored,) = calls(recipe, "score.sh")

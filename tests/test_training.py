@@ -110,14 +110,16 @@ def test_a_killed_run_resumes_to_the_same_parameters(training_feats, tmp_path):
 @pytest.mark.slow
 def test_the_last_epoch_exports_to_a_model_file(si_avvae, tmp_path):
     exp_dir = si_avvae.exp_dir
-    export_model.main(export_model.build_parser().parse_args([str(exp_dir / "checkpoint.pt"),
-                                                               str(tmp_path / "last" / "model.pt")]))
+    export_model.main(
+        export_model.build_parser().parse_args([str(exp_dir / "checkpoint.pt"), str(tmp_path / "last" / "model.pt")])
+    )
     last = load_model(tmp_path / "last" / "model.pt")
     for name, tensor in load_file(exp_dir / "checkpoint.pt", CHECKPOINT_FORMAT)["model"]["state_dict"].items():
         assert torch.equal(last.state_dict()[name], tensor)
     with pytest.raises(ModelFileError, match="expected a avvae-checkpoint-1 file, found 'avvae-model-1'"):
-        export_model.main(export_model.build_parser().parse_args([str(tmp_path / "last" / "model.pt"),
-                                                                   str(tmp_path / "x.pt")]))
+        export_model.main(
+            export_model.build_parser().parse_args([str(tmp_path / "last" / "model.pt"), str(tmp_path / "x.pt")])
+        )
 
 
 def test_a_non_finite_loss_stops_naming_the_batch_and_keeps_the_checkpoint(training_feats, tmp_path):
@@ -153,8 +155,9 @@ def test_speaker_dependent_training_fine_tunes_the_si_model(si_avvae, training_f
 def test_speaker_dependent_epochs_can_be_sized_in_segments_whatever_the_speakers_speech(si_avvae, training_feats):
     config, si_model = si_avvae.config, si_avvae.exp_dir / "model.pt"
     speaker = load_utterances(training_feats.train, lips=False)[0].speaker
-    sized = dataclasses.replace(config, sd=dataclasses.replace(config.sd, segments_per_utterance=0,
-                                                               segments_per_epoch=10))
+    sized = dataclasses.replace(
+        config, sd=dataclasses.replace(config.sd, segments_per_utterance=0, segments_per_epoch=10)
+    )
     run = speaker_dependent(sized, training_feats.train, speaker, training_feats.dev, training_feats.noise, si_model)
     targets = len(run.train.targets)
     assert run.train.repeats == -(-10 // targets) and targets * run.train.repeats >= 10
@@ -165,9 +168,11 @@ def test_speaker_dependent_epochs_can_be_sized_in_segments_whatever_the_speakers
 def _dev_losses(monkeypatch, losses: list[float]) -> None:
     """Make the dev loss of epoch e be losses[e - 1] whatever the model does: plateaus on demand."""
     remaining = iter(losses)
+
     def evaluate(self, model, batches):
         loss = next(remaining)
         return {"loss": loss, "recon": loss, "kl": 0.0}
+
     monkeypatch.setattr(Trainer, "evaluate", evaluate)
 
 
@@ -187,8 +192,9 @@ def _last_lr(exp_dir: Path) -> float:
 
 
 @pytest.mark.slow
-def test_the_learning_rate_halves_every_epoch_without_improvement_down_to_its_floor(training_feats, tmp_path,
-                                                                                      monkeypatch):
+def test_the_learning_rate_halves_every_epoch_without_improvement_down_to_its_floor(
+    training_feats, tmp_path, monkeypatch
+):
     _dev_losses(monkeypatch, [1.0] * 5)
     config = small_config("avae", epochs=5, learning_rate=4e-3, lr_decay=0.5, lr_patience=1, min_learning_rate=1.5e-3)
     _fit(config, training_feats, tmp_path)
@@ -229,8 +235,12 @@ def test_a_killed_run_resumes_its_learning_rate_schedule(training_feats, tmp_pat
     save_config(small_config("avae", epochs=5, learning_rate=4e-3, lr_decay=0.5, lr_patience=2), config_path)
 
     def command(*extra: str) -> list[str]:
-        return [sys.executable, "-c", _PLATEAU_TRAIN, *train_args(config_path, training_feats, tmp_path / "killed",
-                                                                  *extra)]
+        return [
+            sys.executable,
+            "-c",
+            _PLATEAU_TRAIN,
+            *train_args(config_path, training_feats, tmp_path / "killed", *extra),
+        ]
 
     _dev_losses(monkeypatch, [1.0] * 5)  # the straight run, in this process, plateaus alike
     train_main(train_parser().parse_args(train_args(config_path, training_feats, tmp_path / "straight")))
@@ -243,15 +253,18 @@ def test_a_killed_run_resumes_its_learning_rate_schedule(training_feats, tmp_pat
     assert _last_lr(tmp_path / "killed") == _last_lr(tmp_path / "straight") == pytest.approx(1e-3)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(mode="stagewise"), "training mode 'stagewise' is not one of joint, two_stage"),
-    (dict(mode="two_stage"), "two_stage needs decoder_epochs >= 1.*got decoder_epochs 0"),
-    (dict(mode="two_stage", decoder_epochs=3, model=ModelConfig(kind="cvae")), "decoder sees only z.*kind cvae"),
-    (dict(lr_decay=0.0), "lr_decay must be > 0, <= 1, got 0.0"),
-    (dict(lr_decay=1.5), "lr_decay must be > 0, <= 1, got 1.5"),
-    (dict(lr_patience=0), "lr_patience must be >= 1, got 0"),
-    (dict(min_learning_rate=0.0), "min_learning_rate must be > 0, got 0.0"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(mode="stagewise"), "training mode 'stagewise' is not one of joint, two_stage"),
+        (dict(mode="two_stage"), "two_stage needs decoder_epochs >= 1.*got decoder_epochs 0"),
+        (dict(mode="two_stage", decoder_epochs=3, model=ModelConfig(kind="cvae")), "decoder sees only z.*kind cvae"),
+        (dict(lr_decay=0.0), "lr_decay must be > 0, <= 1, got 0.0"),
+        (dict(lr_decay=1.5), "lr_decay must be > 0, <= 1, got 1.5"),
+        (dict(lr_patience=0), "lr_patience must be >= 1, got 0"),
+        (dict(min_learning_rate=0.0), "min_learning_rate must be > 0, got 0.0"),
+    ],
+)
 def test_bad_modes_and_decays_are_rejected_naming_the_key(overrides, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**overrides)
@@ -278,9 +291,25 @@ def test_a_non_finite_loss_in_the_first_epoch_says_no_checkpoint_was_written(tra
     save_config(small_config("avae", epochs=1), config)
     exp = tmp_path / "exp"
     with torch_threads():
-        message = failure(caplog, train_parser, train_main, ["--config", str(config), "--train", str(train), "--dev",
-                                                             str(training_feats.dev), "--noise",
-                                                             str(training_feats.noise), str(exp)])
-    assert re.fullmatch(rf"{exp}: loss is .*nan.* at epoch 1, batch 0 \(utterances .*\); no checkpoint was written "
-                        r"\(one is written after each epoch\)", message), message
+        message = failure(
+            caplog,
+            train_parser,
+            train_main,
+            [
+                "--config",
+                str(config),
+                "--train",
+                str(train),
+                "--dev",
+                str(training_feats.dev),
+                "--noise",
+                str(training_feats.noise),
+                str(exp),
+            ],
+        )
+    assert re.fullmatch(
+        rf"{exp}: loss is .*nan.* at epoch 1, batch 0 \(utterances .*\); no checkpoint was written "
+        r"\(one is written after each epoch\)",
+        message,
+    ), message
     assert not (exp / "checkpoint.pt").exists()

@@ -32,8 +32,20 @@ def _config():
 
 
 def _train(config_path: Path, feats, exp_dir: Path, *extra: str) -> None:
-    main(build_parser().parse_args(["--config", str(config_path), "--train", str(feats.train), "--noise",
-                                    str(feats.noise), *extra, str(exp_dir)]))
+    main(
+        build_parser().parse_args(
+            [
+                "--config",
+                str(config_path),
+                "--train",
+                str(feats.train),
+                "--noise",
+                str(feats.noise),
+                *extra,
+                str(exp_dir),
+            ]
+        )
+    )
 
 
 def _part(state: dict, prefix: str) -> dict:
@@ -53,8 +65,11 @@ def _assert_all_differ(first: dict, second: dict) -> None:
 
 def _assert_diagnostics(exp_dir: Path) -> None:
     result = yaml.safe_load((exp_dir / "diagnostics.yaml").read_text())
-    numbers = [f"is_per_bin_{name}" for name in CURVES] + ["is_per_bin_exact_model", "prior_spread_nats",
-                                                            "data_spread_nats"]
+    numbers = [f"is_per_bin_{name}" for name in CURVES] + [
+        "is_per_bin_exact_model",
+        "prior_spread_nats",
+        "data_spread_nats",
+    ]
     assert all(math.isfinite(result[key]) and result[key] >= 0 for key in numbers), result
     assert result["frames"] > 0 and set(result["curves"]) == set(CURVES)
     assert all(len(curve) == 513 and all(math.isfinite(v) for v in curve) for curve in result["curves"].values())
@@ -80,8 +95,14 @@ def test_two_stage_trains_the_encoder_against_the_frozen_decoder_part(two_stage_
     last = load_file(exp / "checkpoint.pt", CHECKPOINT_FORMAT)["model"]["state_dict"]
     _assert_equal(_part(last, "decoder."), _part(clean_vae.state_dict(), "decoder."))
 
-    start = speaker_independent(_config(), training_feats.train, training_feats.dev, training_feats.noise, "encoder",
-                                exp / "decoder" / "model.pt").model.state_dict()
+    start = speaker_independent(
+        _config(),
+        training_feats.train,
+        training_feats.dev,
+        training_feats.noise,
+        "encoder",
+        exp / "decoder" / "model.pt",
+    ).model.state_dict()
     trained = model.state_dict()
     _assert_all_differ(_part(trained, "encoder.mu"), _part(start, "encoder.mu"))
     _assert_all_differ(_part(trained, "prior_net."), _part(start, "prior_net."))
@@ -131,13 +152,23 @@ def test_sd_two_stage_fine_tunes_both_si_parts(two_stage_si, training_feats, tmp
     speaker = load_utterances(training_feats.train, lips=False)[0].speaker
     init = two_stage_si / "model.pt"
     si_decoder = load_model(two_stage_si / "decoder" / "model.pt").state_dict()
-    start = speaker_dependent(config, training_feats.train, speaker, training_feats.dev, training_feats.noise, init,
-                              "decoder")
+    start = speaker_dependent(
+        config, training_feats.train, speaker, training_feats.dev, training_feats.noise, init, "decoder"
+    )
     _assert_equal(start.model.state_dict(), si_decoder)
 
     exp = tmp_path / "exp_sd"
-    _train(two_stage_si.parent / "train.yaml", training_feats, exp, "--speaker", speaker, "--interferers",
-           str(training_feats.dev), "--init", str(init))
+    _train(
+        two_stage_si.parent / "train.yaml",
+        training_feats,
+        exp,
+        "--speaker",
+        speaker,
+        "--interferers",
+        str(training_feats.dev),
+        "--init",
+        str(init),
+    )
     sd_decoder, model = load_model(exp / "decoder" / "model.pt"), load_model(exp / "model.pt")
     assert sd_decoder.config.kind == "avae" and model.config.kind == "avvae"
     _assert_all_differ(_part(sd_decoder.state_dict(), "decoder."), _part(si_decoder, "decoder."))
@@ -159,17 +190,29 @@ def test_a_vae_and_av_vae_decoder_parts_are_trained_alike(two_stage_si, training
     run = speaker_independent(config, training_feats.train, training_feats.dev, training_feats.noise, "decoder")
     assert all(utterance.lips is None for utterance in run.train.targets)
     _train(tmp_path / "train.yaml", training_feats, tmp_path / "exp", "--dev", str(training_feats.dev))
-    _assert_equal(load_model(tmp_path / "exp" / "decoder" / "model.pt").state_dict(),
-                  load_model(two_stage_si / "decoder" / "model.pt").state_dict())
+    _assert_equal(
+        load_model(tmp_path / "exp" / "decoder" / "model.pt").state_dict(),
+        load_model(two_stage_si / "decoder" / "model.pt").state_dict(),
+    )
 
 
 def test_decoding_refuses_a_training_folder_that_has_not_finished(two_stage_si, tmp_path):
     """A killed training leaves model.pt (its best epoch so far) beside checkpoint.pt and no .done: decoding with
     it would be kept once training finishes, so it is refused; a finished folder and an exported model are taken."""
+
     def method(model_dir):
-        args = decode.build_parser().parse_args(["mix.h5", "out", "--method", "mcem", "--config",
-                                                 str(ROOT / "egs/mini_av/conf/mcem.yaml"), "--model-dir",
-                                                 str(model_dir)])
+        args = decode.build_parser().parse_args(
+            [
+                "mix.h5",
+                "out",
+                "--method",
+                "mcem",
+                "--config",
+                str(ROOT / "egs/mini_av/conf/mcem.yaml"),
+                "--model-dir",
+                str(model_dir),
+            ]
+        )
         return decode.vae_models(args)[1](["s1"])
 
     assert method(two_stage_si)[0].config.kind == "avvae"

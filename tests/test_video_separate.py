@@ -232,7 +232,9 @@ def test_a_second_run_into_the_same_names_is_refused_while_the_first_runs(talk, 
     def meanwhile(*args):
         if not started:  # the second run, started while the first is in its face pass
             started.append(other)
-            messages.append(failure(caplog, separate_cli.build_parser, separate_cli.main, video_command(root, other, out)))
+            messages.append(
+                failure(caplog, separate_cli.build_parser, separate_cli.main, video_command(root, other, out))
+            )
         return find_faces(*args)
 
     monkeypatch.setattr(video_separation, "find_faces", meanwhile)
@@ -349,7 +351,8 @@ def test_the_output_folder_is_checked_before_the_face_pass_and_again_for_the_fac
     out = tmp_path / "out"
     for free, ran in ((one - 1, []), (two - 1, ["faces"])):  # no room for one face; room for one, not for both
         monkeypatch.setattr(  # that much in the output folder, a lot in any other
-            output_set.shutil, "disk_usage",
+            output_set.shutil,
+            "disk_usage",
             lambda path, free=free: SimpleNamespace(free=free if Path(path) == out else 2**40),
         )
         passes.clear()

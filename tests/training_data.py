@@ -49,9 +49,17 @@ def make_training_feats(root: Path) -> TrainingFeats:
 def small_config(kind: str, epochs: int = 4, **overrides) -> TrainConfig:
     """A small model and short schedule: the published layer sizes would only make the tests slower."""
     model = ModelConfig(kind=kind, latent_dim=8, hidden_dim=64, lip_hidden=64, lip_embedding=16, lip_context=1)
-    values = dict(model=model, mixing=MixingConfig(snr_db=[5.0, 15.0]), sd=SpeakerDependentConfig(epochs=2),
-                  epochs=epochs, batch_size=8, segment_frames=32, segments_per_utterance=2, learning_rate=3e-3,
-                  patience=50)
+    values = dict(
+        model=model,
+        mixing=MixingConfig(snr_db=[5.0, 15.0]),
+        sd=SpeakerDependentConfig(epochs=2),
+        epochs=epochs,
+        batch_size=8,
+        segment_frames=32,
+        segments_per_utterance=2,
+        learning_rate=3e-3,
+        patience=50,
+    )
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -71,14 +79,25 @@ def torch_threads(number: int | None = None) -> Iterator[None]:
 
 def train_args(config: Path, feats: TrainingFeats, exp_dir: Path, *extra: str) -> list[str]:
     """The arguments of an SI training command (avvae.bin.train, avvae.bin.train_supervised) on these feats."""
-    return ["--config", str(config), "--train", str(feats.train), "--dev", str(feats.dev), "--noise", str(feats.noise),
-            *extra, str(exp_dir)]
+    return [
+        "--config",
+        str(config),
+        "--train",
+        str(feats.train),
+        "--dev",
+        str(feats.dev),
+        "--noise",
+        str(feats.noise),
+        *extra,
+        str(exp_dir),
+    ]
 
 
 def run_command(command: list[str], check: bool = True, **env: str) -> subprocess.CompletedProcess:
     """Run a command in a fresh process that imports this checkout's avvae (text stdout and stderr captured)."""
-    return subprocess.run(command, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, capture_output=True,
-                          text=True, check=check)
+    return subprocess.run(
+        command, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, capture_output=True, text=True, check=check
+    )
 
 
 def history_rows(exp_dir: Path) -> list[str]:

@@ -50,12 +50,17 @@ class DebianSource:
     def render(self) -> str:
         """The entry with its components replaced by main, contrib and non-free."""
         if self.deb822:
-            lines = ["Types: deb", f"URIs: {' '.join(self.uris)}", f"Suites: {' '.join(self.suites)}",
-                     f"Components: {' '.join(COMPONENTS)}"]
+            lines = [
+                "Types: deb",
+                f"URIs: {' '.join(self.uris)}",
+                f"Suites: {' '.join(self.suites)}",
+                f"Components: {' '.join(COMPONENTS)}",
+            ]
             return "\n".join(lines + ([self.extra] if self.extra else [])) + "\n"
         options = f"[{self.extra}] " if self.extra else ""
-        return "".join(f"deb {options}{uri} {suite} {' '.join(COMPONENTS)}\n"
-                       for uri in self.uris for suite in self.suites)
+        return "".join(
+            f"deb {options}{uri} {suite} {' '.join(COMPONENTS)}\n" for uri in self.uris for suite in self.suites
+        )
 
 
 def read_codename(root: Path) -> str | None:
@@ -89,8 +94,7 @@ def parse_one_line(path: Path, is_release: Callable[[str], bool]) -> list[Debian
         if match is None or match["type"] not in ("deb", "deb-src"):
             raise SourcesError(f"{path}:{number}: not a `deb [options] URI suite components` line: {raw.strip()!r}")
         if match["type"] == "deb" and "main" in match["rest"].split() and is_release(match["suite"]):
-            kept.append(DebianSource(False, (match["uri"],), (match["suite"],),
-                                     (match["options"] or "").strip()))
+            kept.append(DebianSource(False, (match["uri"],), (match["suite"],), (match["options"] or "").strip()))
     return kept
 
 
@@ -163,8 +167,10 @@ def find_debian_sources(root: Path) -> list[DebianSource]:
     if not kept:
         looked = ", ".join(f"{path}{'' if path.is_file() else ' (missing)'}" for path in files)
         release = f"'{codename}'" if codename else f"(no VERSION_CODENAME in {root / 'etc/os-release'})"
-        raise SourcesError(f"no Debian source (type deb, component main, release suite {release} or one of "
-                           f"{', '.join(sorted(RELEASE_ALIASES))}) in: {looked}")
+        raise SourcesError(
+            f"no Debian source (type deb, component main, release suite {release} or one of "
+            f"{', '.join(sorted(RELEASE_ALIASES))}) in: {looked}"
+        )
     return kept
 
 
@@ -183,8 +189,9 @@ def write_private_sources(root: Path, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("/"),
-                        help="file system root holding etc/apt and etc/os-release (default: /)")
+    parser.add_argument(
+        "--root", type=Path, default=Path("/"), help="file system root holding etc/apt and etc/os-release (default: /)"
+    )
     parser.add_argument("out", type=Path, help="existing folder to write avvae.list / avvae.sources into")
     args = parser.parse_args(argv)
     try:

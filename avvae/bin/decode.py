@@ -39,8 +39,9 @@ def require_options(args: argparse.Namespace) -> None:
     if args.method == "nmf" and args.nmf_dir is None:
         raise UsageError("--method nmf needs --nmf-dir (the train_nmf output, e.g. exp/nmf_sd)")
     if args.method in ("mcem", "oracle_latent") and (args.model_dir is None or args.config is None):
-        raise UsageError(f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config "
-                         "(e.g. conf/mcem.yaml)")
+        raise UsageError(
+            f"--method {args.method} needs --model-dir (e.g. exp/avvae_si) and --config (e.g. conf/mcem.yaml)"
+        )
     if args.method == "supervised" and args.model_dir is None:
         raise UsageError("--method supervised needs --model-dir (the train_supervised output, e.g. exp/supervised)")
 
@@ -70,9 +71,11 @@ def require_finished_training(model: Path) -> None:
     A model file elsewhere (e.g. written by export_model) is taken as it is."""
     folder = model.parent
     if (folder / "checkpoint.pt").is_file() and not is_done(folder):
-        raise InputFileError(f"{folder}: training has not finished (checkpoint.pt but no .done), so {model} is not the "
-                             "final model: rerun the training stage to finish it (or export_model a checkpoint to "
-                             "another folder to decode with it on purpose)")
+        raise InputFileError(
+            f"{folder}: training has not finished (checkpoint.pt but no .done), so {model} is not the "
+            "final model: rerun the training stage to finish it (or export_model a checkpoint to "
+            "another folder to decode with it on purpose)"
+        )
 
 
 def vae_models(args: argparse.Namespace) -> tuple[McemConfig, Callable[[list[str]], list[SpeechVAE]]]:
@@ -184,12 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("feats", help="mixture features, e.g. dump/test_mix/feats.h5")
     parser.add_argument("out_dir", help="decode dir, e.g. exp/nmf_sd/decode_test")
     parser.add_argument("--method", required=True, choices=sorted(METHODS), help="separation method")
-    parser.add_argument("--config", help="method config (nmf: default <nmf-dir>/nmf.yaml; mcem, oracle_latent: "
-                        "conf/mcem.yaml)")
-    parser.add_argument("--model-dir", help="mcem, oracle_latent: trained VAE folder (exp/<model>_si, or "
-                        "exp/<model>_sd); supervised: the train_supervised folder (exp/supervised)")
-    parser.add_argument("--speaker-dependent", action="store_true",
-                        help="mcem, oracle_latent: one model per speaker, <model-dir>/<speaker>/model.pt")
+    parser.add_argument(
+        "--config", help="method config (nmf: default <nmf-dir>/nmf.yaml; mcem, oracle_latent: conf/mcem.yaml)"
+    )
+    parser.add_argument(
+        "--model-dir",
+        help="mcem, oracle_latent: trained VAE folder (exp/<model>_si, or "
+        "exp/<model>_sd); supervised: the train_supervised folder (exp/supervised)",
+    )
+    parser.add_argument(
+        "--speaker-dependent",
+        action="store_true",
+        help="mcem, oracle_latent: one model per speaker, <model-dir>/<speaker>/model.pt",
+    )
     parser.add_argument("--nmf-dir", help="nmf: folder with dictionaries.npz and nmf.yaml (from train_nmf)")
     parser.add_argument("--nj", "--num-jobs", dest="nj", type=int, default=1, help="number of decoding jobs")
     parser.add_argument("--job", type=int, default=1, help="which job this is, 1..nj")
@@ -213,8 +223,9 @@ def main(args: argparse.Namespace) -> None:
         with open_features(args.feats) as handle:
             keys = split_keys(sorted(handle), args.nj, args.job)
         if not pending_keys(args.feats, out_dir, keys):
-            logging.info("%s: all %d mixtures of job %d are separated, nothing to do", args.out_dir, len(keys),
-                         args.job)
+            logging.info(
+                "%s: all %d mixtures of job %d are separated, nothing to do", args.out_dir, len(keys), args.job
+            )
             return
     method = METHODS[args.method](args)  # builds and checks the method first (config, device, model files)
     from avvae.separation.decode import decode_mixtures  # lazy (torch): a job with nothing to do ends above

@@ -23,8 +23,12 @@ def main(args: argparse.Namespace) -> None:
     kaldi_dir = Path(args.kaldi_dir)
     if args.import_:
         lips = kaldi_dir / "lips.scp"
-        count = write_imported_features(kaldi_dir / "power.scp", lips if lips.is_file() else None, args.feats_h5,
-                                        {"kind": "speech", "imported_from": str(kaldi_dir)})
+        count = write_imported_features(
+            kaldi_dir / "power.scp",
+            lips if lips.is_file() else None,
+            args.feats_h5,
+            {"kind": "speech", "imported_from": str(kaldi_dir)},
+        )
         logging.info("%s: %d utterances imported", args.feats_h5, count)
     else:
         for name, scp in export_to_kaldi(args.feats_h5, kaldi_dir, tuple(args.names)).items():

@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     config = load_config(args.config, GridConfig)
     if args.picture:
-        logging.info("%s: crops of a few speakers written", write_crops_picture(args.db_root, config, args.crops,
-                                                                               args.picture))
+        logging.info(
+            "%s: crops of a few speakers written", write_crops_picture(args.db_root, config, args.crops, args.picture)
+        )
         return
     count = extract_media(args.db_root, config, args.crops, args.corpus_dir, args.nj, args.job)
     logging.info("%s: lips and audio of %d videos written by job %d/%d", args.corpus_dir, count, args.job, args.nj)

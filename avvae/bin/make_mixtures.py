@@ -21,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    count = make_mixtures(args.speech_dir, args.noise_dir, args.out_dir, args.audio_dir,
-                          load_config(args.config, MixConfig))
+    count = make_mixtures(
+        args.speech_dir, args.noise_dir, args.out_dir, args.audio_dir, load_config(args.config, MixConfig)
+    )
     logging.info("%s: %d mixtures", args.out_dir, count)
 
 

@@ -75,11 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-sets", nargs="+", required=True, help="mixture sets, e.g. test_mix test_unseen_mix")
     parser.add_argument("--systems", nargs="+", required=True, help="exp/<name> folders in table order")
     parser.add_argument("--title", required=True, help="title of RESULTS.md, e.g. the corpus name")
-    parser.add_argument("--compare", default="AV-VAE + MCEM",
-                        help="the method whose SI-SDR improvement is set against every other (default: AV-VAE + MCEM)")
+    parser.add_argument(
+        "--compare",
+        default="AV-VAE + MCEM",
+        help="the method whose SI-SDR improvement is set against every other (default: AV-VAE + MCEM)",
+    )
     parser.add_argument("--out-dir", default=".", help="where RESULTS.md and results.png go (default: .)")
-    parser.add_argument("--notes", type=Path,
-                        help="a markdown file of notes on the run, written by a person, appended to RESULTS.md")
+    parser.add_argument(
+        "--notes", type=Path, help="a markdown file of notes on the run, written by a person, appended to RESULTS.md"
+    )
     return parser
 
 

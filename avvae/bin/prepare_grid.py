@@ -20,8 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("corpus_dir", help="holds lips/ and wav/ (from extract_grid_lips)")
     parser.add_argument("data_dir", help="where the data dirs go, e.g. data")
     parser.add_argument("--config", required=True, help="corpus config, e.g. conf/corpus.yaml")
-    parser.add_argument("--noise-root", help="noise folder: <root>/{train,test}/<type>/<name>.wav (not needed with "
-                        "`noise: generated` in the corpus config)")
+    parser.add_argument(
+        "--noise-root",
+        help="noise folder: <root>/{train,test}/<type>/<name>.wav (not needed with "
+        "`noise: generated` in the corpus config)",
+    )
     return parser
 
 

@@ -21,8 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("data_dir", help="where the data dirs go, e.g. data")
     parser.add_argument("--config", required=True, help="corpus config, e.g. conf/corpus.yaml")
     parser.add_argument("--nj", type=int, default=1, help="parallel processes for the lips conversion")
-    parser.add_argument("--speaker_split", choices=SPEAKER_SPLITS,
-                        help="override the config's speaker_split: lists (conf/speakers_*.txt) or release")
+    parser.add_argument(
+        "--speaker_split",
+        choices=SPEAKER_SPLITS,
+        help="override the config's speaker_split: lists (conf/speakers_*.txt) or release",
+    )
     return parser
 
 

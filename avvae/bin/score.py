@@ -18,20 +18,36 @@ from avvae.evaluation.scoring_order import scoring_orders
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mix_dir", help="mixture data dir with the references, e.g. data/test_mix")
-    parser.add_argument("decode_dirs", nargs="+", metavar="decode_dir",
-                        help="decode dir(s) holding wav/<key>_s<j>.wav, e.g. exp/nmf_sd/decode_test_mix")
+    parser.add_argument(
+        "decode_dirs",
+        nargs="+",
+        metavar="decode_dir",
+        help="decode dir(s) holding wav/<key>_s<j>.wav, e.g. exp/nmf_sd/decode_test_mix",
+    )
     parser.add_argument("--nj", "--num-jobs", dest="nj", type=int, default=1, help="number of scoring jobs")
     parser.add_argument("--job", type=int, default=1, help="which job this is, 1..nj")
     parser.add_argument("--merge", action="store_true", help="merge each decode dir's nj parts into scores.tsv")
-    parser.add_argument("--permutation-invariant", action="append", default=[], metavar="DECODE_DIR",
-                        help="score this decode dir (one of those given; repeat for several) with its speaker "
-                             "estimates in their best order (by SI-SDR), whatever its decode recorded")
-    parser.add_argument("--fixed-order", action="append", default=[], metavar="DECODE_DIR",
-                        help="score this decode dir (one of those given; repeat for several) in the fixed speaker "
-                             "order, whatever its decode recorded")
-    parser.add_argument("--print-order", action="store_true",
-                        help="print the order each decode dir is scored in (best or fixed), one a line, and score "
-                             "nothing")
+    parser.add_argument(
+        "--permutation-invariant",
+        action="append",
+        default=[],
+        metavar="DECODE_DIR",
+        help="score this decode dir (one of those given; repeat for several) with its speaker "
+        "estimates in their best order (by SI-SDR), whatever its decode recorded",
+    )
+    parser.add_argument(
+        "--fixed-order",
+        action="append",
+        default=[],
+        metavar="DECODE_DIR",
+        help="score this decode dir (one of those given; repeat for several) in the fixed speaker "
+        "order, whatever its decode recorded",
+    )
+    parser.add_argument(
+        "--print-order",
+        action="store_true",
+        help="print the order each decode dir is scored in (best or fixed), one a line, and score nothing",
+    )
     return parser
 
 

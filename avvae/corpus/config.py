@@ -18,14 +18,14 @@ _SPEAKER_ID = re.compile(r"^[A-Za-z0-9]+$")
 class SpeakerConfig:
     """One synthetic speaker: an espeak-ng voice, the MBROLA database it drives, and how it is varied."""
 
-    id: str                    # letters and digits only; utterance ids are <id>_<nnn>
-    voice: str                 # espeak-ng voice that prints the .pho, e.g. mb-us1 or mb-de1-en (English text)
-    db: str                    # MBROLA database, e.g. us1 (must match the voice: phoneme sets differ)
-    gender: str                # F or M
-    pitch_ratio: float = 1.0   # mbrola -f: scales every pitch point
-    time_ratio: float = 1.0    # mbrola -t: scales every phoneme duration
-    appearance_seed: int = 0   # draws the speaker's mouth (skin and lip tones, sizes, head offset)
-    split: str = "train_si"    # train_si | dev_si | test | babble (babble: only heard inside babble noise)
+    id: str  # letters and digits only; utterance ids are <id>_<nnn>
+    voice: str  # espeak-ng voice that prints the .pho, e.g. mb-us1 or mb-de1-en (English text)
+    db: str  # MBROLA database, e.g. us1 (must match the voice: phoneme sets differ)
+    gender: str  # F or M
+    pitch_ratio: float = 1.0  # mbrola -f: scales every pitch point
+    time_ratio: float = 1.0  # mbrola -t: scales every phoneme duration
+    appearance_seed: int = 0  # draws the speaker's mouth (skin and lip tones, sizes, head offset)
+    split: str = "train_si"  # train_si | dev_si | test | babble (babble: only heard inside babble noise)
 
 
 @dataclass
@@ -34,17 +34,17 @@ class CorpusConfig:
 
     seed: int = 0
     sample_rate: int = 16000
-    fps: float = 30.0                      # lip video frame rate
-    lips_size: int = 67                    # lip ROI is lips_size x lips_size pixels
-    utterances_per_speaker: int = 25       # for train_si, dev_si and test speakers
-    sd_test_utterances: int = 10           # per test speaker, go to `test`; the rest to `train_sd`
+    fps: float = 30.0  # lip video frame rate
+    lips_size: int = 67  # lip ROI is lips_size x lips_size pixels
+    utterances_per_speaker: int = 25  # for train_si, dev_si and test speakers
+    sd_test_utterances: int = 10  # per test speaker, go to `test`; the rest to `train_sd`
     leading_pause_s: list[float] = field(default_factory=lambda: [0.1, 0.25])  # silence before speech (range)
-    peak: float = 0.9                      # speech and noise are peak-normalised to this
-    sentences: str = "grid"                # grid: 6-word GRID commands; timit_like: 8-15 word read sentences
-    room_tone_db: float | None = None      # pink room tone this far below the speech's RMS (None: digital silence)
-    noise_seconds: float = 25.0            # length of each noise recording
+    peak: float = 0.9  # speech and noise are peak-normalised to this
+    sentences: str = "grid"  # grid: 6-word GRID commands; timit_like: 8-15 word read sentences
+    room_tone_db: float | None = None  # pink room tone this far below the speech's RMS (None: digital silence)
+    noise_seconds: float = 25.0  # length of each noise recording
     noise_types: list[str] = field(default_factory=lambda: list(NOISE_TYPES))
-    babble_talkers: int = 4                # simultaneous utterances in babble
+    babble_talkers: int = 4  # simultaneous utterances in babble
     mbrola_dir: str = "/usr/share/mbrola"  # holds <db>/<db> for every speaker's database
     speakers: list[SpeakerConfig] = field(default_factory=list)
 
@@ -54,6 +54,7 @@ class CorpusConfig:
 
 def check_corpus_config(config: CorpusConfig, where: str = "corpus config") -> None:
     """Fail with a message naming `where` when the config cannot make a usable corpus."""
+
     def fail(message: str) -> None:
         raise ConfigError(f"{where}: {message}")
 

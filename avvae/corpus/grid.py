@@ -16,9 +16,12 @@ DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 ADVERBS = ("again", "now", "please", "soon")
 
 # How each letter is written so that espeak-ng says its name (checked on the us1 and *-en voices).
-LETTER_NAMES = dict(zip(LETTERS, (
-    "eigh bee see dee ee ef gee aitch eye jay kay el em en oh pee cue ar ess tee you vee ex why zed".split()
-)))
+LETTER_NAMES = dict(
+    zip(
+        LETTERS,
+        ("eigh bee see dee ee ef gee aitch eye jay kay el em en oh pee cue ar ess tee you vee ex why zed".split()),
+    )
+)
 
 
 def draw_sentence(rng: np.random.Generator) -> list[str]:

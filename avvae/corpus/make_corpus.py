@@ -82,7 +82,8 @@ def plan_corpus(config: CorpusConfig) -> list[Utterance]:
     """Every recorded utterance (babble talkers excluded), `<spk>_<nnn>` ids in speaker order."""
     return [
         plan_utterance(config, speaker, f"{speaker.id}_{index:03d}")
-        for speaker in config.speakers if speaker.split != "babble"
+        for speaker in config.speakers
+        if speaker.split != "babble"
         for index in range(config.utterances_per_speaker)
     ]
 
@@ -116,16 +117,22 @@ def noise_file(corpus_dir: Path, split: str, noise_type: str) -> Path:
 
 def make_utterance(config: CorpusConfig, utterance: Utterance, corpus_dir: Path) -> None:
     """Synthesise one utterance and render its lips; the wav is written last (its presence means complete)."""
-    audio, timeline = synthesise(utterance.speaker, spoken(config, utterance.words), utterance.pause_s,
-                                 config.mbrola_dir)
+    audio, timeline = synthesise(
+        utterance.speaker, spoken(config, utterance.words), utterance.pause_s, config.mbrola_dir
+    )
     duration = len(audio) / config.sample_rate
     frame_times = np.arange(int(round(duration * config.fps))) / config.fps
     trajectory = mouth_trajectory(timeline, frame_times)
-    frames = render_mouth(trajectory, draw_appearance(utterance.speaker.appearance_seed),
-                          rng_for(config.seed, utterance.utt, "lips"), size=config.lips_size)
+    frames = render_mouth(
+        trajectory,
+        draw_appearance(utterance.speaker.appearance_seed),
+        rng_for(config.seed, utterance.utt, "lips"),
+        size=config.lips_size,
+    )
     if config.room_tone_db is not None:
-        audio = audio + room_tone(rng_for(config.seed, utterance.utt, "room"), audio, config.room_tone_db,
-                                  config.sample_rate)
+        audio = audio + room_tone(
+            rng_for(config.seed, utterance.utt, "room"), audio, config.room_tone_db, config.sample_rate
+        )
     files = utterance_files(corpus_dir, utterance)
     write_text_atomic(files["pho"], format_timeline(timeline))
     save_lips(files["lips"], frames, config.fps)
@@ -147,8 +154,13 @@ def make_babble_stream(config: CorpusConfig, split: str, talker: int) -> np.ndar
     return babble_stream(utterances, length, rng_for(config.seed, "babble", split, str(talker)))
 
 
-def make_noise(config: CorpusConfig, split: str, noise_type: str, speech_spectrum: tuple | None,
-               babble_streams: list[np.ndarray] | None) -> np.ndarray:
+def make_noise(
+    config: CorpusConfig,
+    split: str,
+    noise_type: str,
+    speech_spectrum: tuple | None,
+    babble_streams: list[np.ndarray] | None,
+) -> np.ndarray:
     """One noise recording, peak-normalised; train and test draw from different seeds and utterances."""
     length = int(round(config.noise_seconds * config.sample_rate))
     rng = rng_for(config.seed, "noise", split, noise_type)
@@ -183,7 +195,9 @@ def _check_same_config(corpus_dir: Path, config_text: str) -> None:
 def _write_tables(config: CorpusConfig, corpus_dir: Path, plans: list[Utterance]) -> None:
     """speakers.yaml and text: what prepare_data needs besides the audio and lips."""
     table = {
-        "seed": config.seed, "sample_rate": config.sample_rate, "fps": config.fps,
+        "seed": config.seed,
+        "sample_rate": config.sample_rate,
+        "fps": config.fps,
         "speakers": [dataclasses.asdict(speaker) for speaker in config.speakers],
         "sets": corpus_sets(config),
         "noise_types": list(config.noise_types),
@@ -206,22 +220,34 @@ def make_corpus(config: CorpusConfig, corpus_dir: str | Path, nj: int = 1) -> No
     _write_tables(config, corpus_dir, plans)
 
     todo = [plan for plan in plans if not all(f.is_file() for f in utterance_files(corpus_dir, plan).values())]
-    log.info("%d utterances of %d speakers, %d to synthesise", len(plans),
-             len({plan.speaker.id for plan in plans}), len(todo))
+    log.info(
+        "%d utterances of %d speakers, %d to synthesise",
+        len(plans),
+        len({plan.speaker.id for plan in plans}),
+        len(todo),
+    )
     _run_jobs([(make_utterance, (config, plan, corpus_dir)) for plan in todo], nj, "utterances")
 
-    noises = [(split, kind) for split in NOISE_SPLITS for kind in config.noise_types
-              if not noise_file(corpus_dir, split, kind).is_file()]
+    noises = [
+        (split, kind)
+        for split in NOISE_SPLITS
+        for kind in config.noise_types
+        if not noise_file(corpus_dir, split, kind).is_file()
+    ]
     log.info("%d noise recordings to make (%s)", len(noises), ", ".join(config.noise_types))
     spectrum = _training_speech_spectrum(config, corpus_dir) if any(k == "ssn" for _, k in noises) else None
-    talkers = [(split, talker) for split in sorted({split for split, kind in noises if kind == "babble"})
-               for talker in range(config.babble_talkers)]
+    talkers = [
+        (split, talker)
+        for split in sorted({split for split, kind in noises if kind == "babble"})
+        for talker in range(config.babble_talkers)
+    ]
     streams = _run_jobs([(make_babble_stream, (config, *key)) for key in talkers], nj, "babble talkers")
     streams_of = dict(zip(talkers, streams))
     for split, kind in noises:
         mine = [streams_of[(split, talker)] for talker in range(config.babble_talkers)] if kind == "babble" else None
-        write_wav(noise_file(corpus_dir, split, kind), make_noise(config, split, kind, spectrum, mine),
-                        config.sample_rate)
+        write_wav(
+            noise_file(corpus_dir, split, kind), make_noise(config, split, kind, spectrum, mine), config.sample_rate
+        )
     mark_done(corpus_dir)
     log.info("corpus complete in %s", corpus_dir)
 

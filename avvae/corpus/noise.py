@@ -57,8 +57,13 @@ def speech_shaped_noise(
     return shape_white_noise(rng, length, gain)
 
 
-def shaped_noise(rng: np.random.Generator, kind: str, length: int, rate: int,
-                 speech_spectrum: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def shaped_noise(
+    rng: np.random.Generator,
+    kind: str,
+    length: int,
+    rate: int,
+    speech_spectrum: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """A coloured noise (a key of COLOUR_EXPONENTS) or, for "ssn", noise with the speech's (frequencies, density)."""
     if kind in COLOUR_EXPONENTS:
         return coloured_noise(rng, length, rate, COLOUR_EXPONENTS[kind])

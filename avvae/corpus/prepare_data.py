@@ -63,8 +63,10 @@ def prepare_data(corpus_dir: str | Path, data_dir: str | Path) -> dict[str, int]
         counts[name] = validate_data_dir(data_dir / name, table["sample_rate"])
     for name, split in NOISE_SETS.items():
         utt2spk = {f"{kind}_{split}": kind for kind in table["noise_types"]}
-        write_table(data_dir / name / "wav.scp",
-                    {key: str(corpus_dir / "noise" / split / f"{kind}.wav") for key, kind in utt2spk.items()})
+        write_table(
+            data_dir / name / "wav.scp",
+            {key: str(corpus_dir / "noise" / split / f"{kind}.wav") for key, kind in utt2spk.items()},
+        )
         write_table(data_dir / name / "utt2spk", utt2spk)
         write_table(data_dir / name / "spk2utt", spk2utt_from_utt2spk(utt2spk))
         counts[name] = validate_data_dir(data_dir / name, table["sample_rate"], require_lips=False)

@@ -23,14 +23,14 @@ class Appearance:
     cavity: float
     teeth: float
     tongue: float
-    half_width: float       # mouth half-width at neutral width
-    max_opening: float      # half-height of the opening when fully open
-    upper_lip: float        # lip thicknesses
+    half_width: float  # mouth half-width at neutral width
+    max_opening: float  # half-height of the opening when fully open
+    upper_lip: float  # lip thicknesses
     lower_lip: float
-    offset_x: float         # head position in the ROI
+    offset_x: float  # head position in the ROI
     offset_y: float
-    light_slope: float      # left-right illumination difference across the ROI
-    opening_gain: float     # how widely this speaker opens
+    light_slope: float  # left-right illumination difference across the ROI
+    opening_gain: float  # how widely this speaker opens
 
 
 def draw_appearance(appearance_seed: int) -> Appearance:
@@ -39,10 +39,19 @@ def draw_appearance(appearance_seed: int) -> Appearance:
     skin = rng.uniform(150, 205)
     lip = skin - rng.uniform(45, 70)
     return Appearance(
-        skin=skin, lip=lip, cavity=rng.uniform(18, 38), teeth=rng.uniform(200, 235),
-        tongue=lip - rng.uniform(5, 20), half_width=rng.uniform(18, 23), max_opening=rng.uniform(10, 14),
-        upper_lip=rng.uniform(4.0, 6.0), lower_lip=rng.uniform(5.0, 7.5), offset_x=rng.uniform(-3, 3),
-        offset_y=rng.uniform(-3, 3), light_slope=rng.uniform(-15, 15), opening_gain=rng.uniform(0.85, 1.15),
+        skin=skin,
+        lip=lip,
+        cavity=rng.uniform(18, 38),
+        teeth=rng.uniform(200, 235),
+        tongue=lip - rng.uniform(5, 20),
+        half_width=rng.uniform(18, 23),
+        max_opening=rng.uniform(10, 14),
+        upper_lip=rng.uniform(4.0, 6.0),
+        lower_lip=rng.uniform(5.0, 7.5),
+        offset_x=rng.uniform(-3, 3),
+        offset_y=rng.uniform(-3, 3),
+        light_slope=rng.uniform(-15, 15),
+        opening_gain=rng.uniform(0.85, 1.15),
     )
 
 
@@ -62,8 +71,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def render_mouth(
-    trajectory: np.ndarray, appearance: Appearance, rng: np.random.Generator, size: int = 67,
-    jitter_px: float = 0.4, pixel_noise: float = 2.5,
+    trajectory: np.ndarray,
+    appearance: Appearance,
+    rng: np.random.Generator,
+    size: int = 67,
+    jitter_px: float = 0.4,
+    pixel_noise: float = 2.5,
 ) -> np.ndarray:
     """uint8 frames [T, size, size] for articulator values `trajectory` [T, 5] (columns as ARTICULATORS)."""
     values = dict(zip(ARTICULATORS, np.clip(trajectory, 0.0, 1.0).T))
@@ -96,9 +109,9 @@ def render_mouth(
     inside = appearance.cavity + (appearance.teeth - appearance.cavity) * teeth
     inside = inside + (appearance.tongue - inside) * tongue
 
-    shading = appearance.light_slope * (x / size - 0.5) - 12.0 * np.exp(-((y - 3.0) / 6.0) ** 2)  # nose shadow
+    shading = appearance.light_slope * (x / size - 0.5) - 12.0 * np.exp(-(((y - 3.0) / 6.0) ** 2))  # nose shadow
     skin = appearance.skin + shading[None]
-    seam = np.exp(-(dy / 0.8) ** 2) * (np.abs(dx) < inner_width) * (1.0 - mouth)
+    seam = np.exp(-((dy / 0.8) ** 2)) * (np.abs(dx) < inner_width) * (1.0 - mouth)
     lip_tone = appearance.lip + shading[None] + 8.0 * (dy > 0) - 0.2 * appearance.lip * seam
     image = skin + (lip_tone - skin) * lips
     image = image + (inside - image) * mouth

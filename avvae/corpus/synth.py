@@ -50,7 +50,8 @@ def check_tools(speakers: list[SpeakerConfig], mbrola_dir: str | Path) -> None:
         raise SynthesisToolError(
             "MBROLA voice(s) missing: "
             + ", ".join(f"{db} (expected {voice_path(mbrola_dir, db)})" for db in missing)
-            + "; install the Debian package(s) " + " ".join(f"mbrola-{db}" for db in missing)
+            + "; install the Debian package(s) "
+            + " ".join(f"mbrola-{db}" for db in missing)
             + " (Debian non-free)"
         )
     for speaker in {speaker.voice: speaker for speaker in speakers}.values():
@@ -99,8 +100,17 @@ def synthesise(
         pho, wav = Path(workdir) / "in.pho", Path(workdir) / "out.wav"
         pho.write_text("".join(f"{symbol} {ms} {pitch}\n".rstrip() + "\n" for symbol, ms, pitch in entries))
         _run(
-            ["mbrola", "-e", "-f", str(speaker.pitch_ratio), "-t", str(speaker.time_ratio),
-             str(voice_path(mbrola_dir, speaker.db)), str(pho), str(wav)],
+            [
+                "mbrola",
+                "-e",
+                "-f",
+                str(speaker.pitch_ratio),
+                "-t",
+                str(speaker.time_ratio),
+                str(voice_path(mbrola_dir, speaker.db)),
+                str(pho),
+                str(wav),
+            ],
             f"mbrola (database {speaker.db})",
         )
         samples, rate = soundfile.read(str(wav), dtype="float32")

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-ADJECTIVES = tuple("""
+ADJECTIVES = tuple(
+    """
 old young small large quiet noisy bright dark heavy light cold warm early late happy angry careful lazy clever
 brave gentle rough smooth narrow wide empty busy yellow purple golden silver wooden broken hidden famous strange
 simple thin thick sharp soft hungry tired proud honest rapid steady distant local modern ancient fresh bitter
 sweet muddy dusty shiny greasy frozen
-""".split())
+""".split()
+)
 
-NOUNS = tuple("""
+NOUNS = tuple(
+    """
 farmer teacher doctor sailor baker driver painter lawyer student nurse soldier miner pilot writer butcher
 singer dancer fisherman gardener neighbour child girl boy woman man grandmother uncle captain
 dog horse kitten rabbit goose donkey pony mouse tiger camel
@@ -26,38 +29,62 @@ forest meadow island office cellar ladder basket bottle blanket bucket candle ca
 drawer engine fence hammer jacket kettle lamp letter mirror needle pencil pillow pocket rope saddle shovel
 spoon table ticket towel trumpet wagon wallet wheel whistle apple biscuit bread butter cheese onion orange
 pepper potato sugar tomato water coffee soup
-""".split())
+""".split()
+)
 
-PLACES = tuple("""
+PLACES = tuple(
+    """
 barn garden kitchen bridge river valley mountain village market station harbour castle chapel forest meadow
 island office cellar library bakery stable factory hospital school theatre museum
-""".split())
+""".split()
+)
 
-VERBS_PAST = tuple("""
+VERBS_PAST = tuple(
+    """
 carried painted opened closed cleaned fixed washed dropped lifted pushed pulled found lost bought sold
 borrowed wanted needed watched followed noticed ordered packed wrapped boiled cooked tasted counted measured
 polished repaired delivered collected forgot remembered broke chose caught brought taught built
-""".split())
-
-VERBS_MOTION = tuple("""
-walked hurried wandered rushed strolled marched drove rode sailed climbed travelled returned crept jumped
-""".split())
-
-ADVERBS = tuple("""
-quickly slowly quietly loudly carefully gladly rarely often nearly suddenly easily gently proudly sadly
-calmly boldly
-""".split())
-
-TIMES = (
-    "last night", "this morning", "on sunday", "every winter", "after lunch", "before dinner", "at noon",
-    "in the spring", "at midnight", "on monday", "all year", "last summer", "every evening", "on friday",
-    "in october", "at dawn",
+""".split()
 )
 
-NAMES = tuple("""
+VERBS_MOTION = tuple(
+    """
+walked hurried wandered rushed strolled marched drove rode sailed climbed travelled returned crept jumped
+""".split()
+)
+
+ADVERBS = tuple(
+    """
+quickly slowly quietly loudly carefully gladly rarely often nearly suddenly easily gently proudly sadly
+calmly boldly
+""".split()
+)
+
+TIMES = (
+    "last night",
+    "this morning",
+    "on sunday",
+    "every winter",
+    "after lunch",
+    "before dinner",
+    "at noon",
+    "in the spring",
+    "at midnight",
+    "on monday",
+    "all year",
+    "last summer",
+    "every evening",
+    "on friday",
+    "in october",
+    "at dawn",
+)
+
+NAMES = tuple(
+    """
 alice bob carol david ellen frank grace harry irene james kate lucy martin nora oscar peter ruth simon
 thomas victor
-""".split())
+""".split()
+)
 
 PREPOSITIONS = ("near", "behind", "beside", "under", "inside", "across", "above", "below", "towards", "past")
 
@@ -66,8 +93,16 @@ DETERMINERS = ("the", "a", "that", "this", "every", "our", "my", "her", "his", "
 NUMBERS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve", "twenty")
 
 
-IRREGULAR_PLURALS = {"child": "children", "woman": "women", "man": "men", "fisherman": "fishermen",
-                     "mouse": "mice", "goose": "geese", "potato": "potatoes", "tomato": "tomatoes"}
+IRREGULAR_PLURALS = {
+    "child": "children",
+    "woman": "women",
+    "man": "men",
+    "fisherman": "fishermen",
+    "mouse": "mice",
+    "goose": "geese",
+    "potato": "potatoes",
+    "tomato": "tomatoes",
+}
 
 
 def plural(noun: str) -> str:
@@ -113,15 +148,29 @@ def _motion(rng: np.random.Generator) -> list[str]:
 
 def _counted(rng: np.random.Generator) -> list[str]:
     """name counted seven adjective nouns and verbed them adverb."""
-    return ([_pick(rng, NAMES), _pick(rng, VERBS_PAST), _pick(rng, NUMBERS), _pick(rng, ADJECTIVES),
-             plural(_pick(rng, NOUNS)), "and", _pick(rng, VERBS_PAST), "them", _pick(rng, ADVERBS)])
+    return [
+        _pick(rng, NAMES),
+        _pick(rng, VERBS_PAST),
+        _pick(rng, NUMBERS),
+        _pick(rng, ADJECTIVES),
+        plural(_pick(rng, NOUNS)),
+        "and",
+        _pick(rng, VERBS_PAST),
+        "them",
+        _pick(rng, ADVERBS),
+    ]
 
 
 def _question(rng: np.random.Generator) -> list[str]:
     """why did the subject leave the object behind the place."""
-    return ([_pick(rng, ("why", "when", "where", "how"))] + ["did"] + _subject(rng)
-            + [_pick(rng, ("leave", "hide", "find", "sell", "paint", "carry", "clean", "fix"))]
-            + _noun_phrase(rng) + _place(rng))
+    return (
+        [_pick(rng, ("why", "when", "where", "how"))]
+        + ["did"]
+        + _subject(rng)
+        + [_pick(rng, ("leave", "hide", "find", "sell", "paint", "carry", "clean", "fix"))]
+        + _noun_phrase(rng)
+        + _place(rng)
+    )
 
 
 TEMPLATES = (_transitive, _motion, _counted, _question)
@@ -134,8 +183,25 @@ def draw_sentence(rng: np.random.Generator) -> list[str]:
 
 def vocabulary() -> set[str]:
     """Every word a sentence can hold (plural nouns as drawn)."""
-    words = set(ADJECTIVES + NOUNS + PLACES + VERBS_PAST + VERBS_MOTION + ADVERBS + NAMES + PREPOSITIONS
-                + DETERMINERS + NUMBERS)
+    words = set(
+        ADJECTIVES + NOUNS + PLACES + VERBS_PAST + VERBS_MOTION + ADVERBS + NAMES + PREPOSITIONS + DETERMINERS + NUMBERS
+    )
     words |= {word for time in TIMES for word in time.split()} | {plural(noun) for noun in NOUNS}
-    return words | {"and", "them", "did", "why", "when", "where", "how", "the", "leave", "hide", "find", "sell",
-                    "paint", "carry", "clean", "fix"}
+    return words | {
+        "and",
+        "them",
+        "did",
+        "why",
+        "when",
+        "where",
+        "how",
+        "the",
+        "leave",
+        "hide",
+        "find",
+        "sell",
+        "paint",
+        "carry",
+        "clean",
+        "fix",
+    }

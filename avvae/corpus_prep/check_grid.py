@@ -44,8 +44,10 @@ def check_release(recipe: Path, root: Path) -> ReleaseReport:
             roles.update({spk: name for spk in read_speaker_list(getattr(config, f"{name}_speakers"))})
         except CorpusLayoutError as error:
             report.problem("speaker list", str(error))
-    report.found.append("speaker split: " + ", ".join(
-        f"{name} {sum(1 for role in roles.values() if role == name)}" for name in ("train", "dev", "test")))
+    report.found.append(
+        "speaker split: "
+        + ", ".join(f"{name} {sum(1 for role in roles.values() if role == name)}" for name in ("train", "dev", "test"))
+    )
     layouts: dict[str, int] = {}
     for spk in sorted(roles, key=lambda name: (len(name), name)):
         try:
@@ -68,7 +70,9 @@ def check_release(recipe: Path, root: Path) -> ReleaseReport:
         _check_first_video(spk, first, config, report)
         mark = "!" if report.problem_count > before else " "
         report.speakers.append(f"{mark}{spk} {roles[spk]} {len(videos)}v")
-    report.found.append("videos found in: " + (", ".join(f"{root}/{layout} ({count} speakers)"
-                                                         for layout, count in layouts.items()) or "none"))
+    report.found.append(
+        "videos found in: "
+        + (", ".join(f"{root}/{layout} ({count} speakers)" for layout, count in layouts.items()) or "none")
+    )
     report.legend = "speaker, recipe split, videos (v); ! = has problems"
     return report

@@ -47,16 +47,19 @@ def _seconds(path: Path) -> tuple[int, int] | None:
     return info.frames, info.samplerate
 
 
-def _check_speaker(spk: str, group: str, layout: NtcdLayout, noisy: bool, config: NtcdConfig, report: ReleaseReport
-                   ) -> tuple[int, int, int]:
+def _check_speaker(
+    spk: str, group: str, layout: NtcdLayout, noisy: bool, config: NtcdConfig, report: ReleaseReport
+) -> tuple[int, int, int]:
     """Record one speaker's problems (noisy versions only if `noisy`: their folder is known); returns its counts of
     clean wavs, lip files and noisy versions."""
     utts = list_utterances(layout.root, config.clean_audio, group=group, spk=spk)
     folder = layout.lips_folders.get(spk)
     mats = {path.stem: path for path in folder.glob("*.mat")} if folder else {}
     if folder is None and layout.lips_folders:
-        report.problem("speaker without lip folder", f"{spk}: no {layout.lips_root}/"
-                       f"{{{','.join(config.lips_splits)}}}/{spk}/ folder")
+        report.problem(
+            "speaker without lip folder",
+            f"{spk}: no {layout.lips_root}/{{{','.join(config.lips_splits)}}}/{spk}/ folder",
+        )
     kinds, found = config.noise_types if noisy else [], 0
     for utt in utts:
         clean_path = release_path(layout.root, config.clean_audio, group=group, spk=spk, utt=utt)
@@ -69,15 +72,23 @@ def _check_speaker(spk: str, group: str, layout: NtcdLayout, noisy: bool, config
         elif utt in mats:
             _check_lips(mats[utt], clean, config, report)
         for kind in kinds:
-            path = release_path(layout.noisy_root, config.noisy_audio, noise=kind, snr=str(config.noise_snr),
-                                group=group, spk=spk, utt=utt)
+            path = release_path(
+                layout.noisy_root,
+                config.noisy_audio,
+                noise=kind,
+                snr=str(config.noise_snr),
+                group=group,
+                spk=spk,
+                utt=utt,
+            )
             if not path.is_file():
                 report.problem(f"missing noisy version ({config.noise_snr} dB)", str(path))
                 continue
             found += 1
             if _seconds(path) != clean:
-                report.problem("noisy length differs from clean",
-                               f"{path}: {_seconds(path)} (samples, Hz), clean {clean}")
+                report.problem(
+                    "noisy length differs from clean", f"{path}: {_seconds(path)} (samples, Hz), clean {clean}"
+                )
     for utt in sorted(set(mats) - set(utts)):
         report.problem("lip file without clean speech", str(mats[utt]))
     return len(utts), len(mats), found
@@ -96,8 +107,10 @@ def _check_lips(path: Path, clean: tuple[int, int], config: NtcdConfig, report: 
         return
     lips, audio = frames / config.lips_fps, clean[0] / clean[1]
     if abs(lips - audio) > config.lips_tolerance:
-        report.problem(f"lips and audio durations differ by more than {config.lips_tolerance:g} s",
-                       f"{path}: {frames} frames = {lips:.2f} s at {config.lips_fps:g} fps, clean audio {audio:.2f} s")
+        report.problem(
+            f"lips and audio durations differ by more than {config.lips_tolerance:g} s",
+            f"{path}: {frames} frames = {lips:.2f} s at {config.lips_fps:g} fps, clean audio {audio:.2f} s",
+        )
 
 
 def _describe_noisy(noisy_root: Path, config: NtcdConfig, report: ReleaseReport) -> str:
@@ -107,8 +120,12 @@ def _describe_noisy(noisy_root: Path, config: NtcdConfig, report: ReleaseReport)
         if not (noisy_root / kind).is_dir():
             report.problem("missing noise folder", str(noisy_root / kind))
             continue
-        snrs[kind] = " ".join(sorted((p.name for p in (noisy_root / kind).iterdir() if p.is_dir()),
-                                     key=lambda name: float(name) if name.lstrip("-").isdigit() else float("inf")))
+        snrs[kind] = " ".join(
+            sorted(
+                (p.name for p in (noisy_root / kind).iterdir() if p.is_dir()),
+                key=lambda name: float(name) if name.lstrip("-").isdigit() else float("inf"),
+            )
+        )
     if len(set(snrs.values())) == 1:
         return f"{' '.join(snrs)}, each with SNR folders {next(iter(snrs.values()))}"
     return "; ".join(f"{kind}: {value}" for kind, value in snrs.items())
@@ -122,8 +139,11 @@ def check_release(recipe: Path, root: Path) -> ReleaseReport:
         return report
     lips_root = _attempt(report, "lip ROI folder", lambda: find_lips_root(root, config))
     noisy_root = _attempt(report, "noisy speech folder", lambda: find_noisy_root(root, config))
-    folders = (_attempt(report, "lip ROI folder", lambda: lip_folders(lips_root, config.lips_splits)) or {}
-               ) if lips_root else {}
+    folders = (
+        (_attempt(report, "lip ROI folder", lambda: lip_folders(lips_root, config.lips_splits)) or {})
+        if lips_root
+        else {}
+    )
     layout = NtcdLayout(root, lips_root or root, noisy_root or root, folders)
     groups = {}
     for group in (config.volunteers_group, config.lipspeakers_group):
@@ -132,23 +152,35 @@ def check_release(recipe: Path, root: Path) -> ReleaseReport:
         except CorpusLayoutError as error:  # lipspeakers are optional unless the config lists some
             if group == config.volunteers_group or config.lipspeakers:
                 report.problem("clean speech folder", str(error))
-    counts = {group: sum(1 for g in groups.values() if g == group)
-              for group in (config.volunteers_group, config.lipspeakers_group)}
-    report.found.append(f"clean speech ({config.clean_audio}): "
-                        + ", ".join(f"{group} {count}" for group, count in counts.items()) + " speakers")
+    counts = {
+        group: sum(1 for g in groups.values() if g == group)
+        for group in (config.volunteers_group, config.lipspeakers_group)
+    }
+    report.found.append(
+        f"clean speech ({config.clean_audio}): "
+        + ", ".join(f"{group} {count}" for group, count in counts.items())
+        + " speakers"
+    )
     if lips_root:
         per_split = {split: sum(1 for f in folders.values() if f.parent.name == split) for split in config.lips_splits}
-        report.found.append(f"lip ROIs: {lips_root} ({'set' if config.lips_root else 'found'}): "
-                            + ", ".join(f"{split} {n}" for split, n in per_split.items()) + " speakers")
+        report.found.append(
+            f"lip ROIs: {lips_root} ({'set' if config.lips_root else 'found'}): "
+            + ", ".join(f"{split} {n}" for split, n in per_split.items())
+            + " speakers"
+        )
     if noisy_root:
-        report.found.append(f"noisy speech: {noisy_root} ({'set' if config.noisy_root else 'found'}): "
-                            + _describe_noisy(noisy_root, config, report))
+        report.found.append(
+            f"noisy speech: {noisy_root} ({'set' if config.noisy_root else 'found'}): "
+            + _describe_noisy(noisy_root, config, report)
+        )
 
     splits = _attempt(report, "speaker split", lambda: speaker_splits(layout, config)) or {}
     role = {spk: name for name, speakers in splits.items() for spk in speakers}
     role.update({spk: "lipspk" for spk in config.lipspeakers})
-    report.found.append(f"speaker split ({config.speaker_split}): "
-                        + ", ".join(f"{name} {len(speakers)}" for name, speakers in splits.items()))
+    report.found.append(
+        f"speaker split ({config.speaker_split}): "
+        + ", ".join(f"{name} {len(speakers)}" for name, speakers in splits.items())
+    )
     for spk in sorted(set(role) - set(groups)):
         report.problem("split speaker without clean speech", f"{spk} ({role[spk]}): not in {root / 'Clean'}")
     for spk in sorted(set(folders) - set(groups)):
@@ -160,6 +192,8 @@ def check_release(recipe: Path, root: Path) -> ReleaseReport:
         mark = "!" if report.problem_count > before else " "
         release = folders[spk].parent.name if spk in folders else "-"
         report.speakers.append(f"{mark}{spk} {role.get(spk, '-')}/{release} {wavs}w {lips}l {noisy}n")
-    report.legend = (f"speaker, recipe split/release split, clean wavs (w), lip files (l), noisy versions at "
-                     f"{config.noise_snr} dB over {len(config.noise_types)} noise types (n); ! = has problems")
+    report.legend = (
+        f"speaker, recipe split/release split, clean wavs (w), lip files (l), noisy versions at "
+        f"{config.noise_snr} dB over {len(config.noise_types)} noise types (n); ! = has problems"
+    )
     return report

@@ -71,8 +71,9 @@ def list_utterances(root: Path, template: str, **fields: str) -> list[str]:
         raise CorpusLayoutError(f"layout template {template!r}: {{utt}} must be in the file name")
     prefix, suffix = name.split("\0")
     require_folder(folder, "speaker folder")
-    return sorted(p.name[len(prefix):len(p.name) - len(suffix)] for p in folder.glob(f"{prefix}*{suffix}")
-                  if p.is_file())
+    return sorted(
+        p.name[len(prefix) : len(p.name) - len(suffix)] for p in folder.glob(f"{prefix}*{suffix}") if p.is_file()
+    )
 
 
 def list_speakers(root: Path, template: str, **fields: str) -> list[str]:
@@ -113,20 +114,29 @@ def split_test_utterances(utts: list[str], count: int, seed: int, spk: str, excl
     """
     candidates = sorted(utt for utt in utts if utt not in exclude)
     if len(candidates) < count or len(utts) <= count:
-        raise CorpusLayoutError(f"speaker {spk}: {len(utts)} utterances ({len(candidates)} testable), but {count} "
-                                "go to test and train_sd needs some")
+        raise CorpusLayoutError(
+            f"speaker {spk}: {len(utts)} utterances ({len(candidates)} testable), but {count} "
+            "go to test and train_sd needs some"
+        )
     rng = np.random.default_rng([seed, *spk.encode()])
     return set(rng.choice(candidates, size=count, replace=False).tolist())
 
 
-def split_speaker_sets(utterances: dict[str, list[str]], speakers: dict[str, list[str]], test_count: int, seed: int,
-                       exclude: Collection[str] = ()) -> dict[str, list[tuple[str, str]]]:
+def split_speaker_sets(
+    utterances: dict[str, list[str]],
+    speakers: dict[str, list[str]],
+    test_count: int,
+    seed: int,
+    exclude: Collection[str] = (),
+) -> dict[str, list[tuple[str, str]]]:
     """The (speaker, utterance) pairs of each speech set of a speaker split (`speakers`: "train", "dev" and "test"
     lists): train_si and dev_si every utterance of the training and dev speakers; of each test speaker, the
     `test_count` utterances drawn for test (split_test_utterances, never one of `exclude`) and the rest for train_sd.
     Speakers in their list's order, each speaker's utterances in the order of `utterances`."""
-    tested = {spk: split_test_utterances(utterances.get(spk, []), test_count, seed, spk, list(exclude))
-              for spk in speakers["test"]}
+    tested = {
+        spk: split_test_utterances(utterances.get(spk, []), test_count, seed, spk, list(exclude))
+        for spk in speakers["test"]
+    }
 
     def pairs(names: list[str], keep: Callable[[str, str], bool] = lambda spk, utt: True) -> list[tuple[str, str]]:
         return [(spk, utt) for spk in names for utt in utterances.get(spk, []) if keep(spk, utt)]
@@ -162,15 +172,16 @@ def audio_at_rate(source: Path, target: Path, rate: int) -> Path:
     return target
 
 
-def fit_lips_to_audio(frames: np.ndarray, fps: float, num_samples: int, rate: int, tolerance: float,
-                      where: Path) -> np.ndarray:
+def fit_lips_to_audio(
+    frames: np.ndarray, fps: float, num_samples: int, rate: int, tolerance: float, where: Path
+) -> np.ndarray:
     """Frames trimmed to the audio's duration; an error naming `where` if the video is too short to cover it."""
     seconds = num_samples / rate
     if len(frames) / fps < seconds - tolerance:
         raise CorpusLayoutError(
             f"{where}: {len(frames)} lip frames ({len(frames) / fps:.2f} s at {fps:g} fps) for {seconds:.2f} s of audio"
         )
-    return frames[:max(1, int(round(seconds * fps)))]
+    return frames[: max(1, int(round(seconds * fps)))]
 
 
 def crossfade_concatenate(segments: list[np.ndarray], fade: int) -> np.ndarray:
@@ -179,8 +190,8 @@ def crossfade_concatenate(segments: list[np.ndarray], fade: int) -> np.ndarray:
     for segment in segments[1:]:
         n = min(fade, len(out), len(segment))
         ramp = np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / max(n, 1)).astype(np.float32)
-        join = out[len(out) - n:] * ramp[::-1] + segment[:n] * ramp
-        out = np.concatenate([out[:len(out) - n], join, segment[n:]]).astype(np.float32)
+        join = out[len(out) - n :] * ramp[::-1] + segment[:n] * ramp
+        out = np.concatenate([out[: len(out) - n], join, segment[n:]]).astype(np.float32)
     return out
 
 
@@ -232,8 +243,9 @@ def run_parallel(function: Callable, jobs: Sequence, nj: int, what: str) -> None
             function(job)
         return
     with multiprocessing.Pool(nj) as pool:
-        for _ in tqdm(pool.imap_unordered(function, jobs, chunksize=4), total=len(jobs), desc=what, unit="utt",
-                      mininterval=5.0):
+        for _ in tqdm(
+            pool.imap_unordered(function, jobs, chunksize=4), total=len(jobs), desc=what, unit="utt", mininterval=5.0
+        ):
             pass
 
 
@@ -262,6 +274,8 @@ def find_unique_folder(root: Path, is_match: Callable[[Path], bool], what: str, 
     if not found:
         raise CorpusLayoutError(f"{root}: no {what} found within {max_depth} folder levels; set its path in the config")
     if len(found) > 1:
-        raise CorpusLayoutError(f"{root}: {len(found)} candidates for the {what}: {', '.join(map(str, found))}; set "
-                                "the one to use in the config")
+        raise CorpusLayoutError(
+            f"{root}: {len(found)} candidates for the {what}: {', '.join(map(str, found))}; set "
+            "the one to use in the config"
+        )
     return found[0]

@@ -21,8 +21,7 @@ GENERATED_NOISE_TYPES = (*COLOUR_EXPONENTS, "ssn")
 PEAK = 0.9
 
 
-def write_generated_noise(folder: str | Path, speech_wavs: list[Path], rate: int, seconds: float, seed: int
-                          ) -> Path:
+def write_generated_noise(folder: str | Path, speech_wavs: list[Path], rate: int, seconds: float, seed: int) -> Path:
     """Write the noise folder (recordings already there are kept); returns it. The speech-shaped noise takes the
     average spectrum of `speech_wavs`."""
     folder = Path(folder)

@@ -86,32 +86,44 @@ class GridConfig:
 
     def __post_init__(self) -> None:
         if self.mouth not in MOUTH_METHODS:
-            raise CorpusLayoutError(f"corpus config: mouth must be one of {', '.join(MOUTH_METHODS)}, "
-                                    f"got {self.mouth!r}")
+            raise CorpusLayoutError(
+                f"corpus config: mouth must be one of {', '.join(MOUTH_METHODS)}, got {self.mouth!r}"
+            )
         if not self.video:
             raise CorpusLayoutError("corpus config: video needs at least one layout template")
         if self.noise not in NOISE_SOURCES:
-            raise CorpusLayoutError(f"corpus config: noise must be one of {', '.join(NOISE_SOURCES)}, "
-                                    f"got {self.noise!r}")
+            raise CorpusLayoutError(
+                f"corpus config: noise must be one of {', '.join(NOISE_SOURCES)}, got {self.noise!r}"
+            )
         for spk, counts in self.utterance_split.items():
             if len(counts) != 3 or any(not isinstance(n, int) or n < 0 for n in counts) or counts[0] < 1:
-                raise CorpusLayoutError(f"corpus config: utterance_split: {spk}: expected [train, dev, test] "
-                                        f"utterance counts (train at least 1), got {counts!r}")
+                raise CorpusLayoutError(
+                    f"corpus config: utterance_split: {spk}: expected [train, dev, test] "
+                    f"utterance counts (train at least 1), got {counts!r}"
+                )
         if self.detect_every < 0 or self.landmark_every < 1 or self.detect_height < 1 or self.mouth_scale <= 0:
-            raise CorpusLayoutError("corpus config: detect_every must be >= 0, landmark_every and detect_height >= 1 "
-                                    "and mouth_scale > 0")
+            raise CorpusLayoutError(
+                "corpus config: detect_every must be >= 0, landmark_every and detect_height >= 1 and mouth_scale > 0"
+            )
 
 
 def grid_words(utt: str) -> str:
     """The six words a GRID utterance id spells: command, colour, preposition and adverb by their first letter, the
     letter itself, the digit 1-9 or z for zero; e.g. `bbaf2n` -> "bin blue at f two now"."""
     digits = {**{str(number): word for number, word in enumerate(DIGITS) if number}, "z": DIGITS[0]}
-    slots = [{word[0]: word for word in COMMANDS}, {word[0]: word for word in COLOURS},
-             {word[0]: word for word in PREPOSITIONS}, {letter: letter for letter in LETTERS}, digits,
-             {word[0]: word for word in ADVERBS}]
+    slots = [
+        {word[0]: word for word in COMMANDS},
+        {word[0]: word for word in COLOURS},
+        {word[0]: word for word in PREPOSITIONS},
+        {letter: letter for letter in LETTERS},
+        digits,
+        {word[0]: word for word in ADVERBS},
+    ]
     if len(utt) != len(slots) or any(char not in slot for char, slot in zip(utt, slots)):
-        raise CorpusLayoutError(f"{utt!r} is not a GRID utterance id (command, colour, preposition, letter, digit 1-9 "
-                                "or z, adverb, e.g. bbaf2n)")
+        raise CorpusLayoutError(
+            f"{utt!r} is not a GRID utterance id (command, colour, preposition, letter, digit 1-9 "
+            "or z, adverb, e.g. bbaf2n)"
+        )
     return " ".join(slot[char] for char, slot in zip(utt, slots))
 
 
@@ -125,8 +137,13 @@ def load_crops(path: str | Path) -> dict[str, Crop]:
     table = yaml.safe_load(path.read_text()) or {}
     crops = {}
     for spk, box in table.items():
-        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) and v >= 0 for v in box)
-                and box[2] > 0 and box[3] > 0):
+        if not (
+            isinstance(box, list)
+            and len(box) == 4
+            and all(isinstance(v, int) and v >= 0 for v in box)
+            and box[2] > 0
+            and box[3] > 0
+        ):
             raise CorpusLayoutError(f"{path}: {spk}: expected [x, y, width, height] in pixels, got {box!r}")
         crops[str(spk)] = tuple(box)
     return crops
@@ -166,16 +183,20 @@ def speaker_videos(root: Path, config: GridConfig, spk: str) -> dict[str, Path]:
     looked = ", ".join(str(release_path(root, template, spk=spk, utt="<utt>")) for template in config.video)
     archives = [root / archive.format(spk=spk) for archive in VIDEO_ARCHIVES]
     packed = [archive for archive in archives if archive.is_file()]
-    hint = (f"; {packed[0]} is there: unpack it in the GRID root (cd {root} && unzip {packed[0].relative_to(root)})"
-            if packed else "")
+    hint = (
+        f"; {packed[0]} is there: unpack it in the GRID root (cd {root} && unzip {packed[0].relative_to(root)})"
+        if packed
+        else ""
+    )
     raise CorpusLayoutError(f"no videos of speaker {spk} (looked for {looked}){hint}")
 
 
 def _all_videos(root: Path, config: GridConfig) -> dict[tuple[str, str], Path]:
     """{(speaker, utterance): video} of every listed speaker, sorted."""
     require_folder(root, "GRID root")
-    return {(spk, utt): path for spk in _listed_speakers(config)
-            for utt, path in speaker_videos(root, config, spk).items()}
+    return {
+        (spk, utt): path for spk in _listed_speakers(config) for utt, path in speaker_videos(root, config, spk).items()
+    }
 
 
 def media_paths(corpus_dir: Path, spk: str, utt: str) -> tuple[Path, Path]:
@@ -194,8 +215,9 @@ def _read_video(video: Path, config: GridConfig) -> tuple[np.ndarray, np.ndarray
     return frames, audio
 
 
-def extract_media(db_root: str | Path, config: GridConfig, crops_path: str | Path, corpus_dir: str | Path,
-                  nj: int = 1, job: int = 1) -> int:
+def extract_media(
+    db_root: str | Path, config: GridConfig, crops_path: str | Path, corpus_dir: str | Path, nj: int = 1, job: int = 1
+) -> int:
     """Write lips and 16 kHz audio (media_paths) for this job's share of the videos; returns how many were written.
 
     Done utterances are skipped; with `skip_bad_video` an unreadable video is left out with a warning."""
@@ -229,14 +251,17 @@ def extract_video(video: Path, config: GridConfig, box: Crop, lips_path: Path, w
     return boxes
 
 
-def write_crops_picture(db_root: str | Path, config: GridConfig, crops_path: str | Path, picture: str | Path,
-                        count: int = 6) -> Path:
+def write_crops_picture(
+    db_root: str | Path, config: GridConfig, crops_path: str | Path, picture: str | Path, count: int = 6
+) -> Path:
     """A PNG of the mouth crops of the first video of `count` speakers spread over the lists, to look at."""
     videos = _all_videos(Path(db_root), config)
     crops = load_crops(crops_path)
     speakers = sorted({spk for spk, _ in videos}, key=lambda name: (len(name), name))
-    chosen = [speakers[i] for i in sorted(set(np.linspace(0, len(speakers) - 1, min(count, len(speakers)))
-                                              .round().astype(int)))]
+    chosen = [
+        speakers[i]
+        for i in sorted(set(np.linspace(0, len(speakers) - 1, min(count, len(speakers))).round().astype(int)))
+    ]
     examples = []
     for spk in chosen:
         utt = min(utt for name, utt in videos if name == spk)
@@ -256,16 +281,23 @@ def _split_utterances(by_speaker: dict[str, list[str]], config: GridConfig) -> d
         tested = config.test_utterances.get(spk, [])
         unknown = sorted(set(tested) - set(utts))
         if unknown or len(tested) > counts[2]:
-            raise CorpusLayoutError(f"test_utterances: {spk}: " + (f"{', '.join(unknown)} not among its utterances "
-                                    "with lips and audio" if unknown else f"{len(tested)} named, its test part is "
-                                    f"{counts[2]}"))
+            raise CorpusLayoutError(
+                f"test_utterances: {spk}: "
+                + (
+                    f"{', '.join(unknown)} not among its utterances with lips and audio"
+                    if unknown
+                    else f"{len(tested)} named, its test part is {counts[2]}"
+                )
+            )
         if len(utts) < sum(counts):
-            raise CorpusLayoutError(f"utterance_split: speaker {spk} has {len(utts)} utterances with lips and audio, "
-                                    f"but {counts} (train, dev, test) ask for {sum(counts)}")
+            raise CorpusLayoutError(
+                f"utterance_split: speaker {spk} has {len(utts)} utterances with lips and audio, "
+                f"but {counts} (train, dev, test) ask for {sum(counts)}"
+            )
         rest = [utt for utt in utts if utt not in tested]
         drawn = np.random.default_rng([config.seed, *spk.encode()]).permutation(rest).tolist()
         train, dev = counts[0], counts[0] + counts[1]
-        test = list(tested) + drawn[dev:dev + counts[2] - len(tested)]
+        test = list(tested) + drawn[dev : dev + counts[2] - len(tested)]
         for name, chosen in zip(parts, (drawn[:train], drawn[train:dev], test)):
             parts[name] += [(spk, utt) for utt in sorted(chosen)]
     return {**parts, "train_sd": list(parts["train_si"])}
@@ -282,24 +314,30 @@ def _split_pairs(pairs: list[tuple[str, str]], config: GridConfig) -> dict[str, 
     return split_speaker_sets(by_speaker, _speakers(config), config.test_utts_per_speaker, config.seed)
 
 
-def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path | None, corpus_dir: str | Path,
-                 data_dir: str | Path) -> dict[str, int]:
+def prepare_grid(
+    db_root: str | Path, config: GridConfig, noise_root: str | Path | None, corpus_dir: str | Path, data_dir: str | Path
+) -> dict[str, int]:
     """Write the speech and noise data dirs of GRID (lips and audio from `extract_media` first); returns each set's
     size. The noise comes from `noise_root`, or with `noise: generated` is made under CORPUS_DIR/noise."""
     if noise_root is None and config.noise != "generated":
-        raise CorpusLayoutError("no noise folder: pass --noise_root to run.sh or set GRID_NOISE in db.sh "
-                                "(<folder>/{train,test}/<type>/<name>.wav), or set noise: generated in the corpus "
-                                "config")
+        raise CorpusLayoutError(
+            "no noise folder: pass --noise_root to run.sh or set GRID_NOISE in db.sh "
+            "(<folder>/{train,test}/<type>/<name>.wav), or set noise: generated in the corpus "
+            "config"
+        )
     root, corpus_dir, data_dir = Path(db_root), Path(corpus_dir).resolve(), Path(data_dir)
     videos = _all_videos(root, config)
     media = {pair: media_paths(corpus_dir, *pair) for pair in videos}
     missing = sorted(pair for pair, paths in media.items() if not all(path.is_file() for path in paths))
     if missing and not config.skip_bad_video:
-        raise CorpusLayoutError(f"{media[missing[0]][0]}: lips or audio missing ({len(missing)} utterances in all): "
-                                "run the lips stage first")
+        raise CorpusLayoutError(
+            f"{media[missing[0]][0]}: lips or audio missing ({len(missing)} utterances in all): "
+            "run the lips stage first"
+        )
     if missing:
-        log.warning("%d utterances have no lips or audio (bad video) and are left out, e.g. %s_%s", len(missing),
-                    *missing[0])
+        log.warning(
+            "%d utterances have no lips or audio (bad video) and are left out, e.g. %s_%s", len(missing), *missing[0]
+        )
     pairs = sorted(set(videos) - set(missing))
 
     def utterance(spk: str, utt: str) -> Utterance:
@@ -311,11 +349,18 @@ def prepare_grid(db_root: str | Path, config: GridConfig, noise_root: str | Path
         return Utterance(f"{spk}_{utt}", spk, wav, lips, text)
 
     sets = _split_pairs(pairs, config)
-    counts = {name: write_speech_set(data_dir / name, [utterance(*pair) for pair in members], config.sample_rate)
-              for name, members in sets.items()}
+    counts = {
+        name: write_speech_set(data_dir / name, [utterance(*pair) for pair in members], config.sample_rate)
+        for name, members in sets.items()
+    }
     if config.noise == "generated":
-        noise_root = write_generated_noise(corpus_dir / "noise", [media[pair][1] for pair in sets["train_si"]],
-                                           config.sample_rate, config.noise_seconds, config.seed)
+        noise_root = write_generated_noise(
+            corpus_dir / "noise",
+            [media[pair][1] for pair in sets["train_si"]],
+            config.sample_rate,
+            config.noise_seconds,
+            config.seed,
+        )
     for name, split in NOISE_SPLITS.items():
         recordings = noise_folder_recordings(Path(noise_root), split, corpus_dir, config.sample_rate)
         counts[name] = write_noise_set(data_dir / name, recordings, config.sample_rate)

@@ -54,8 +54,9 @@ def mouth_crops(frames: np.ndarray, config: GridConfig, box: Crop, where: Path) 
     return crop_frames(frames, boxes, config.lips_size), boxes, which
 
 
-def crops_picture(path: str | Path, examples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
-                  columns: int = 4) -> Path:
+def crops_picture(
+    path: str | Path, examples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], columns: int = 4
+) -> Path:
     """A PNG for a person to check the crops: per example (name, frames [T, H, W], boxes [T, 4], crops
     [T, S, S]) one row of `columns` frames spread over the video, each with its box drawn, beside its crop."""
     path = Path(path)

@@ -38,9 +38,11 @@ def _dct_dataset(handle: h5py.File, path: Path, size: int) -> h5py.Dataset:
         raise CorpusLayoutError(f"{path}: no MATLAB variable {MAT_VARIABLE!r} (found: {', '.join(handle) or 'none'})")
     dataset = handle[MAT_VARIABLE]
     if dataset.ndim != 2 or dataset.shape[1] != size * size or dataset.shape[0] < 1:
-        raise CorpusLayoutError(f"{path}: {MAT_VARIABLE!r} has shape {dataset.shape} as read by h5py, expected "
-                                f"(frames, {size * size}) (MATLAB {size * size} x frames: one {size}x{size} DCT "
-                                "per column)")
+        raise CorpusLayoutError(
+            f"{path}: {MAT_VARIABLE!r} has shape {dataset.shape} as read by h5py, expected "
+            f"(frames, {size * size}) (MATLAB {size * size} x frames: one {size}x{size} DCT "
+            "per column)"
+        )
     return dataset
 
 
@@ -58,8 +60,10 @@ def _require_finite(rows: np.ndarray, path: Path, first: int, frames: int) -> No
     bad = ~np.isfinite(rows)
     if bad.any():
         frame, coefficient = np.argwhere(bad)[0]
-        raise LipValuesError(f"{path}: {MAT_VARIABLE!r} holds NaN or infinite DCT coefficients (the first: "
-                             f"{rows[frame, coefficient]} in frame {first + frame + 1} of {frames})")
+        raise LipValuesError(
+            f"{path}: {MAT_VARIABLE!r} holds NaN or infinite DCT coefficients (the first: "
+            f"{rows[frame, coefficient]} in frame {first + frame + 1} of {frames})"
+        )
 
 
 def read_mat_lips(path: str | Path, size: int = 67) -> np.ndarray:
@@ -79,5 +83,5 @@ def check_mat_lips(path: str | Path, size: int = 67) -> int:
         dataset = _dct_dataset(handle, path, size)
         frames = int(dataset.shape[0])
         for start in range(0, frames, BLOCK_FRAMES):
-            _require_finite(dataset[start:start + BLOCK_FRAMES], path, start, frames)
+            _require_finite(dataset[start : start + BLOCK_FRAMES], path, start, frames)
     return frames

@@ -83,8 +83,9 @@ class NtcdConfig:
 
     def __post_init__(self) -> None:
         if self.speaker_split not in SPEAKER_SPLITS:
-            raise CorpusLayoutError(f"corpus config speaker_split {self.speaker_split!r}: expected one of "
-                                    f"{', '.join(SPEAKER_SPLITS)}")
+            raise CorpusLayoutError(
+                f"corpus config speaker_split {self.speaker_split!r}: expected one of {', '.join(SPEAKER_SPLITS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,9 @@ class NtcdLayout:
 
 def _is_lips_root(folder: Path, splits: list[str]) -> bool:
     """A folder holding `<split>/<spk>/<utt>.mat` for one of the splits."""
-    return any((folder / split).is_dir() and next((folder / split).glob("*/*.mat"), None) is not None
-               for split in splits)
+    return any(
+        (folder / split).is_dir() and next((folder / split).glob("*/*.mat"), None) is not None for split in splits
+    )
 
 
 def _is_noisy_root(folder: Path, noise_types: list[str]) -> bool:
@@ -135,8 +137,9 @@ def lip_folders(lips_root: Path, splits: list[str]) -> dict[str, Path]:
             continue
         for folder in sorted(p for p in (lips_root / split).iterdir() if p.is_dir()):
             if folder.name in folders:
-                raise CorpusLayoutError(f"speaker {folder.name} has lip ROIs in two split folders: "
-                                        f"{folders[folder.name]} and {folder}")
+                raise CorpusLayoutError(
+                    f"speaker {folder.name} has lip ROIs in two split folders: {folders[folder.name]} and {folder}"
+                )
             folders[folder.name] = folder
     if not folders:
         raise CorpusLayoutError(f"{lips_root}: no speaker folders under {', '.join(splits)} (lips_root)")
@@ -148,8 +151,11 @@ def find_lips_root(root: Path, config: NtcdConfig) -> Path:
     root holding `{train,dev,test}/<spk>/<utt>.mat` (logged)."""
     if config.lips_root is not None:
         return require_folder(root / config.lips_root, "lip ROI folder (lips_root)")
-    found = find_unique_folder(root, lambda f: _is_lips_root(f, config.lips_splits),
-                               f"lip ROI folder ({'|'.join(config.lips_splits)}/<spk>/<utt>.mat)")
+    found = find_unique_folder(
+        root,
+        lambda f: _is_lips_root(f, config.lips_splits),
+        f"lip ROI folder ({'|'.join(config.lips_splits)}/<spk>/<utt>.mat)",
+    )
     log.info("lip ROIs found in %s (set lips_root in the corpus config to choose another)", found)
     return found
 
@@ -159,8 +165,11 @@ def find_noisy_root(root: Path, config: NtcdConfig) -> Path:
     the root holding every noise-type folder (logged)."""
     if config.noisy_root is not None:
         return require_folder(root / config.noisy_root, "noisy speech folder (noisy_root)")
-    found = find_unique_folder(root, lambda f: _is_noisy_root(f, config.noise_types),
-                               f"noisy speech folder (holding {', '.join(config.noise_types)})")
+    found = find_unique_folder(
+        root,
+        lambda f: _is_noisy_root(f, config.noise_types),
+        f"noisy speech folder (holding {', '.join(config.noise_types)})",
+    )
     log.info("noisy speech found in %s (set noisy_root in the corpus config to choose another)", found)
     return found
 
@@ -178,12 +187,16 @@ def speaker_splits(layout: NtcdLayout, config: NtcdConfig) -> dict[str, list[str
     volunteers = list_speakers(layout.root, config.clean_audio, group=config.volunteers_group)
     if config.speaker_split == "release":
         named = dict(zip(config.lips_splits, ("train", "dev", "test")))
-        splits = {name: [spk for spk in volunteers if named.get(layout.release_split(spk) or "") == name]
-                  for name in ("train", "dev", "test")}
+        splits = {
+            name: [spk for spk in volunteers if named.get(layout.release_split(spk) or "") == name]
+            for name in ("train", "dev", "test")
+        }
         unplaced = [spk for spk in volunteers if layout.release_split(spk) is None]
         if unplaced:
-            raise CorpusLayoutError(f"{layout.lips_root}: no lip ROI folder of volunteer(s) {', '.join(unplaced)}, so "
-                                    "their release split is unknown")
+            raise CorpusLayoutError(
+                f"{layout.lips_root}: no lip ROI folder of volunteer(s) {', '.join(unplaced)}, so "
+                "their release split is unknown"
+            )
     else:
         dev, test = read_speaker_list(config.dev_speakers), read_speaker_list(config.test_speakers)
         if config.train_speakers is not None:
@@ -209,8 +222,15 @@ def _convert_lips(job: tuple[Path, Path, Path, NtcdConfig]) -> None:
 def _noise_only(layout: NtcdLayout, source: _Source, kind: str, config: NtcdConfig) -> tuple[np.ndarray, int]:
     """noisy - clean of one utterance, at the release's rate; the two files must have the same length."""
     clean_path = release_path(layout.root, config.clean_audio, group=source.group, spk=source.spk, utt=source.utt)
-    noisy_path = release_path(layout.noisy_root, config.noisy_audio, noise=kind, snr=str(config.noise_snr),
-                              group=source.group, spk=source.spk, utt=source.utt)
+    noisy_path = release_path(
+        layout.noisy_root,
+        config.noisy_audio,
+        noise=kind,
+        snr=str(config.noise_snr),
+        group=source.group,
+        spk=source.spk,
+        utt=source.utt,
+    )
     require(noisy_path, f"noisy version ({kind}, {config.noise_snr} dB)")
     clean, rate = read_wav(clean_path)
     noisy, noisy_rate = read_wav(noisy_path)
@@ -225,8 +245,9 @@ def _noise_only(layout: NtcdLayout, source: _Source, kind: str, config: NtcdConf
     return noisy - clean, rate
 
 
-def _write_noise(layout: NtcdLayout, sources: list[_Source], split: str, seconds: float, corpus_dir: Path,
-                 config: NtcdConfig) -> None:
+def _write_noise(
+    layout: NtcdLayout, sources: list[_Source], split: str, seconds: float, corpus_dir: Path, config: NtcdConfig
+) -> None:
     """Per noise type, noise-only signals of `sources` (in order) joined until `seconds` long.
 
     The speakers they may come from are kept in `speakers.txt`: noise made for another split is refused, so that a
@@ -234,8 +255,10 @@ def _write_noise(layout: NtcdLayout, sources: list[_Source], split: str, seconds
     record = corpus_dir / "noise" / split / "speakers.txt"
     speakers = "".join(f"{spk}\n" for spk in sorted({source.spk for source in sources}))
     if record.is_file() and record.read_text() != speakers:
-        raise CorpusLayoutError(f"{record}: the {split} noise there was made from other speakers than this split's; "
-                                f"delete {corpus_dir / 'noise'} to make it again")
+        raise CorpusLayoutError(
+            f"{record}: the {split} noise there was made from other speakers than this split's; "
+            f"delete {corpus_dir / 'noise'} to make it again"
+        )
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(speakers)
     for kind in config.noise_types:
@@ -260,22 +283,33 @@ def _split_sources(layout: NtcdLayout, config: NtcdConfig) -> dict[str, list[_So
     """The release's utterances of each speech set (speakers from the split, test utterances drawn per speaker)."""
     root = layout.root
     speakers = speaker_splits(layout, config)
-    log.info("speaker split (%s): %s", config.speaker_split,
-             "; ".join(f"{name} {len(spks)}: {' '.join(spks)}" for name, spks in speakers.items()))
+    log.info(
+        "speaker split (%s): %s",
+        config.speaker_split,
+        "; ".join(f"{name} {len(spks)}: {' '.join(spks)}" for name, spks in speakers.items()),
+    )
     groups = {spk: config.volunteers_group for split in speakers.values() for spk in split}
     groups.update({spk: config.lipspeakers_group for spk in config.lipspeakers})
     utts = {spk: list_utterances(root, config.clean_audio, group=group, spk=spk) for spk, group in groups.items()}
     for spk, names in utts.items():
         if not names:
-            raise CorpusLayoutError(f"{release_path(root, config.clean_audio, group=groups[spk], spk=spk, utt='*')}: "
-                                    f"no clean utterances of speaker {spk}")
-    sets = split_speaker_sets(utts, {**speakers, "train": speakers["train"] + config.lipspeakers},
-                              config.test_utts_per_speaker, config.seed, config.test_exclude)
+            raise CorpusLayoutError(
+                f"{release_path(root, config.clean_audio, group=groups[spk], spk=spk, utt='*')}: "
+                f"no clean utterances of speaker {spk}"
+            )
+    sets = split_speaker_sets(
+        utts,
+        {**speakers, "train": speakers["train"] + config.lipspeakers},
+        config.test_utts_per_speaker,
+        config.seed,
+        config.test_exclude,
+    )
     return {name: [_Source(spk, groups[spk], utt) for spk, utt in pairs] for name, pairs in sets.items()}
 
 
-def prepare_ntcd_timit(db_root: str | Path, config: NtcdConfig, corpus_dir: str | Path, data_dir: str | Path,
-                       nj: int = 1) -> dict[str, int]:
+def prepare_ntcd_timit(
+    db_root: str | Path, config: NtcdConfig, corpus_dir: str | Path, data_dir: str | Path, nj: int = 1
+) -> dict[str, int]:
     """Write the speech and noise data dirs of NTCD-TIMIT (see module docstring); returns each set's size."""
     corpus_dir, data_dir = Path(corpus_dir).resolve(), Path(data_dir)
     layout = resolve_layout(db_root, config)
@@ -287,8 +321,11 @@ def prepare_ntcd_timit(db_root: str | Path, config: NtcdConfig, corpus_dir: str 
         return Utterance(f"{s.spk}_{s.utt}", s.spk, wav, corpus_dir / "lips" / s.spk / f"{s.utt}.npz")
 
     utterances = {name: [utterance(s) for s in sources] for name, sources in sets.items()}
-    jobs = [(layout.lips_file(s.spk, s.utt), u.wav, u.lips, config)
-            for name in sets for s, u in zip(sets[name], utterances[name])]
+    jobs = [
+        (layout.lips_file(s.spk, s.utt), u.wav, u.lips, config)
+        for name in sets
+        for s, u in zip(sets[name], utterances[name])
+    ]
     run_parallel(_convert_lips, jobs, nj, "lips")
 
     volunteers = [s for s in sets["train_si"] if s.group == config.volunteers_group]

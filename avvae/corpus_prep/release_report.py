@@ -40,7 +40,7 @@ class ReleaseReport:
             per_line = max(1, (width - 2) // cell)
             lines.append(f"speakers ({len(self.speakers)}): {self.legend}")
             for start in range(0, len(self.speakers), per_line):
-                row = self.speakers[start:start + per_line]
+                row = self.speakers[start : start + per_line]
                 lines.append("  " + "".join(text.ljust(cell) for text in row).rstrip())
         if not self.problems:
             lines.append("no problems found")
@@ -57,8 +57,11 @@ class ReleaseReport:
 def recipe_config(recipe: Path, schema: type[C]) -> C:
     """The recipe's conf/corpus.yaml, its speaker lists resolved against the recipe folder (as stage 1 reads them)."""
     config = load_config(recipe / "conf" / "corpus.yaml", schema)
-    lists = {name: str(recipe / value) for name in SPEAKER_LISTS
-             if (value := getattr(config, name)) is not None and not Path(value).is_absolute()}
+    lists = {
+        name: str(recipe / value)
+        for name in SPEAKER_LISTS
+        if (value := getattr(config, name)) is not None and not Path(value).is_absolute()
+    }
     return dataclasses.replace(config, **lists)
 
 

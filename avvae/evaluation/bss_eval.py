@@ -61,7 +61,9 @@ class WholeSignalBssEval:
         gram = gram.transpose(0, 2, 1, 3).reshape(count * filters_len, count * filters_len)
         eps = np.finfo(float).eps
         self._all = lu_factor(gram + eps * np.eye(len(gram)))
-        own = [gram[j * filters_len:(j + 1) * filters_len, j * filters_len:(j + 1) * filters_len] for j in range(count)]
+        own = [
+            gram[j * filters_len : (j + 1) * filters_len, j * filters_len : (j + 1) * filters_len] for j in range(count)
+        ]
         self._own = [lu_factor(block + eps * np.eye(filters_len)) for block in own]
         self._delays = (-lags) % self._n_fft
 

@@ -58,6 +58,10 @@ def error_budget(
     budget = []
     for j, (mine, right) in enumerate(zip(scored, best)):
         same = mine == right or si_sdrs[j, right] == si_sdrs[j, mine]  # equal: also two silent estimates (-inf)
-        budget.append({"order_loss": 0.0 if same else float(si_sdrs[j, right] - si_sdrs[j, mine]),
-                       **error_shares(references, estimates[right], j)})
+        budget.append(
+            {
+                "order_loss": 0.0 if same else float(si_sdrs[j, right] - si_sdrs[j, mine]),
+                **error_shares(references, estimates[right], j),
+            }
+        )
     return budget

@@ -90,8 +90,9 @@ class MixtureScorer:
     def __init__(self, references: np.ndarray, mixture: np.ndarray, rate: int) -> None:
         self.references = np.asarray(references, dtype=np.float64)
         if self.references.ndim != 2 or np.shape(mixture) != self.references.shape[1:]:
-            raise ValueError(f"references {self.references.shape} and mixture {np.shape(mixture)}: expected [J + 1, L]"
-                             " and [L]")
+            raise ValueError(
+                f"references {self.references.shape} and mixture {np.shape(mixture)}: expected [J + 1, L] and [L]"
+            )
         self.rate = rate
         self._bss = WholeSignalBssEval(self.references)
         self.baseline = self.metrics(np.broadcast_to(mixture, (self.speakers, len(mixture))))
@@ -102,10 +103,12 @@ class MixtureScorer:
 
     def metrics(self, estimates: np.ndarray) -> list[dict[str, float]]:
         """METRICS of each speaker's estimate, rows 0..J-1 of `estimates` (a noise row after them is ignored)."""
-        estimates = np.asarray(estimates, dtype=np.float64)[:self.speakers]
+        estimates = np.asarray(estimates, dtype=np.float64)[: self.speakers]
         if estimates.shape != (self.speakers, self.references.shape[1]):
-            raise ValueError(f"estimates {estimates.shape}: expected at least {self.speakers} rows of "
-                             f"{self.references.shape[1]} samples")
+            raise ValueError(
+                f"estimates {estimates.shape}: expected at least {self.speakers} rows of "
+                f"{self.references.shape[1]} samples"
+            )
         bss = self._bss(estimates)
         return [
             {

@@ -96,7 +96,7 @@ def mean_interval(values: list[float]) -> tuple[float, float]:
 
 
 def format_cell(values: list[float]) -> str:
-    """"mean ± half-width" of the finite values, then the count of the others: "(3 -inf)", "(2 n/a)" (undefined,
+    """ "mean ± half-width" of the finite values, then the count of the others: "(3 -inf)", "(2 n/a)" (undefined,
     left out); "–" for the mean when no value is finite."""
     mean, half = mean_interval(values)
     text = f"{mean:.2f} ± {half:.2f}" if math.isfinite(half) else _mean_text(mean)
@@ -108,8 +108,11 @@ def _mean_text(mean: float) -> str:
 
 
 def _nonfinite_notes(values: list[float]) -> str:
-    counts = {"-inf": sum(v == -math.inf for v in values), "inf": sum(v == math.inf for v in values),
-              "n/a": sum(math.isnan(v) for v in values)}
+    counts = {
+        "-inf": sum(v == -math.inf for v in values),
+        "inf": sum(v == math.inf for v in values),
+        "n/a": sum(math.isnan(v) for v in values),
+    }
     notes = [f"{count} {name}" for name, count in counts.items() if count]
     return f" ({', '.join(notes)})" if notes else ""
 
@@ -160,8 +163,8 @@ INTRODUCTION = [
     "Mean over separated speakers, ± half-width of the 95% confidence interval (Student t). Columns: the",
     "SNR condition of the test mixtures; SI = speaker-independent models, SD = speaker-dependent ones",
     "(the mixture, silence and oracle rows do not depend on the protocol). A cell whose values are not all finite",
-    "averages the finite ones and counts the others: \"(k -inf)\" infinite values (the SI-SDR of an all-zero",
-    "estimate), \"(k n/a)\" undefined ones, left out (its SIR, SAR, v3 SDR and PESQ).",
+    'averages the finite ones and counts the others: "(k -inf)" infinite values (the SI-SDR of an all-zero',
+    'estimate), "(k n/a)" undefined ones, left out (its SIR, SAR, v3 SDR and PESQ).',
 ]
 
 
@@ -188,8 +191,10 @@ def results_markdown(systems: list[System], title: str) -> str:
     conditions = _conditions(rows_by_system)
     lines = [f"# {title}", "", *_header_lines(), "", *INTRODUCTION]
     if any(invariant.values()):
-        lines.append(f"{DAGGER}: scored with the best speaker permutation (by SI-SDR): the system cannot tell the "
-                     "speakers apart (where protocols follow the mark, only in their columns).")
+        lines.append(
+            f"{DAGGER}: scored with the best speaker permutation (by SI-SDR): the system cannot tell the "
+            "speakers apart (where protocols follow the mark, only in their columns)."
+        )
     lines.append("")
     methods = list(dict.fromkeys(system.method for system in systems))
     for metric, label in METRICS.items():
@@ -201,20 +206,27 @@ def results_markdown(systems: list[System], title: str) -> str:
             header += [f"{p} at floor" for p in PROTOCOLS]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for method in methods:
-            by_protocol = {p: next((s for s in systems if s.method == method and s.protocol in (p, "both")), None)
-                           for p in PROTOCOLS}
+            by_protocol = {
+                p: next((s for s in systems if s.method == method and s.protocol in (p, "both")), None)
+                for p in PROTOCOLS
+            }
             cells = [_row_label(method, systems, invariant)]
             for system in by_protocol.values():
-                cells += ["" if system is None else format_cell(_values(rows_by_system[system], metric, c))
-                          for c in conditions]
+                cells += [
+                    "" if system is None else format_cell(_values(rows_by_system[system], metric, c))
+                    for c in conditions
+                ]
             if metric in FLOORS:
                 cells += ["" if s is None else _floor_cell(rows_by_system[s], metric) for s in by_protocol.values()]
             lines.append("| " + " | ".join(cells) + " |")
         if metric in EXPLANATIONS:
             lines += ["", EXPLANATIONS[metric]]
         if metric in FLOORS:
-            lines += ["", f"At floor: estimates (of those scored) with {label} below {FLOORS[metric]:g}, where the "
-                      "metric no longer tells outputs apart (wide-band PESQ bottoms out at 1.02-1.04)."]
+            lines += [
+                "",
+                f"At floor: estimates (of those scored) with {label} below {FLOORS[metric]:g}, where the "
+                "metric no longer tells outputs apart (wide-band PESQ bottoms out at 1.02-1.04).",
+            ]
         lines.append("")
     lines += ["## Score files", ""]
     lines += [f"- {s.method} ({s.protocol}): " + ", ".join(f"`{path}`" for path in s.scores) for s in systems]
@@ -225,8 +237,11 @@ def results_markdown(systems: list[System], title: str) -> str:
 def _header_lines() -> list[str]:
     import torch
 
-    return [f"- date: {time.strftime('%Y-%m-%d %H:%M')}", f"- git: {source_commit()}",
-            f"- python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}"]
+    return [
+        f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
+        f"- git: {source_commit()}",
+        f"- python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}",
+    ]
 
 
 def plot_results(
@@ -256,10 +271,15 @@ def plot_results(
             for xs, names, line in ((x_plain, plain, "--" if system.protocol == "SD" else "-"), (x_others, others, "")):
                 if names:
                     means, halves = zip(*(_cell(rows, metric, c) for c in names))
-                    axis.errorbar(xs + dodge[system], means, yerr=np.nan_to_num(halves), linestyle=line, **style,
-                                  label=label if names is plain or not plain else None)
-        axis.set_xticks(np.concatenate([x_plain, x_others]), [_condition_label(c) for c in plain + others],
-                        fontsize=8)
+                    axis.errorbar(
+                        xs + dodge[system],
+                        means,
+                        yerr=np.nan_to_num(halves),
+                        linestyle=line,
+                        **style,
+                        label=label if names is plain or not plain else None,
+                    )
+        axis.set_xticks(np.concatenate([x_plain, x_others]), [_condition_label(c) for c in plain + others], fontsize=8)
         if others:
             axis.axvline(len(plain) - 0.25, color="gray", lw=0.8, ls=":")
         axis.set_xlabel("test condition (input SNR)")
@@ -279,8 +299,12 @@ def comparison_markdown(systems: list[System], method: str, metric: str = "si_sd
     values (the others counted); a system with none is not compared."""
     label = METRICS.get(metric, metric)
     unit = " dB" if "(dB)" in label else ""
-    lines = [f"## {method} against the other methods", "",
-             f"Difference of the mean {label} over all conditions (positive: {method} is better).", ""]
+    lines = [
+        f"## {method} against the other methods",
+        "",
+        f"Difference of the mean {label} over all conditions (positive: {method} is better).",
+        "",
+    ]
     for protocol in PROTOCOLS:
         ours = next((s for s in systems if s.method == method and s.protocol in (protocol, "both")), None)
         if ours is None:
@@ -292,8 +316,10 @@ def comparison_markdown(systems: list[System], method: str, metric: str = "si_sd
                 continue
             values = [row[metric] for row in other.rows()]
             theirs = mean_interval(values)[0]
-            start = (f"- {protocol}: {method} {_mean_text(mean)}{_nonfinite_notes(our_values)} vs {other.method} "
-                     f"{_mean_text(theirs)}{_nonfinite_notes(values)}")
+            start = (
+                f"- {protocol}: {method} {_mean_text(mean)}{_nonfinite_notes(our_values)} vs {other.method} "
+                f"{_mean_text(theirs)}{_nonfinite_notes(values)}"
+            )
             if math.isnan(mean) or math.isnan(theirs):
                 lines.append(f"{start}: no finite values to compare")
                 continue
@@ -302,8 +328,9 @@ def comparison_markdown(systems: list[System], method: str, metric: str = "si_sd
     return "\n".join(lines + [""])
 
 
-def write_results(systems: list[System], out_dir: str | Path, title: str, compare: str | None = None,
-                  notes: str | None = None) -> None:
+def write_results(
+    systems: list[System], out_dir: str | Path, title: str, compare: str | None = None, notes: str | None = None
+) -> None:
     """RESULTS.md (with the comparison of method `compare` when given, then a person's `notes` on the run) and
     results.png in `out_dir`."""
     out_dir = Path(out_dir)

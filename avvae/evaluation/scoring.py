@@ -2,13 +2,14 @@
 
 The estimates are `<decode_dir>/wav/<key>_s<j>.wav` and `<key>_noise.wav` (avvae.fileio.decode_dir.output_paths), at the
 level of the mixture wav; the references are the mixture dir's spk<j>.scp and noise1.scp, the mixture its
-wav.scp, the condition its utt2cond, and the speaker ids its manifest.jsonl (utt2spk of a mixture dir maps each
-mixture to itself). One row per separated speaker: COLUMNS, metrics as in avvae.evaluation.metrics, then which estimate
-was scored against that speaker and whether in the fixed order or the best one (for systems that cannot tell the
-speakers apart), then where the speaker's error comes from (avvae.evaluation.error_budget). A job scores its share of the keys for several decode dirs (the systems of one mixture set) at
-once, so that each mixture's references, BSS Eval factorisation and own scores are computed once for all of them,
-into `<decode_dir>/split<nj>/scores.<job>.tsv`; the merge checks that every mixture is there and writes
-scores.tsv sorted by key (speakers in order within a key). Every file is written atomically, and a finished part
+wav.scp, the condition its utt2cond, and the speaker ids its manifest.jsonl (utt2spk of a mixture dir maps each mixture
+to itself). One row per separated speaker: COLUMNS, metrics as in avvae.evaluation.metrics, then which estimate was
+scored against that speaker and whether in the fixed order or the best one (for systems that cannot tell the speakers
+apart), then where the speaker's error comes from (avvae.evaluation.error_budget). A job scores its share of the keys
+for several decode dirs (the systems of one mixture set) at once, so that each mixture's references, BSS Eval
+factorisation and own scores are computed once for all of them, into `<decode_dir>/split<nj>/scores.<job>.tsv`; the
+merge checks that every mixture is there and writes scores.tsv sorted by key (speakers in order within a key). Every
+file is written atomically, and a finished part
 or scores.tsv is not computed again.
 """
 
@@ -37,9 +38,17 @@ from avvae.fileio.decode_dir import output_paths
 log = logging.getLogger(__name__)
 
 FIRST_METRICS = METRICS[:6]  # the columns of the first format; later ones are appended so that old readers work
-COLUMNS = ("key", "speaker", "condition", *FIRST_METRICS, *(f"{name}_imp" for name in FIRST_METRICS),
-           *(column for name in METRICS[6:] for column in (name, f"{name}_imp")), "estimate", "permutation",
-           *BUDGET_COLUMNS)
+COLUMNS = (
+    "key",
+    "speaker",
+    "condition",
+    *FIRST_METRICS,
+    *(f"{name}_imp" for name in FIRST_METRICS),
+    *(column for name in METRICS[6:] for column in (name, f"{name}_imp")),
+    "estimate",
+    "permutation",
+    *BUDGET_COLUMNS,
+)
 
 
 @dataclass
@@ -62,8 +71,14 @@ class MixtureDir:
         mixtures = read_table(path / "wav.scp")
         manifest = read_manifest(path, list(mixtures))
         speakers = {key: [source["spk"] for source in entry["sources"]] for key, entry in manifest.items()}
-        return cls(path, mixtures, [read_table(path / f"spk{j}.scp") for j in range(1, count + 1)],
-                   read_table(path / "noise1.scp"), read_table(path / "utt2cond"), speakers)
+        return cls(
+            path,
+            mixtures,
+            [read_table(path / f"spk{j}.scp") for j in range(1, count + 1)],
+            read_table(path / "noise1.scp"),
+            read_table(path / "utt2cond"),
+            speakers,
+        )
 
     @property
     def keys(self) -> list[str]:
@@ -106,7 +121,10 @@ def best_permutation(table: np.ndarray) -> list[int]:
 
 
 def score_mixture(
-    mixtures: MixtureDir, decode_dir: str | Path, key: str, permutation_invariant: bool = False,
+    mixtures: MixtureDir,
+    decode_dir: str | Path,
+    key: str,
+    permutation_invariant: bool = False,
     scorer: MixtureScorer | None = None,
 ) -> list[dict]:
     """The score rows of mixture `key` in `decode_dir`: one per speaker, with the estimate scored against it
@@ -128,9 +146,18 @@ def score_mixture(
     speakers = mixtures.speakers[key]  # read_manifest checked one entry per mixture of wav.scp
     condition = mixtures.entry(key, mixtures.conditions, "utt2cond")
     permutation = "best" if permutation_invariant else "fixed"
-    return [{"key": key, "speaker": speaker, "condition": condition, **score, "estimate": str(index + 1),
-             "permutation": permutation, **shares}
-            for speaker, score, index, shares in zip(speakers, scores, order, budget)]
+    return [
+        {
+            "key": key,
+            "speaker": speaker,
+            "condition": condition,
+            **score,
+            "estimate": str(index + 1),
+            "permutation": permutation,
+            **shares,
+        }
+        for speaker, score, index, shares in zip(speakers, scores, order, budget)
+    ]
 
 
 def format_scores(rows: list[dict]) -> str:
@@ -161,7 +188,11 @@ def part_path(decode_dir: str | Path, nj: int, job: int) -> Path:
 
 
 def score_job(
-    mix_dir: str | Path, decode_dirs: list[str | Path], keys: list[str], nj: int, job: int,
+    mix_dir: str | Path,
+    decode_dirs: list[str | Path],
+    keys: list[str],
+    nj: int,
+    job: int,
     permutation_invariant: Collection[str | Path] = (),
 ) -> list[Path]:
     """Score the mixtures `keys` of every decode dir into its part of job `job` of `nj`, the decode dirs named in

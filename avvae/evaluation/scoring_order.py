@@ -22,8 +22,11 @@ def recorded_scoring_order(decode_dir: Path) -> str:
     """The order its decode's record asks for: best for estimates without a speaker order, else fixed."""
     order = read_speaker_order(decode_dir)
     if order is None:
-        log.info("%s: its estimates do not record their speaker order (made elsewhere, or by a decode from before "
-                 "the record): scored in their fixed order", decode_dir)
+        log.info(
+            "%s: its estimates do not record their speaker order (made elsewhere, or by a decode from before "
+            "the record): scored in their fixed order",
+            decode_dir,
+        )
     return "best" if order == "none" else "fixed"
 
 
@@ -38,8 +41,9 @@ def scoring_orders(
     for order, option, named in (("best", "permutation-invariant", best), ("fixed", "fixed-order", fixed)):
         unknown = sorted(str(d) for d in named if Path(d).resolve() not in scored)
         if unknown:
-            raise UsageError(f"{option} dir(s) {unknown} are not among the decode dirs scored "
-                             f"({', '.join(map(str, dirs))})")
+            raise UsageError(
+                f"{option} dir(s) {unknown} are not among the decode dirs scored ({', '.join(map(str, dirs))})"
+            )
         for d in named:
             if told.setdefault(Path(d).resolve(), order) != order:
                 raise UsageError(f"{d}: named for the best speaker order and for the fixed one: give one")

@@ -59,8 +59,9 @@ def check_complete(path: Path) -> None:
             if chunk[:4] == b"data":
                 available = path.stat().st_size - handle.tell()
                 if 0 < size < 0xFFFFFFFF and available < size:
-                    raise AudioFileError(f"{path}: truncated: its header announces {size} bytes of samples, the file "
-                                         f"holds {available}")
+                    raise AudioFileError(
+                        f"{path}: truncated: its header announces {size} bytes of samples, the file holds {available}"
+                    )
                 return
             handle.seek(size + (size & 1), 1)
 
@@ -71,8 +72,10 @@ def check_finite(samples: np.ndarray, what: str, rate: int) -> None:
     bad = np.flatnonzero(~np.isfinite(samples))
     if bad.size:
         first = int(bad[0])
-        raise AudioFileError(f"{what}: {bad.size} non-finite sample(s), the first at sample {first} "
-                             f"({first / rate:.3f} s): {samples[first]}")
+        raise AudioFileError(
+            f"{what}: {bad.size} non-finite sample(s), the first at sample {first} "
+            f"({first / rate:.3f} s): {samples[first]}"
+        )
 
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int, subtype: str = "FLOAT") -> None:

@@ -62,7 +62,10 @@ def spk2utt_from_utt2spk(utt2spk: dict[str, str]) -> dict[str, str]:
 
 
 def write_speech_dir(
-    directory: str | Path, wavs: dict[str, str], utt2spk: dict[str, str], lips: dict[str, str],
+    directory: str | Path,
+    wavs: dict[str, str],
+    utt2spk: dict[str, str],
+    lips: dict[str, str],
     text: dict[str, str] | None = None,
 ) -> None:
     """Write a speech data dir from its tables (spk2utt derived)."""
@@ -125,9 +128,11 @@ def _lips_length(scp: Path, key: str, path: str, sizes: dict[tuple[int, int], st
         raise DataDirError(f"{scp}: {key}: {error}") from error
     size = frames.shape[1:]
     if sizes and size not in sizes:
-        (other, first), = sizes.items()
-        raise DataDirError(f"{scp}: {key}: lip frames are {size[0]}x{size[1]} ({path}), but {first}'s are "
-                           f"{other[0]}x{other[1]}: every lips file of a set must have one frame size")
+        ((other, first),) = sizes.items()
+        raise DataDirError(
+            f"{scp}: {key}: lip frames are {size[0]}x{size[1]} ({path}), but {first}'s are "
+            f"{other[0]}x{other[1]}: every lips file of a set must have one frame size"
+        )
     sizes.setdefault(size, key)
     return len(frames) / fps
 
@@ -150,16 +155,20 @@ def _check_no_spaced_keys(scp: Path, table: dict[str, str]) -> None:
     for number, (key, value) in enumerate(table.items(), start=1):
         head, _, tail = value.partition(" ")
         if tail and not Path(value).exists() and Path(tail).exists():
-            raise DataDirError(f"{scp}:{number}: no file {value!r} for key {key!r}, but {tail} exists: is "
-                               f"{key + ' ' + head!r} a key with a space? Keys cannot hold one")
+            raise DataDirError(
+                f"{scp}:{number}: no file {value!r} for key {key!r}, but {tail} exists: is "
+                f"{key + ' ' + head!r} a key with a space? Keys cannot hold one"
+            )
 
 
 def _check_utt2spk_fields(path: Path, utt2spk: dict[str, str]) -> None:
     """Refuse an utt2spk line of more than two words (a key or a speaker with a space): spk2utt would be blamed."""
     for number, (key, spk) in enumerate(utt2spk.items(), start=1):
         if " " in spk:
-            raise DataDirError(f"{path}:{number}: {len(spk.split()) + 1} words ({key} {spk}), expected "
-                               "'<utterance> <speaker>': an utterance or speaker with a space? Neither can hold one")
+            raise DataDirError(
+                f"{path}:{number}: {len(spk.split()) + 1} words ({key} {spk}), expected "
+                "'<utterance> <speaker>': an utterance or speaker with a space? Neither can hold one"
+            )
 
 
 def validate_data_dir(

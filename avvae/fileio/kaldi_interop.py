@@ -55,8 +55,9 @@ def import_from_kaldi(scp: str | Path, lips_shape: tuple[int, int] | None = None
     return features
 
 
-def write_imported_features(power_scp: str | Path, lips_scp: str | Path | None, output: str | Path,
-                            attrs: dict[str, object]) -> int:
+def write_imported_features(
+    power_scp: str | Path, lips_scp: str | Path | None, output: str | Path, attrs: dict[str, object]
+) -> int:
     """Build a feats.h5 (power and lips, no STFT phase) from Kaldi scps; returns the number of utterances."""
     power = import_from_kaldi(power_scp)
     lips = {}

@@ -253,8 +253,13 @@ def _redo_damaged(directory: Path, marker: Path, record: dict, what: str) -> boo
     damaged = damaged_outputs(directory, record)
     if damaged:
         examples = ", ".join(damaged[:3]) + (", ..." if len(damaged) > 3 else "")
-        log.warning("%s: %d output file(s) of %s missing or of another size since it finished (%s): made again",
-                    directory, len(damaged), what, examples)
+        log.warning(
+            "%s: %d output file(s) of %s missing or of another size since it finished (%s): made again",
+            directory,
+            len(damaged),
+            what,
+            examples,
+        )
         _remove([directory / name for name in damaged] + [marker])
     return bool(damaged)
 
@@ -289,12 +294,19 @@ def check_stage(
     if marker.is_file():
         record = read_record(marker)
         if record is None and is_date_line(marker):
-            log.warning("%s: %s has no provenance (made before it was recorded): reused as it is; delete %s to redo it",
-                        directory, marker.name, directory)
+            log.warning(
+                "%s: %s has no provenance (made before it was recorded): reused as it is; delete %s to redo it",
+                directory,
+                marker.name,
+                directory,
+            )
             return True
         if record is None:
-            stale = [f"{marker}: not a done marker (cut short or emptied?), so what made {what} is unknown: delete "
-                     f"it to redo {what}", f"remove {what} and make it again"]
+            stale = [
+                f"{marker}: not a done marker (cut short or emptied?), so what made {what} is unknown: delete "
+                f"it to redo {what}",
+                f"remove {what} and make it again",
+            ]
         else:
             stale, remade = _reasons(directory, record, current, f"since {what} was made", "redo it")
             if not stale and not remade and not _redo_damaged(directory, marker, record, what):

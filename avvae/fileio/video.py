@@ -26,8 +26,9 @@ class VideoError(AvvaeError):
     """A video cannot be decoded, has no frames or no audio track; the message names it."""
 
 
-def read_gray_frames(path: str | Path, size: int | None, crop: tuple[int, int, int, int] | None = None
-                     ) -> tuple[np.ndarray, float, tuple[int, int]]:
+def read_gray_frames(
+    path: str | Path, size: int | None, crop: tuple[int, int, int, int] | None = None
+) -> tuple[np.ndarray, float, tuple[int, int]]:
     """uint8 [T, size, size] frames of the video (cropped to (x, y, width, height) first when given, then scaled;
     size None: [T, height, width] as encoded, or as cropped), its frame rate and its source (width, height)."""
     from imageio_ffmpeg import read_frames
@@ -37,8 +38,9 @@ def read_gray_frames(path: str | Path, size: int | None, crop: tuple[int, int, i
         x, y, width, height = crop
         filters.insert(0, f"crop={width}:{height}:{x}:{y}")
     try:
-        reader = read_frames(str(path), pix_fmt="gray", bits_per_pixel=8,
-                             output_params=["-vf", ",".join(filters)] if filters else None)
+        reader = read_frames(
+            str(path), pix_fmt="gray", bits_per_pixel=8, output_params=["-vf", ",".join(filters)] if filters else None
+        )
         meta = next(reader)
         width, height = (size, size) if size is not None else crop[2:] if crop is not None else meta["size"]
         frames = [np.frombuffer(frame, dtype=np.uint8).reshape(height, width) for frame in reader]
@@ -54,8 +56,26 @@ def read_container_audio(path: str | Path, rate: int) -> np.ndarray:
     ffmpeg: float32 samples. Its time 0 is the video's, so lips and audio share one clock."""
     from imageio_ffmpeg import get_ffmpeg_exe
 
-    command = [get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-ac", "1",
-               "-ar", str(rate), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    command = [
+        get_ffmpeg_exe(),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "-",
+    ]
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
@@ -75,9 +95,34 @@ def read_frames_and_audio(path: str | Path, rate: int) -> tuple[np.ndarray, floa
 
     audio_read, audio_write = os.pipe()
     # One decoding thread: the cost per core is what counts when jobs share the machine's cores.
-    command = [get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-threads", "1", "-i", str(path),
-               "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1", "-map", "0:a:0", "-ac", "1", "-ar",
-               str(rate), "-f", "f32le", "-acodec", "pcm_f32le", f"pipe:{audio_write}"]
+    command = [
+        get_ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-threads",
+        "1",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "gray",
+        "pipe:1",
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        f"pipe:{audio_write}",
+    ]
     with open(audio_read, "rb") as audio_pipe, ThreadPoolExecutor(1) as pool:
         try:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(audio_write,))
@@ -125,8 +170,9 @@ def video_info(path: str | Path) -> VideoInfo:
         reader.close()
     if not meta.get("fps"):
         raise VideoError(f"{path}: the video stream has no frame rate")
-    return VideoInfo(float(meta["fps"]), tuple(meta["source_size"]), float(meta.get("duration") or 0.0),
-                     "audio_codec" in meta)
+    return VideoInfo(
+        float(meta["fps"]), tuple(meta["source_size"]), float(meta.get("duration") or 0.0), "audio_codec" in meta
+    )
 
 
 def iter_frames(path: str | Path, pix_fmt: str = "gray", width: int | None = None) -> Iterator[np.ndarray]:

@@ -29,8 +29,14 @@ def _chain(error: BaseException) -> list[BaseException]:
 def no_space(error: BaseException) -> BaseException | None:
     """The first exception of the chain of `error` that is a write refused for want of space (ENOSPC, as an errno
     or in HDF5's words, `errno = 28,`), or None."""
-    return next((cause for cause in _chain(error)
-                 if getattr(cause, "errno", None) == errno.ENOSPC or f"errno = {errno.ENOSPC}," in str(cause)), None)
+    return next(
+        (
+            cause
+            for cause in _chain(error)
+            if getattr(cause, "errno", None) == errno.ENOSPC or f"errno = {errno.ENOSPC}," in str(cause)
+        ),
+        None,
+    )
 
 
 def write_failure(path: Path, error: BaseException) -> str:
@@ -66,5 +72,7 @@ def require_space(path: Path, needed: int, what: str, kept: str) -> None:
     MIN_FREE) free: a file that a write fails in midway may be left unreadable (HDF5), so it is not begun."""
     free = shutil.disk_usage(path.parent).free
     if free < needed + MIN_FREE:
-        raise DiskFullError(f"{path}: cannot write {what} (about {needed / 2**20:.1f} MiB): the disk is full; "
-                            f"{free / 2**20:.1f} MiB free in {path.parent}; {kept}")
+        raise DiskFullError(
+            f"{path}: cannot write {what} (about {needed / 2**20:.1f} MiB): the disk is full; "
+            f"{free / 2**20:.1f} MiB free in {path.parent}; {kept}"
+        )

@@ -6,5 +6,13 @@ from avvae.mcem.method import mcem_method
 from avvae.mcem.oracle_latent import oracle_latent_method
 from avvae.mcem.separate import IterationLog, McemResult, run_mcem, run_mcem_batch, separate
 
-__all__ = ["IterationLog", "McemConfig", "McemResult", "mcem_method", "oracle_latent_method", "run_mcem",
-           "run_mcem_batch", "separate"]
+__all__ = [
+    "IterationLog",
+    "McemConfig",
+    "McemResult",
+    "mcem_method",
+    "oracle_latent_method",
+    "run_mcem",
+    "run_mcem_batch",
+    "separate",
+]

@@ -87,16 +87,30 @@ class McemConfig:
             raise ConfigValueError(f"mcem adapt_step needs the mh sampler (a random-walk step), not {self.sampler!r}")
         low, high = TARGET_ACCEPTANCE
         if not low <= self.target_acceptance <= high or self.adapt_rate <= 0:
-            raise ConfigValueError(f"mcem target_acceptance must be in [{low}, {high}] and adapt_rate > 0, got "
-                                   f"{self.target_acceptance} and {self.adapt_rate}")
+            raise ConfigValueError(
+                f"mcem target_acceptance must be in [{low}, {high}] and adapt_rate > 0, got "
+                f"{self.target_acceptance} and {self.adapt_rate}"
+            )
         for name, draws, burn_in in (("", self.draws, self.burn_in), ("final_", self.final_draws, self.final_burn_in)):
             if not 0 <= burn_in < draws:
                 raise ConfigValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")
         if self.chains < 1 or (self.chains > 1 and self.sampler != "mh"):
             raise ConfigValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
-        check_ranges(self, {"iterations": ">= 0", "noise_rank": ">= 1", "proposal_std": "> 0", "floor": "> 0",
-                            "threads": ">= 0", "log_every": ">= 1", "variational_steps": ">= 1",
-                            "variational_lr": "> 0", "tolerance": ">= 0, < 1", "tolerance_window": ">= 1"})
+        check_ranges(
+            self,
+            {
+                "iterations": ">= 0",
+                "noise_rank": ">= 1",
+                "proposal_std": "> 0",
+                "floor": "> 0",
+                "threads": ">= 0",
+                "log_every": ">= 1",
+                "variational_steps": ">= 1",
+                "variational_lr": "> 0",
+                "tolerance": ">= 0, < 1",
+                "tolerance_window": ">= 1",
+            },
+        )
 
     def schedule(self, draws: int, burn_in: int) -> tuple[int, int, int]:
         """(draws, burn-in) of each chain and the number of draws kept over all chains."""

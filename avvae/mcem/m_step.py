@@ -40,8 +40,9 @@ def _ratio(numerator: torch.Tensor, denominator: torch.Tensor, power: float) -> 
     return ratio.sqrt() if power == 0.5 else ratio.pow(power)
 
 
-def _statistics(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, mask: torch.Tensor, floor: float,
-                work: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _statistics(
+    speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, mask: torch.Tensor, floor: float, work: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """mean_r 1/V and mean_r |x|^2/V^2 = |x|^2 mean_r 1/V^2 (masked) from the draws' summed speech variances
     [R, B, N, F]: five passes over the draws, 1/V formed in `work` (large fresh buffers cost page faults)."""
     inverse = torch.add(speech, noise, out=work).clamp_min_(floor).reciprocal_()
@@ -50,8 +51,9 @@ def _statistics(speech: torch.Tensor, noise: torch.Tensor, power: torch.Tensor, 
     return s1, s2
 
 
-def m_step(samples: torch.Tensor, params: Params, power: torch.Tensor, mask: torch.Tensor, exponent: float,
-           floor: float) -> Params:
+def m_step(
+    samples: torch.Tensor, params: Params, power: torch.Tensor, mask: torch.Tensor, exponent: float, floor: float
+) -> Params:
     """One pass of W, H then g updates (V recomputed after each); W's columns renormalised into H. The draws'
     summed speech variances sum_j g_j sigma2_j do not change until the g update, so they are formed once; two
     buffers of one speaker's draws [R, B, N, F] serve all passes."""

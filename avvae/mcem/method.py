@@ -24,8 +24,12 @@ def mcem_method(models_for_speakers: Callable[[list[str]], list[SpeechVAE]], con
             raise ValueError(f"{mixture.key}: {len(models)} models for {len(mixture.speakers)} speakers")
         lips = [lips if model.config.uses_lips else None for lips, model in zip(mixture.lips, models)]
         result = run_mcem(mixture.stft, lips, models, config)
-        log.info("%s: %d MCEM iterations (%s)", mixture.key, result.iterations,
-                 "converged" if result.converged else "the configured count")
+        log.info(
+            "%s: %d MCEM iterations (%s)",
+            mixture.key,
+            result.iterations,
+            "converged" if result.converged else "the configured count",
+        )
         separation = result.separation
         return Separation(separation.sources.cpu(), separation.noise.cpu())
 

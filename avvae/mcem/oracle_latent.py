@@ -35,8 +35,10 @@ def oracle_latents(problem: Problem, sources: torch.Tensor) -> torch.Tensor:
     and visual context: one fit per distinct model (speakers sharing a model are fitted together)."""
     num_speakers, batch, frames, _ = problem.shape
     if batch != 1 or sources.shape != (num_speakers, frames, problem.shape[-1]):
-        raise ValueError(f"oracle latents need one mixture's sources [{num_speakers}, {frames}, {problem.shape[-1]}],"
-                         f" got {tuple(sources.shape)}")
+        raise ValueError(
+            f"oracle latents need one mixture's sources [{num_speakers}, {frames}, {problem.shape[-1]}],"
+            f" got {tuple(sources.shape)}"
+        )
     power = sources.to(problem.power.device, torch.complex64).abs().square()
     latents: torch.Tensor | None = None
     for group in problem.groups:
@@ -52,8 +54,9 @@ def separation_at(problem: Problem, z: torch.Tensor, config: McemConfig) -> Sepa
     at the latents z [J, 1, N, L]: W, H and g start as in MCEM and take `iterations` M-steps on that one "draw"."""
     with torch.no_grad():
         speech = problem.decode(z, config.floor)[None]  # [1, J, 1, N, F]
-        params = initial_params(problem, [torch.Generator(device=problem.power.device).manual_seed(config.seed)],
-                                config)
+        params = initial_params(
+            problem, [torch.Generator(device=problem.power.device).manual_seed(config.seed)], config
+        )
         for _ in range(config.iterations):
             params = m_step(speech, params, problem.power, problem.mask, config.power, config.floor)
         wiener = WienerAverage(params, config.floor)
@@ -62,8 +65,13 @@ def separation_at(problem: Problem, z: torch.Tensor, config: McemConfig) -> Sepa
     return Separation(estimates[:, 0].cpu(), noise[0].cpu())
 
 
-def oracle_latent_separation(x_stft: torch.Tensor, sources: torch.Tensor, lips: list[torch.Tensor | None],
-                             models: list[SpeechVAE], config: McemConfig) -> Separation:
+def oracle_latent_separation(
+    x_stft: torch.Tensor,
+    sources: torch.Tensor,
+    lips: list[torch.Tensor | None],
+    models: list[SpeechVAE],
+    config: McemConfig,
+) -> Separation:
     """Estimates of each speaker [J, N, F] and of the noise [N, F] of the mixture x_stft [N, F] at the latents
     fitted to the clean sources [J, N, F] (lips: one [N, H, W] or None per speaker)."""
     if config.threads > 0:
@@ -80,8 +88,10 @@ def oracle_latent_method(models_for_speakers: Callable[[list[str]], list[SpeechV
     def method(mixture: Mixture) -> Separation:
         models = models_for_speakers(mixture.speakers)
         if len(models) != len(mixture.speakers) or len(mixture.sources) != len(mixture.speakers):
-            raise ValueError(f"{mixture.key}: {len(models)} models and {len(mixture.sources)} references for "
-                             f"{len(mixture.speakers)} speakers")
+            raise ValueError(
+                f"{mixture.key}: {len(models)} models and {len(mixture.sources)} references for "
+                f"{len(mixture.speakers)} speakers"
+            )
         lips = [lips if model.config.uses_lips else None for lips, model in zip(mixture.lips, models)]
         return oracle_latent_separation(mixture.stft, mixture.sources, lips, models, config)
 

@@ -125,12 +125,14 @@ class Problem:
         flat = z.reshape(*lead, num_speakers * batch, frames, z.shape[-1])
         if len(self.groups) == 1:
             return _exp_clamped(self.groups[0].model.log_variance(flat, self.groups[0].context), floor).view(
-                *lead, *self.shape)
+                *lead, *self.shape
+            )
         if torch.is_grad_enabled() and z.requires_grad:
             out = flat.new_empty(*lead, num_speakers * batch, frames, self.shape[-1])
             for group in self.groups:
                 out[..., group.tracks, :, :] = _exp_clamped(
-                    group.model.log_variance(flat[..., group.tracks, :, :], group.context), floor)
+                    group.model.log_variance(flat[..., group.tracks, :, :], group.context), floor
+                )
             return out.view(*lead, *self.shape)
         out = flat.new_empty(*lead, num_speakers * batch, frames, self.shape[-1])
         low = _low(floor)

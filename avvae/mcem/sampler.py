@@ -67,8 +67,9 @@ def _log_likelihood_(variance: torch.Tensor, power: torch.Tensor) -> torch.Tenso
     return -torch.log(variance).addcdiv_(power, variance).sum(-1)
 
 
-def random_numbers(problem: Problem, generators: list[torch.Generator], latent: int, leading: int = 0,
-                   chains: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def random_numbers(
+    problem: Problem, generators: list[torch.Generator], latent: int, leading: int = 0, chains: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian steps [(R,) J, B, N, L] and log-uniforms [J, B, N] ([R, J, B, N] for R parallel `chains`), each
     utterance from its own generator."""
     num_speakers, _, frames, _ = problem.shape
@@ -77,8 +78,9 @@ def random_numbers(problem: Problem, generators: list[torch.Generator], latent: 
     shape = (leading,) if leading else ()
     for length, generator in zip(problem.lengths, generators):
         steps.append(torch.randn(length, *shape, num_speakers, latent, generator=generator, device=device))
-        uniforms.append(torch.rand(length, *(shape if chains else ()), num_speakers, generator=generator,
-                                   device=device))
+        uniforms.append(
+            torch.rand(length, *(shape if chains else ()), num_speakers, generator=generator, device=device)
+        )
     step = steps[0][None] if len(steps) == 1 else pad_frames(steps, frames)
     uniform = uniforms[0][None] if len(uniforms) == 1 else pad_frames(uniforms, frames)
     step = step.permute(2, 3, 0, 1, 4) if leading else step.permute(2, 0, 1, 3)

@@ -113,15 +113,27 @@ class _Estep:
     def run(self, params: Params, draws: int, burn_in: int, keep) -> torch.Tensor:
         config, problem = self.config, self.problem
         if self.posterior is not None:
-            self.posterior.fit(problem, params, config.variational_steps, config.variational_lr, self.generators,
-                               config.floor)
+            self.posterior.fit(
+                problem, params, config.variational_steps, config.variational_lr, self.generators, config.floor
+            )
             for variance in self.posterior.sample_variances(problem, draws - burn_in, self.generators, config.floor):
                 keep(variance)
             return torch.full(problem.shape[:2], float("nan"))
         draws, burn_in, _ = config.schedule(draws, burn_in)
         self.state, acceptance = run_chain(
-            problem, params, self.state, draws, burn_in, self.generators, config.proposal_std, config.scan,
-            config.floor, keep, config.sampler, config.chains, self.adaptation,
+            problem,
+            params,
+            self.state,
+            draws,
+            burn_in,
+            self.generators,
+            config.proposal_std,
+            config.scan,
+            config.floor,
+            keep,
+            config.sampler,
+            config.chains,
+            self.adaptation,
         )
         return acceptance
 
@@ -140,8 +152,17 @@ def run_mcem_batch(
         torch.set_num_threads(config.threads)
     with torch.inference_mode() if config.sampler == "mh" else torch.no_grad():
         results = _run(stfts, lips, models, config)
-    return [McemResult(Separation(r.separation.sources.clone(), r.separation.noise.clone()), r.W.clone(), r.H.clone(),
-                       r.g.clone(), r.history, r.converged) for r in results]
+    return [
+        McemResult(
+            Separation(r.separation.sources.clone(), r.separation.noise.clone()),
+            r.W.clone(),
+            r.H.clone(),
+            r.g.clone(),
+            r.history,
+            r.converged,
+        )
+        for r in results
+    ]
 
 
 def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
@@ -162,15 +183,27 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
         seconds = time.perf_counter() - start
         for b, history in enumerate(histories):
             history.append(IterationLog(iteration, acceptance[:, b].tolist(), float(likelihood[b]), seconds))
-        converged = all(has_converged([entry.log_likelihood for entry in history], config.tolerance,
-                                      config.tolerance_window) for history in histories)
+        converged = all(
+            has_converged([entry.log_likelihood for entry in history], config.tolerance, config.tolerance_window)
+            for history in histories
+        )
         if iteration % config.log_every == 0 or iteration == config.iterations or converged:
-            log.info("MCEM iteration %d/%d: log-likelihood %s, acceptance %s (%.3f s)", iteration, config.iterations,
-                     " ".join(f"{value:.4g}" for value in likelihood.tolist()),
-                     " ".join(f"{value:.2f}" for value in acceptance.mean(1).tolist()), seconds)
+            log.info(
+                "MCEM iteration %d/%d: log-likelihood %s, acceptance %s (%.3f s)",
+                iteration,
+                config.iterations,
+                " ".join(f"{value:.4g}" for value in likelihood.tolist()),
+                " ".join(f"{value:.2f}" for value in acceptance.mean(1).tolist()),
+                seconds,
+            )
         if converged:
-            log.info("MCEM converged after %d of %d iterations (log-likelihood change over %d iterations below %g)",
-                     iteration, config.iterations, config.tolerance_window, config.tolerance)
+            log.info(
+                "MCEM converged after %d of %d iterations (log-likelihood change over %d iterations below %g)",
+                iteration,
+                config.iterations,
+                config.tolerance_window,
+                config.tolerance,
+            )
             break
     wiener = WienerAverage(params, config.floor)
     e_step.run(params, config.final_draws, config.final_burn_in, wiener.keep)
@@ -178,8 +211,9 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
     results = []
     for b, (length, history) in enumerate(zip(problem.lengths, histories)):
         separation = Separation(sources[:, b, :length], noise[b, :length])
-        results.append(McemResult(separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history,
-                                  converged))
+        results.append(
+            McemResult(separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history, converged)
+        )
     return results
 
 

@@ -21,14 +21,29 @@ class SyntheticMixture:
     latents: torch.Tensor
 
 
-def speaker_model(seed: int, num_freqs: int = 64, latent_dim: int = 4, hidden_dim: int = 32, kind: str = "avae",
-                  lip_size: int = 8, contrast: float = 1.0) -> SpeechVAE:
+def speaker_model(
+    seed: int,
+    num_freqs: int = 64,
+    latent_dim: int = 4,
+    hidden_dim: int = 32,
+    kind: str = "avae",
+    lip_size: int = 8,
+    contrast: float = 1.0,
+) -> SpeechVAE:
     """A VAE whose decoder gives speaker `seed` its own envelope (a bump centred at frequency seed * 0.618 mod 1,
     so that consecutive seeds differ) and z-dependent patterns spanning tens of dB, like speech. `contrast` scales
     the patterns' log-variances: at 1, half the bins lie over 100 dB below the mean power, far beyond what the
     model's log_floor (1e-4) lets a latent fit follow (avvae.models.latent_fit); at 0.25 they stay within 60 dB."""
-    config = ModelConfig(kind=kind, num_freqs=num_freqs, latent_dim=latent_dim, hidden_dim=hidden_dim,
-                         lip_size=lip_size, lip_hidden=16, lip_embedding=8, lip_context=1)
+    config = ModelConfig(
+        kind=kind,
+        num_freqs=num_freqs,
+        latent_dim=latent_dim,
+        hidden_dim=hidden_dim,
+        lip_size=lip_size,
+        lip_hidden=16,
+        lip_embedding=8,
+        lip_context=1,
+    )
     generator = torch.Generator().manual_seed(seed)
     model = SpeechVAE(config)
     with torch.no_grad():
@@ -37,8 +52,7 @@ def speaker_model(seed: int, num_freqs: int = 64, latent_dim: int = 4, hidden_di
         hidden, out = model.decoder[0], model.decoder[2]
         # Scaled with the layer widths so that published sizes keep the patterns of the small test models.
         hidden.weight.copy_(1.5 * (4 / latent_dim) ** 0.5 * torch.randn(hidden.weight.shape, generator=generator))
-        out.weight.copy_(
-            2.0 * contrast * (32 / hidden_dim) ** 0.5 * torch.randn(out.weight.shape, generator=generator))
+        out.weight.copy_(2.0 * contrast * (32 / hidden_dim) ** 0.5 * torch.randn(out.weight.shape, generator=generator))
         bins = torch.linspace(0.0, 1.0, num_freqs)
         centre = (seed * 0.618034) % 1.0
         out.bias.copy_(-8.0 * (bins - centre).abs())
@@ -47,8 +61,9 @@ def speaker_model(seed: int, num_freqs: int = 64, latent_dim: int = 4, hidden_di
     return model.eval()
 
 
-def sample_mixture(models: list[SpeechVAE], frames: int, noise_level: float, generator: torch.Generator,
-                   noise_rank: int = 2) -> SyntheticMixture:
+def sample_mixture(
+    models: list[SpeechVAE], frames: int, noise_level: float, generator: torch.Generator, noise_rank: int = 2
+) -> SyntheticMixture:
     """x = sum_j s_j + b with z_j ~ N(0, I), s_j ~ N_c(0, sigma2_j(z_j)) and b ~ N_c(0, W0 H0), the noise scaled to
     `noise_level` times the mean speech power (audio-only models: the decoder needs no context)."""
     freqs, latent = models[0].config.num_freqs, models[0].config.latent_dim
@@ -57,7 +72,8 @@ def sample_mixture(models: list[SpeechVAE], frames: int, noise_level: float, gen
         variances = torch.stack([model.decode(z[None], None)[0] for model, z in zip(models, latents)])
         sources = complex_gaussian(variances, generator)
         noise_variance = torch.rand(freqs, noise_rank, generator=generator) @ torch.rand(
-            noise_rank, frames, generator=generator)
+            noise_rank, frames, generator=generator
+        )
         noise_variance = noise_variance.T * noise_level * variances.mean() / noise_variance.mean()
         noise = complex_gaussian(noise_variance, generator)
     return SyntheticMixture(sources.sum(0) + noise, sources, noise, latents)
@@ -70,8 +86,9 @@ def complex_gaussian(variance: torch.Tensor, generator: torch.Generator) -> torc
     return torch.complex(real, imag) * (variance / 2).sqrt()
 
 
-def fit_encoders(models: list[SpeechVAE], steps: int, generator: torch.Generator, frames: int = 256,
-                 noise_level: float = 0.1) -> None:
+def fit_encoders(
+    models: list[SpeechVAE], steps: int, generator: torch.Generator, frames: int = 256, noise_level: float = 0.1
+) -> None:
     """Train each model's encoder mean to predict its speaker's z from the mixture's power (Adam, MSE), so MCEM
     starts where a trained encoder would put it. Input statistics are set from the mixtures first."""
     mixture = sample_mixture(models, 4 * frames, noise_level, generator)

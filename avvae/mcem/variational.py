@@ -20,8 +20,9 @@ class VariationalPosterior:
         self.mean = mean.clone()
         self.logvar = torch.full_like(mean, 2.0 * math.log(std))
 
-    def fit(self, problem: Problem, params: Params, steps: int, lr: float, generators: list[torch.Generator],
-            floor: float) -> None:
+    def fit(
+        self, problem: Problem, params: Params, steps: int, lr: float, generators: list[torch.Generator], floor: float
+    ) -> None:
         """`steps` Adam steps (fresh moments, warm parameters) on the ELBO with one draw per step."""
         noise, gain = params.noise_variance(), params.g[..., None]
         with torch.enable_grad():
@@ -32,15 +33,19 @@ class VariationalPosterior:
                 step, _ = random_numbers(problem, generators, mean.shape[-1])
                 z = mean + torch.exp(0.5 * logvar) * step
                 variance = problem.decode(z, floor)
-                elbo = (frame_log_likelihood(gain * variance, noise, problem.power, floor)
-                        + problem.log_prior(z).sum(0) + 0.5 * logvar.sum((0, -1))) * problem.mask
+                elbo = (
+                    frame_log_likelihood(gain * variance, noise, problem.power, floor)
+                    + problem.log_prior(z).sum(0)
+                    + 0.5 * logvar.sum((0, -1))
+                ) * problem.mask
                 optimiser.zero_grad()
                 (-elbo.sum()).backward()
                 optimiser.step()
         self.mean, self.logvar = mean.detach(), logvar.detach().clamp(-20.0, 5.0)
 
-    def sample_variances(self, problem: Problem, count: int, generators: list[torch.Generator],
-                         floor: float) -> torch.Tensor:
+    def sample_variances(
+        self, problem: Problem, count: int, generators: list[torch.Generator], floor: float
+    ) -> torch.Tensor:
         """Decoded variances of `count` draws from q, [count, J, B, N, F], in one decoder call."""
         step, _ = random_numbers(problem, generators, self.mean.shape[-1], leading=count)
         return problem.decode(self.mean + torch.exp(0.5 * self.logvar) * step, floor)

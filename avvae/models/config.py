@@ -39,10 +39,22 @@ class ModelConfig:
         if self.kind not in KINDS:
             raise ConfigValueError(f"model kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.lip_normalise not in LIP_NORMALISATIONS:
-            raise ConfigValueError(f"model lip_normalise {self.lip_normalise!r} is not one of "
-                                   f"{', '.join(LIP_NORMALISATIONS)}")
-        check_ranges(self, {"num_freqs": ">= 2", "latent_dim": ">= 1", "hidden_dim": ">= 1", "lip_size": ">= 1",
-                            "lip_hidden": ">= 1", "lip_embedding": ">= 1", "lip_context": ">= 0", "log_floor": "> 0"})
+            raise ConfigValueError(
+                f"model lip_normalise {self.lip_normalise!r} is not one of {', '.join(LIP_NORMALISATIONS)}"
+            )
+        check_ranges(
+            self,
+            {
+                "num_freqs": ">= 2",
+                "latent_dim": ">= 1",
+                "hidden_dim": ">= 1",
+                "lip_size": ">= 1",
+                "lip_hidden": ">= 1",
+                "lip_embedding": ">= 1",
+                "lip_context": ">= 0",
+                "log_floor": "> 0",
+            },
+        )
 
     @property
     def uses_lips(self) -> bool:

@@ -24,8 +24,9 @@ def itakura_saito_per_frame(power: torch.Tensor, log_variance: torch.Tensor, flo
     return itakura_saito(power, log_variance, floor).sum(-1)
 
 
-def fit_latent(model: SpeechVAE, power: torch.Tensor, context: torch.Tensor | None, steps: int = 200,
-               learning_rate: float = 0.05) -> torch.Tensor:
+def fit_latent(
+    model: SpeechVAE, power: torch.Tensor, context: torch.Tensor | None, steps: int = 200, learning_rate: float = 0.05
+) -> torch.Tensor:
     """Latents [B, N, L] minimising the IS divergence of the clean power [B, N, F] from the decoded variance.
 
     Starts at the encoder's mean for the clean power (its best guess, were the mixture clean) and takes `steps`

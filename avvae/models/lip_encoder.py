@@ -17,8 +17,10 @@ class LipEncoder(nn.Module):
         super().__init__()
         pixels = config.lip_size * config.lip_size
         self.frame = nn.Sequential(
-            nn.Linear(pixels, config.lip_hidden), nn.ReLU(),
-            nn.Linear(config.lip_hidden, config.lip_embedding), nn.ReLU(),
+            nn.Linear(pixels, config.lip_hidden),
+            nn.ReLU(),
+            nn.Linear(config.lip_hidden, config.lip_embedding),
+            nn.ReLU(),
         )
         width = 2 * config.lip_context + 1
         self.context = nn.Conv1d(config.lip_embedding, config.lip_embedding, width, padding=config.lip_context)

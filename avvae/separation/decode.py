@@ -103,10 +103,13 @@ def decode_mixtures(feats: str | Path, out_dir: str | Path, method: Method, keys
             estimates = torch.cat([separation.sources, separation.noise[None]]).to(mixture.stft.dtype).cpu()
             signals = istft(estimates, config, mixture.num_samples).numpy() / mixture.scale
             if not np.isfinite(signals).all():
-                raise SeparationError(f"{feats}: mixture {key}: the separation is not finite (NaN or infinite "
-                                      f"samples); nothing was written for it (check its features and the model)")
-            kept = (f"the mixtures separated before ({computed} in this run) are kept: free some space and rerun to "
-                    "resume")
+                raise SeparationError(
+                    f"{feats}: mixture {key}: the separation is not finite (NaN or infinite "
+                    f"samples); nothing was written for it (check its features and the model)"
+                )
+            kept = (
+                f"the mixtures separated before ({computed} in this run) are kept: free some space and rerun to resume"
+            )
             for path, signal in zip(paths, signals):
                 with naming_full_disk(path, kept):
                     write_wav(path, signal.astype(np.float32), config.sample_rate)

@@ -39,13 +39,13 @@ SI_KEY = "__speaker_independent__"
 class NmfConfig:
     """conf/nmf.yaml: ranks, iterations and numerical guards of the NMF baseline."""
 
-    rank: int = 32                   # speech dictionary atoms, per speaker (SD) or for all speakers (SI)
-    noise_rank: int = 10             # atoms of the unsupervised noise NMF learned on each mixture
-    train_iterations: int = 200      # updates when learning a dictionary
-    separate_iterations: int = 100   # updates of the activations (and noise NMF) per mixture
-    exponent: float = 0.5            # step exponent e: 0.5 never increases the divergence, 1 is faster
-    min_frame_db: float = -40.0      # training frames this far below their utterance's loudest are left out
-    max_train_frames: int = 20000    # frames drawn (seeded) to learn one dictionary; 0 keeps them all
+    rank: int = 32  # speech dictionary atoms, per speaker (SD) or for all speakers (SI)
+    noise_rank: int = 10  # atoms of the unsupervised noise NMF learned on each mixture
+    train_iterations: int = 200  # updates when learning a dictionary
+    separate_iterations: int = 100  # updates of the activations (and noise NMF) per mixture
+    exponent: float = 0.5  # step exponent e: 0.5 never increases the divergence, 1 is faster
+    min_frame_db: float = -40.0  # training frames this far below their utterance's loudest are left out
+    max_train_frames: int = 20000  # frames drawn (seeded) to learn one dictionary; 0 keeps them all
     seed: int = 0
     eps: float = 1e-10
 
@@ -56,9 +56,7 @@ def is_divergence(v: torch.Tensor, v_hat: torch.Tensor, eps: float = 1e-10) -> f
     return float((ratio - ratio.log() - 1).sum())
 
 
-def random_factors(
-    v: torch.Tensor, rank: int, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
+def random_factors(v: torch.Tensor, rank: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Positive random W (F x rank, columns summing to 1) and H (rank x N) with W H near V's mean level."""
     num_bins, num_frames = v.shape
     w = torch.rand(num_bins, rank, generator=generator, dtype=v.dtype) + 0.1
@@ -68,8 +66,13 @@ def random_factors(
 
 
 def is_nmf(
-    v: torch.Tensor, w: torch.Tensor, h: torch.Tensor, iterations: int, config: NmfConfig,
-    free: slice = slice(None), trace: list[float] | None = None,
+    v: torch.Tensor,
+    w: torch.Tensor,
+    h: torch.Tensor,
+    iterations: int,
+    config: NmfConfig,
+    free: slice = slice(None),
+    trace: list[float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run `iterations` IS-NMF updates of H and of W's columns `free` (the others stay fixed); returns (W, H).
 
@@ -85,7 +88,7 @@ def is_nmf(
         if w_free.shape[1]:
             v_hat = (w @ h).clamp_min(eps)
             h_free = h[free]
-            w_free = (w_free * (((v / v_hat**2) @ h_free.T) / ((1 / v_hat) @ h_free.T).clamp_min(eps)) ** e)
+            w_free = w_free * (((v / v_hat**2) @ h_free.T) / ((1 / v_hat) @ h_free.T).clamp_min(eps)) ** e
             norms = w_free.sum(0).clamp_min(eps)
             w[:, free] = (w_free / norms).clamp_min(eps)
             h[free] = h_free * norms[:, None]
@@ -107,7 +110,7 @@ def learn_dictionary(powers: list[torch.Tensor], config: NmfConfig) -> torch.Ten
     v = torch.cat(frames)
     generator = torch.Generator().manual_seed(config.seed)
     if 0 < config.max_train_frames < len(v):
-        v = v[torch.randperm(len(v), generator=generator)[:config.max_train_frames]]
+        v = v[torch.randperm(len(v), generator=generator)[: config.max_train_frames]]
     w, h = random_factors(v.T, config.rank, generator)
     w, _ = is_nmf(v.T, w, h, config.train_iterations, config)
     return w
@@ -158,9 +161,7 @@ def load_dictionaries(path: str | Path) -> dict[str, torch.Tensor]:
         return {name: torch.from_numpy(arrays[name]) for name in arrays.files}
 
 
-def separate_power(
-    power: torch.Tensor, dictionaries: list[torch.Tensor], config: NmfConfig
-) -> torch.Tensor:
+def separate_power(power: torch.Tensor, dictionaries: list[torch.Tensor], config: NmfConfig) -> torch.Tensor:
     """Variances [J + 1, N, F] of each speaker (fixed dictionaries) and of the noise (NMF learned here)."""
     v = power.double().T
     generator = torch.Generator().manual_seed(config.seed)
@@ -168,7 +169,8 @@ def separate_power(
     w_noise, _ = random_factors(v, config.noise_rank, generator)
     w = torch.cat([fixed, w_noise], dim=1)
     h = (torch.rand(w.shape[1], v.shape[1], generator=generator, dtype=v.dtype) + 0.1) * (
-        float(v.mean()) / w.shape[1] * v.shape[0])
+        float(v.mean()) / w.shape[1] * v.shape[0]
+    )
     w, h = is_nmf(v, w, h, config.separate_iterations, config, free=slice(fixed.shape[1], None))
     bounds = np.cumsum([0] + [d.shape[1] for d in dictionaries] + [config.noise_rank])
     return torch.stack([(w[:, a:b] @ h[a:b]).T for a, b in zip(bounds[:-1], bounds[1:])])

@@ -111,8 +111,17 @@ def plot_spectrograms(signals: dict[str, np.ndarray], rate: int, path: str | Pat
         db = pooled_db(signal, rate)
         reference = float(db.max()) if reference is None else reference
         extent = (0.0, len(signal) / rate, 0.0, rate / 2000)
-        axis.imshow(db, origin="lower", aspect="auto", extent=extent, vmin=reference - 80, vmax=reference,
-                    cmap="magma", interpolation="nearest", rasterized=True)
+        axis.imshow(
+            db,
+            origin="lower",
+            aspect="auto",
+            extent=extent,
+            vmin=reference - 80,
+            vmax=reference,
+            cmap="magma",
+            interpolation="nearest",
+            rasterized=True,
+        )
         axis.set_ylabel("kHz")
         axis.set_title(name, fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("time (s)")
@@ -192,8 +201,12 @@ def separate_recording(
         frames, fps = read_lips_file(path, model.config.lip_size)
         duration = len(frames) / fps
         if abs(duration - len(samples) / features.sample_rate) > features.lips_tolerance:
-            log.warning("%s: lips last %.2f s, the audio %.2f s; the shorter is padded by its edge frame", path,
-                        duration, len(samples) / features.sample_rate)
+            log.warning(
+                "%s: lips last %.2f s, the audio %.2f s; the shorter is padded by its edge frame",
+                path,
+                duration,
+                len(samples) / features.sample_rate,
+            )
         streams.append(torch.from_numpy(resample_lips(frames, fps, times, features.lips_interpolation)).float())
     separation = separate(mixture, streams, models, config)
     estimates = torch.cat([separation.sources, separation.noise[None]]).cpu()

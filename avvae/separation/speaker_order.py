@@ -27,7 +27,7 @@ def own_cues(speakers: list[str]) -> list[Hashable]:
 
 
 def speaker_order(mixtures: Iterable[list[str]], cues: SpeakerCues) -> str:
-    """"fixed" when `cues` tell the speakers of every mixture (lists of speaker ids) apart, else "none"."""
+    """ "fixed" when `cues` tell the speakers of every mixture (lists of speaker ids) apart, else "none"."""
     for speakers in mixtures:
         found = cues(speakers)
         if len(set(found)) < len(found):

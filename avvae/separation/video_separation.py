@@ -12,8 +12,9 @@
    separates each with the chosen faces' lips, and the windows are joined by cross-fading
    (avvae.separation.overlap_add), each finished stretch written straight to the output wavs.
 4. Outputs per face k: <name>_face<k>.wav, <name>_face<k>.mp4 (the video with that face outlined and its separated
-   audio), <name>_face<k>_mouth.png (a strip of mouth crops); and <name>_noise.wav and <name>_spectrograms.png
-   (the first `figure_seconds`), the pictures drawn by avvae.separation.video_drawings. The video is decoded three times (faces, mouths, outputs), one frame at a time.
+   audio), <name>_face<k>_mouth.png (a strip of mouth crops); and <name>_noise.wav and <name>_spectrograms.png (the
+   first `figure_seconds`), the pictures drawn by avvae.separation.video_drawings. The video is decoded three times
+   (faces, mouths, outputs), one frame at a time.
    They are written in a hidden folder `.<name>.separating-*` of the output folder, beside the mouth crops, and moved
    into place as a set with <name>.json, which names the video (avvae.separation.output_set, as for a wav): the
    outputs of another video of the same file name are never overwritten, and a rerun from the same video replaces
@@ -167,13 +168,21 @@ def frames_past_end(video: Path, num_frames: int, fps: float, audio_seconds: flo
         log.warning(
             "%s: the video lasts %.2f s (%d frames), its audio %.2f s: the last %.2f s of audio (%d frames) are "
             "separated with the last frame's mouth crops, and counted as frames where the faces are missing",
-            video, video_seconds, num_frames, audio_seconds, audio_seconds - video_seconds, past_end,
+            video,
+            video_seconds,
+            num_frames,
+            audio_seconds,
+            audio_seconds - video_seconds,
+            past_end,
         )
     elif video_seconds - audio_seconds > features.lips_tolerance:
         log.warning(
             "%s: the video lasts %.2f s (%d frames), its audio %.2f s: the frames after the audio's end are not "
             "separated",
-            video, video_seconds, num_frames, audio_seconds,
+            video,
+            video_seconds,
+            num_frames,
+            audio_seconds,
         )
     return past_end
 

@@ -28,14 +28,30 @@ class MaskNetConfig:
     log_floor: float = 1.0e-4
 
     def __post_init__(self) -> None:
-        check_ranges(self, {"num_freqs": ">= 2", "audio_dim": ">= 1", "lip_size": ">= 1", "lip_hidden": ">= 1",
-                            "lip_embedding": ">= 1", "lip_context": ">= 0", "hidden_dim": ">= 1", "layers": ">= 1",
-                            "log_floor": "> 0"})
+        check_ranges(
+            self,
+            {
+                "num_freqs": ">= 2",
+                "audio_dim": ">= 1",
+                "lip_size": ">= 1",
+                "lip_hidden": ">= 1",
+                "lip_embedding": ">= 1",
+                "lip_context": ">= 0",
+                "hidden_dim": ">= 1",
+                "layers": ">= 1",
+                "log_floor": "> 0",
+            },
+        )
 
     def lip_encoder_config(self) -> ModelConfig:
         """The VAEs' model config with this network's lip sizes, which is what LipEncoder reads."""
-        return ModelConfig(kind="avvae", lip_size=self.lip_size, lip_hidden=self.lip_hidden,
-                           lip_embedding=self.lip_embedding, lip_context=self.lip_context)
+        return ModelConfig(
+            kind="avvae",
+            lip_size=self.lip_size,
+            lip_hidden=self.lip_hidden,
+            lip_embedding=self.lip_embedding,
+            lip_context=self.lip_context,
+        )
 
 
 @dataclass

@@ -43,5 +43,9 @@ def load_mask_net(path: str | Path, device: str | torch.device = "cpu") -> MaskN
     return model
 
 
-MASK_NET = ModelSpec(MaskObjective, mask_payload, build_mask_net,
-                     {"loss": "total (magnitude MSE)", "snr_db": "masked-magnitude SNR (dB)"})
+MASK_NET = ModelSpec(
+    MaskObjective,
+    mask_payload,
+    build_mask_net,
+    {"loss": "total (magnitude MSE)", "snr_db": "masked-magnitude SNR (dB)"},
+)

@@ -18,8 +18,13 @@ class MaskNet(nn.Module):
         self.config = config
         self.audio = nn.Sequential(nn.Linear(config.num_freqs, config.audio_dim), nn.ReLU())
         self.lips = LipEncoder(config.lip_encoder_config())
-        self.blstm = nn.LSTM(config.audio_dim + config.lip_embedding, config.hidden_dim, num_layers=config.layers,
-                             batch_first=True, bidirectional=True)
+        self.blstm = nn.LSTM(
+            config.audio_dim + config.lip_embedding,
+            config.hidden_dim,
+            num_layers=config.layers,
+            batch_first=True,
+            bidirectional=True,
+        )
         self.mask = nn.Linear(2 * config.hidden_dim, config.num_freqs)
         # Input normalisation: per-bin mean and deviation of the training mixtures' log-power.
         self.register_buffer("input_mean", torch.zeros(config.num_freqs))
@@ -36,8 +41,10 @@ class MaskNet(nn.Module):
     def forward(self, power: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
         if lips is None or lips.shape[:2] != power.shape[:2]:
             found = None if lips is None else tuple(lips.shape[:2])
-            raise ValueError(f"the mask network needs the target's lips for each of the {tuple(power.shape[:2])} "
-                             f"(utterances, frames), got {found}")
+            raise ValueError(
+                f"the mask network needs the target's lips for each of the {tuple(power.shape[:2])} "
+                f"(utterances, frames), got {found}"
+            )
         audio = self.audio((self.log_power(power) - self.input_mean) / self.input_std)
         hidden, _ = self.blstm(torch.cat([audio, self.lips(lips)], dim=-1))
         return torch.sigmoid(self.mask(hidden))

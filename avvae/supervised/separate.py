@@ -21,8 +21,9 @@ class SupervisedMethod:
         frames = mixture.stft.shape[0]
         if not mixture.lips or any(lips.shape[0] != frames for lips in mixture.lips):
             found = [tuple(lips.shape) for lips in mixture.lips]
-            raise FeatureFileError(f"{mixture.key}: {self.source} needs each speaker's lips over the {frames} STFT "
-                                   f"frames, found {found}")
+            raise FeatureFileError(
+                f"{mixture.key}: {self.source} needs each speaker's lips over the {frames} STFT frames, found {found}"
+            )
         device = self.model.input_mean.device
         count = len(mixture.lips)
         power = mixture.power.float().to(device).expand(count, *mixture.stft.shape)

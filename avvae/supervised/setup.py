@@ -38,12 +38,30 @@ def speaker_independent(config: SupervisedConfig, train: Path, dev: Path, noise:
     noises of the types that `mixing.exclude_noise_types` leaves."""
     targets, dev_targets = load_utterances(train), load_utterances(dev)
     noises = training_noises(config, noise)
-    sampler = MixtureSampler(targets, targets, noises, config.mixing, config.segment_frames,
-                             config.segments_per_utterance, config.lip_augment)
+    sampler = MixtureSampler(
+        targets,
+        targets,
+        noises,
+        config.mixing,
+        config.segment_frames,
+        config.segments_per_utterance,
+        config.lip_augment,
+    )
     dev_sampler = MixtureSampler(dev_targets, dev_targets + targets, noises, config.mixing, config.segment_frames)
     speakers = len({u.speaker for u in targets})
-    log.info("supervised SI training: %d utterances of %d speakers, %d dev utterances", len(targets), speakers,
-             len(dev_targets))
-    schedule = Schedule(config.epochs, config.learning_rate, "supervised mask network SI", 0, config.lr_decay,
-                        config.lr_patience, config.min_learning_rate)
+    log.info(
+        "supervised SI training: %d utterances of %d speakers, %d dev utterances",
+        len(targets),
+        speakers,
+        len(dev_targets),
+    )
+    schedule = Schedule(
+        config.epochs,
+        config.learning_rate,
+        "supervised mask network SI",
+        0,
+        config.lr_decay,
+        config.lr_patience,
+        config.min_learning_rate,
+    )
     return TrainingRun(_fresh_model(config, sampler), sampler, dev_sampler, schedule, MASK_NET)

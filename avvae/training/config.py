@@ -49,17 +49,33 @@ class SpeakerDependentConfig:
     def __post_init__(self) -> None:
         if self.init not in ("si", "scratch"):
             raise ConfigValueError(f"sd.init must be 'si' or 'scratch', not {self.init!r}")
-        check_ranges(self, {"epochs": ">= 1", "learning_rate": "> 0", "dev_fraction": "> 0, < 1",
-                            "segments_per_utterance": ">= 0", "segments_per_epoch": ">= 0"})
+        check_ranges(
+            self,
+            {
+                "epochs": ">= 1",
+                "learning_rate": "> 0",
+                "dev_fraction": "> 0, < 1",
+                "segments_per_utterance": ">= 0",
+                "segments_per_epoch": ">= 0",
+            },
+        )
         if self.segments_per_utterance and self.segments_per_epoch:
             raise ConfigValueError("sd: give segments_per_utterance or segments_per_epoch, not both")
 
 
 TRAINING_MODES = ("joint", "two_stage")
 TRAINING_RANGES = {  # shared by the supervised network's config
-    "epochs": ">= 1", "batch_size": ">= 1", "segment_frames": ">= 1", "segments_per_utterance": ">= 1",
-    "learning_rate": "> 0", "patience": ">= 1", "grad_clip": ">= 0", "num_threads": ">= 0",
-    "lr_decay": "> 0, <= 1", "lr_patience": ">= 1", "min_learning_rate": "> 0",
+    "epochs": ">= 1",
+    "batch_size": ">= 1",
+    "segment_frames": ">= 1",
+    "segments_per_utterance": ">= 1",
+    "learning_rate": "> 0",
+    "patience": ">= 1",
+    "grad_clip": ">= 0",
+    "num_threads": ">= 0",
+    "lr_decay": "> 0, <= 1",
+    "lr_patience": ">= 1",
+    "min_learning_rate": "> 0",
 }
 
 
@@ -99,7 +115,11 @@ class TrainConfig:
         if self.mode not in TRAINING_MODES:
             raise ConfigValueError(f"training mode {self.mode!r} is not one of {', '.join(TRAINING_MODES)}")
         if self.mode == "two_stage" and (self.decoder_epochs < 1 or self.model.kind == "cvae"):
-            raise ConfigValueError("mode two_stage needs decoder_epochs >= 1 and a model whose decoder sees only z "
-                                   f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}")
-        check_ranges(self, {**TRAINING_RANGES, "decoder_epochs": ">= 0", "diagnostic_utterances": ">= 1",
-                            "kl_warmup_epochs": ">= 0"})
+            raise ConfigValueError(
+                "mode two_stage needs decoder_epochs >= 1 and a model whose decoder sees only z "
+                f"(avae or avvae), got decoder_epochs {self.decoder_epochs}, kind {self.model.kind}"
+            )
+        check_ranges(
+            self,
+            {**TRAINING_RANGES, "decoder_epochs": ">= 0", "diagnostic_utterances": ">= 1", "kl_warmup_epochs": ">= 0"},
+        )

@@ -58,8 +58,9 @@ def load_utterances(feats: str | Path, speakers: set[str] | None = None, lips: b
             if speakers is not None and speaker not in speakers:
                 continue
             if lips and "lips" not in group:
-                raise FeatureFileError(f"{feats}: utterance {key} has no lips (dumped from a data dir without "
-                                       "lips.scp?)")
+                raise FeatureFileError(
+                    f"{feats}: utterance {key} has no lips (dumped from a data dir without lips.scp?)"
+                )
             utterances.append(Utterance(key, speaker, group["stft"][()], group["lips"][()] if lips else None))
     if not utterances:
         wanted = f" of speaker(s) {', '.join(sorted(speakers))}" if speakers else ""
@@ -77,13 +78,15 @@ def check_num_freqs(config: str | Path, num_freqs: int, feats: Iterable[str | Pa
             first = next(iter(handle), None)
             bins = num_freqs if first is None else handle[first]["stft"].shape[1]
         if bins != num_freqs:
-            raise ConfigError(f"{config}: model.num_freqs is {num_freqs}, but {path} has {bins} frequency bins: set "
-                              f"model.num_freqs to {bins} (or dump the features with n_fft {2 * (num_freqs - 1)})")
+            raise ConfigError(
+                f"{config}: model.num_freqs is {num_freqs}, but {path} has {bins} frequency bins: set "
+                f"model.num_freqs to {bins} (or dump the features with n_fft {2 * (num_freqs - 1)})"
+            )
 
 
 def _segment(array: np.ndarray, start: int, length: int) -> np.ndarray:
     """array[start:start+length] along the first axis, zero-padded at the end to `length`."""
-    piece = array[start:start + length]
+    piece = array[start : start + length]
     if len(piece) == length:
         return piece
     return np.concatenate([piece, np.zeros((length - len(piece), *array.shape[1:]), array.dtype)])
@@ -152,7 +155,7 @@ class MixtureSampler:
         rng = np.random.default_rng([seed, epoch])
         order = rng.permutation(np.repeat(np.arange(len(self.targets)), self.repeats))
         for first in range(0, len(order), batch_size):
-            chosen = [self.targets[i] for i in order[first:first + batch_size]]
+            chosen = [self.targets[i] for i in order[first : first + batch_size]]
             mixtures, cleans, lips, masks = zip(*(self._mixture(rng, target) for target in chosen))
             yield Batch(
                 mixture=torch.from_numpy(np.abs(np.stack(mixtures)) ** 2).float(),

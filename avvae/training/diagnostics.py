@@ -33,8 +33,9 @@ CURVES = ("constant", "recon", "prior_mean", "best_latent")
 
 
 @torch.no_grad()
-def _batch_terms(model: SpeechVAE, batch: Batch, generator: torch.Generator,
-                 encoder_input: str) -> dict[str, torch.Tensor]:
+def _batch_terms(
+    model: SpeechVAE, batch: Batch, generator: torch.Generator, encoder_input: str
+) -> dict[str, torch.Tensor]:
     """Per-frame quantities of one batch's valid frames, concatenated later."""
     floor = model.config.log_floor
     batch = batch.to(model.input_mean.device)  # lips as training reads them: uint8 from the sampler -> [0, 1]
@@ -67,29 +68,36 @@ def measure(model: SpeechVAE, batches: list[Batch], seed: int = 0, encoder_input
     terms = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
     clean, floor = terms["clean"], model.config.log_floor
     constant = torch.log(clean.mean(0) + floor).expand_as(clean)
-    curves = {name: itakura_saito(clean, constant if name == "constant" else terms[name], floor).mean(0)
-              for name in CURVES}
+    curves = {
+        name: itakura_saito(clean, constant if name == "constant" else terms[name], floor).mean(0) for name in CURVES
+    }
     result = {f"is_per_bin_{name}": float(curve.mean()) for name, curve in curves.items()}
-    result.update({
-        "is_per_bin_exact_model": EXACT_MODEL_IS,
-        "prior_spread_nats": float(terms["prior_spread"].mean()),
-        "data_spread_nats": float(terms["log_clean"].std(0).mean()),
-        "frames": int(len(clean)),
-    })
+    result.update(
+        {
+            "is_per_bin_exact_model": EXACT_MODEL_IS,
+            "prior_spread_nats": float(terms["prior_spread"].mean()),
+            "data_spread_nats": float(terms["log_clean"].std(0).mean()),
+            "frames": int(len(clean)),
+        }
+    )
     result["curves"] = {name: [round(float(v), 4) for v in curve] for name, curve in curves.items()}
     return result
 
 
 def summary(result: dict) -> str:
     """One line for logs: the model's numbers, and the SI model's on the same utterances when measured."""
-    line = (f"IS/bin: recon {result['is_per_bin_recon']:.2f}, prior mean {result['is_per_bin_prior_mean']:.2f}, "
-            f"best latent {result['is_per_bin_best_latent']:.2f}, constant {result['is_per_bin_constant']:.2f} "
-            f"(exact model {EXACT_MODEL_IS:.2f}); log-variance spread under the prior "
-            f"{result['prior_spread_nats']:.2f} nats vs data {result['data_spread_nats']:.2f}")
+    line = (
+        f"IS/bin: recon {result['is_per_bin_recon']:.2f}, prior mean {result['is_per_bin_prior_mean']:.2f}, "
+        f"best latent {result['is_per_bin_best_latent']:.2f}, constant {result['is_per_bin_constant']:.2f} "
+        f"(exact model {EXACT_MODEL_IS:.2f}); log-variance spread under the prior "
+        f"{result['prior_spread_nats']:.2f} nats vs data {result['data_spread_nats']:.2f}"
+    )
     if "si_model" in result:
         si = result["si_model"]
-        line += (f"; the SI model it started from: recon {si['is_per_bin_recon']:.2f}, "
-                 f"best latent {si['is_per_bin_best_latent']:.2f}")
+        line += (
+            f"; the SI model it started from: recon {si['is_per_bin_recon']:.2f}, "
+            f"best latent {si['is_per_bin_best_latent']:.2f}"
+        )
     return line
 
 
@@ -100,16 +108,22 @@ def write(result: dict, exp_dir: Path, title: str, sample_rate: int = 16000) -> 
     bins = len(curves["recon"])
     frequencies = [index * sample_rate / 2 / (bins - 1) / 1000 for index in range(bins)]
     figure, axis = plt.subplots(figsize=(7, 3.6))
-    labels = {"constant": "constant per bin", "recon": "encoder mean", "prior_mean": "prior mean",
-              "best_latent": "best latent (decoder alone)"}
+    labels = {
+        "constant": "constant per bin",
+        "recon": "encoder mean",
+        "prior_mean": "prior mean",
+        "best_latent": "best latent (decoder alone)",
+    }
     for name in CURVES:
         axis.plot(frequencies, curves[name], lw=1, label=f"{labels[name]}: {result[f'is_per_bin_{name}']:.2f}")
     axis.axhline(EXACT_MODEL_IS, color="gray", ls=":", label=f"exact variance model: {EXACT_MODEL_IS:.2f}")
     axis.set_yscale("log")
     axis.set_xlabel("frequency (kHz)")
     axis.set_ylabel("IS divergence per bin")
-    axis.set_title(f"{title}: prior spread {result['prior_spread_nats']:.2f} nats, "
-                   f"data {result['data_spread_nats']:.2f}", fontsize=10)
+    axis.set_title(
+        f"{title}: prior spread {result['prior_spread_nats']:.2f} nats, data {result['data_spread_nats']:.2f}",
+        fontsize=10,
+    )
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3, which="both")
     figure.tight_layout()

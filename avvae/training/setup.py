@@ -40,9 +40,11 @@ class TrainingRun:
 
 def model_spec(part: str) -> ModelSpec:
     """How each part trains a SpeechVAE: `decoder` sees clean speech, `encoder` keeps the decoder frozen."""
-    objective = {"joint": VaeObjective,
-                 "decoder": functools.partial(VaeObjective, encoder_input="clean"),
-                 "encoder": functools.partial(VaeObjective, freeze_decoder=True)}[part]
+    objective = {
+        "joint": VaeObjective,
+        "decoder": functools.partial(VaeObjective, encoder_input="clean"),
+        "encoder": functools.partial(VaeObjective, freeze_decoder=True),
+    }[part]
     return dataclasses.replace(VAE, objective=objective)
 
 
@@ -62,23 +64,49 @@ def _part_model_config(config: TrainConfig, part: str) -> ModelConfig:
     if part != "decoder":
         return config.model
     model = config.model
-    return ModelConfig(kind="avae", num_freqs=model.num_freqs, latent_dim=model.latent_dim,
-                       hidden_dim=model.hidden_dim, log_floor=model.log_floor)
+    return ModelConfig(
+        kind="avae",
+        num_freqs=model.num_freqs,
+        latent_dim=model.latent_dim,
+        hidden_dim=model.hidden_dim,
+        log_floor=model.log_floor,
+    )
 
 
 def _schedule(config: TrainConfig, part: str, title: str, epochs: int, learning_rate: float) -> Schedule:
-    return Schedule(epochs, learning_rate, f"{title} ({part} part)" if part != "joint" else title,
-                    config.kl_warmup_epochs, config.lr_decay, config.lr_patience, config.min_learning_rate)
+    return Schedule(
+        epochs,
+        learning_rate,
+        f"{title} ({part} part)" if part != "joint" else title,
+        config.kl_warmup_epochs,
+        config.lr_decay,
+        config.lr_patience,
+        config.min_learning_rate,
+    )
 
 
-def _sampler(config: TrainConfig, targets: list[Utterance], interferers: list[Utterance],
-             noises: list[Utterance], repeats: int, augment: bool = False) -> MixtureSampler:
-    return MixtureSampler(targets, interferers, noises, config.mixing, config.segment_frames, repeats,
-                          config.lip_augment if augment else None)
+def _sampler(
+    config: TrainConfig,
+    targets: list[Utterance],
+    interferers: list[Utterance],
+    noises: list[Utterance],
+    repeats: int,
+    augment: bool = False,
+) -> MixtureSampler:
+    return MixtureSampler(
+        targets,
+        interferers,
+        noises,
+        config.mixing,
+        config.segment_frames,
+        repeats,
+        config.lip_augment if augment else None,
+    )
 
 
-def _fresh_model(config: TrainConfig, sampler: MixtureSampler, part: str = "joint",
-                 decoder: Path | None = None) -> SpeechVAE:
+def _fresh_model(
+    config: TrainConfig, sampler: MixtureSampler, part: str = "joint", decoder: Path | None = None
+) -> SpeechVAE:
     """A new model whose encoder input statistics and decoder output bias come from the first epoch's data
     (accumulated batch by batch, so a large corpus is never held in memory at once). For the encoder part the
     decoder is the one learnt by the decoder part (file `decoder`)."""
@@ -130,16 +158,19 @@ def training_noises(config: TrainConfig, noise: Path) -> list[Utterance]:
     every = load_utterances(noise, lips=False)
     unknown = sorted(excluded - {u.speaker for u in every})
     if unknown:  # a typo would silently let the "unseen" noise into training
-        raise ConfigError(f"mixing.exclude_noise_types: {', '.join(unknown)} is not a noise type of {noise} "
-                          f"(its types: {', '.join(sorted({u.speaker for u in every}))})")
+        raise ConfigError(
+            f"mixing.exclude_noise_types: {', '.join(unknown)} is not a noise type of {noise} "
+            f"(its types: {', '.join(sorted({u.speaker for u in every}))})"
+        )
     noises = [u for u in every if u.speaker not in excluded]
     if not noises:
         raise ConfigError(f"{noise}: every noise type is in mixing.exclude_noise_types ({', '.join(sorted(excluded))})")
     return noises
 
 
-def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path, part: str = "joint",
-                        decoder: Path | None = None) -> TrainingRun:
+def speaker_independent(
+    config: TrainConfig, train: Path, dev: Path, noise: Path, part: str = "joint", decoder: Path | None = None
+) -> TrainingRun:
     """SI: targets and interferers from all training speakers; dev mixtures from the dev speakers. `part` and
     `decoder` (the decoder part's model file, for the encoder part) select a part of two-stage training."""
     lips = _part_model_config(config, part).uses_lips  # the decoder part reads no lips
@@ -150,13 +181,25 @@ def speaker_independent(config: TrainConfig, train: Path, dev: Path, noise: Path
     speakers = len({u.speaker for u in targets})
     log.info("SI training: %d utterances of %d speakers, %d dev utterances", len(targets), speakers, len(dev_targets))
     epochs = config.decoder_epochs if part == "decoder" else config.epochs
-    return TrainingRun(_fresh_model(config, sampler, part, decoder), sampler, dev_sampler,
-                       _schedule(config, part, f"{config.model.kind} SI", epochs, config.learning_rate),
-                       model_spec(part))
+    return TrainingRun(
+        _fresh_model(config, sampler, part, decoder),
+        sampler,
+        dev_sampler,
+        _schedule(config, part, f"{config.model.kind} SI", epochs, config.learning_rate),
+        model_spec(part),
+    )
 
 
-def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferers: Path, noise: Path,
-                      init: Path | None, part: str = "joint", decoder: Path | None = None) -> TrainingRun:
+def speaker_dependent(
+    config: TrainConfig,
+    train: Path,
+    speaker: str,
+    interferers: Path,
+    noise: Path,
+    init: Path | None,
+    part: str = "joint",
+    decoder: Path | None = None,
+) -> TrainingRun:
     """SD: one speaker's utterances (the last `sd.dev_fraction` of them held out for early stopping),
     interferers from the SI training speakers; fine-tuned from the SI model `init` when `sd.init` is "si".
     Two-stage parts: the decoder part fine-tunes the SI decoder part (`init`'s folder/decoder/model.pt) on the
@@ -165,8 +208,9 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
     own = load_utterances(train, speakers={speaker}, lips=lips)
     held_out = max(1, round(config.sd.dev_fraction * len(own)))
     if len(own) <= held_out:
-        raise FeatureFileError(f"{train}: speaker {speaker} has {len(own)} utterance(s), too few to hold out a dev "
-                               "part")
+        raise FeatureFileError(
+            f"{train}: speaker {speaker} has {len(own)} utterance(s), too few to hold out a dev part"
+        )
     targets, dev_targets = own[:-held_out], own[-held_out:]
     others = load_utterances(interferers, lips=False)
     noises = training_noises(config, noise)
@@ -186,7 +230,12 @@ def speaker_dependent(config: TrainConfig, train: Path, speaker: str, interferer
             model.decoder.load_state_dict(_load_decoder_part(decoder, config).decoder.state_dict())
     else:
         model = _fresh_model(config, sampler, part, decoder)
-    log.info("SD training of %s: %d utterances, %d held out for dev, init %s", speaker, len(targets),
-             len(dev_targets), init if config.sd.init == "si" else "scratch")
+    log.info(
+        "SD training of %s: %d utterances, %d held out for dev, init %s",
+        speaker,
+        len(targets),
+        len(dev_targets),
+        init if config.sd.init == "si" else "scratch",
+    )
     schedule = _schedule(config, part, f"{config.model.kind} SD {speaker}", config.sd.epochs, config.sd.learning_rate)
     return TrainingRun(model, sampler, dev_sampler, schedule, model_spec(part))

@@ -68,8 +68,7 @@ class ModelSpec:
     labels: dict[str, str]
 
 
-VAE = ModelSpec(VaeObjective, model_payload, build_model,
-                {"loss": "total", "recon": "reconstruction (IS)", "kl": "KL"})
+VAE = ModelSpec(VaeObjective, model_payload, build_model, {"loss": "total", "recon": "reconstruction (IS)", "kl": "KL"})
 
 
 @dataclass
@@ -100,14 +99,23 @@ def _checkpoint_payload(state: TrainingState, config: Any, spec: ModelSpec) -> d
 def _restore(path: Path, config: Any, spec: ModelSpec, learning_rate: float, device: torch.device) -> TrainingState:
     payload = load_file(path, CHECKPOINT_FORMAT, device)
     if payload["config"] != dataclasses.asdict(config):
-        raise ModelFileError(f"{path}: was written with another config than the one given; resume with the same config "
-                             f"(its copy is {path.parent / 'config.yaml'}) or train into a new exp dir")
+        raise ModelFileError(
+            f"{path}: was written with another config than the one given; resume with the same config "
+            f"(its copy is {path.parent / 'config.yaml'}) or train into a new exp dir"
+        )
     model = spec.build(payload["model"], path).to(device)
     spec.objective(model)  # the objective may freeze parameters, which the optimiser must then leave alone
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     optimizer.load_state_dict(payload["optimizer"])
-    return TrainingState(model, optimizer, payload["epoch"], payload["best_dev"], payload["bad_epochs"],
-                         payload["history"], payload.get("lr_bad_epochs", 0))
+    return TrainingState(
+        model,
+        optimizer,
+        payload["epoch"],
+        payload["best_dev"],
+        payload["bad_epochs"],
+        payload["history"],
+        payload.get("lr_bad_epochs", 0),
+    )
 
 
 def _beta(schedule: Schedule, epoch: int) -> float:
@@ -122,8 +130,11 @@ def _decay_on_plateau(state: TrainingState, schedule: Schedule, improved: bool) 
         for group in state.optimizer.param_groups:
             group["lr"] = max(group["lr"] * schedule.lr_decay, schedule.min_lr)
         state.lr_bad_epochs = 0
-        log.info("dev loss stalled for %d epochs: learning rate now %.3g", schedule.lr_patience,
-                 state.optimizer.param_groups[0]["lr"])
+        log.info(
+            "dev loss stalled for %d epochs: learning rate now %.3g",
+            schedule.lr_patience,
+            state.optimizer.param_groups[0]["lr"],
+        )
 
 
 def _generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
@@ -146,8 +157,9 @@ class Trainer:
     `config` is the training config (a dataclass with seed, batch_size, patience and grad_clip; saved and
     compared on resume), `spec` the kind of model (default: the speech VAE)."""
 
-    def __init__(self, config: Any, schedule: Schedule, exp_dir: str | Path, placement: Placement,
-                 spec: ModelSpec = VAE):
+    def __init__(
+        self, config: Any, schedule: Schedule, exp_dir: str | Path, placement: Placement, spec: ModelSpec = VAE
+    ):
         self.config, self.schedule, self.exp_dir, self.placement = config, schedule, Path(exp_dir), placement
         self.spec = spec
 
@@ -168,24 +180,36 @@ class Trainer:
         model = model.to(device)
         return TrainingState(model, torch.optim.Adam(model.parameters(), lr=self.schedule.learning_rate))
 
-    def _run_epoch(self, objective: torch.nn.Module, state: TrainingState, batches: Iterable[Batch],
-                   total: int) -> dict[str, float]:
+    def _run_epoch(
+        self, objective: torch.nn.Module, state: TrainingState, batches: Iterable[Batch], total: int
+    ) -> dict[str, float]:
         epoch = state.epoch + 1
         beta = _beta(self.schedule, epoch)
         generator = _generator(self.config.seed, epoch, self.placement.device)
         objective.train()
         terms = []
-        progress = tqdm(batches, desc=f"epoch {epoch}", total=total, unit="batch", mininterval=2.0,
-                        disable=not self.placement.is_main, leave=False)
+        progress = tqdm(
+            batches,
+            desc=f"epoch {epoch}",
+            total=total,
+            unit="batch",
+            mininterval=2.0,
+            disable=not self.placement.is_main,
+            leave=False,
+        )
         for index, batch in enumerate(progress):
             result = objective(batch.to(self.placement.device), beta, generator)
             if not torch.isfinite(result["loss"]):
                 values = _describe({name: value.item() for name, value in result.items()})
-                kept = (f"the last good checkpoint is kept: {self.checkpoint} (epoch {state.epoch})" if state.epoch
-                        else "no checkpoint was written (one is written after each epoch)")
+                kept = (
+                    f"the last good checkpoint is kept: {self.checkpoint} (epoch {state.epoch})"
+                    if state.epoch
+                    else "no checkpoint was written (one is written after each epoch)"
+                )
                 raise TrainingDivergedError(
                     f"{self.exp_dir}: loss is {values} at epoch {epoch}, batch {index} (utterances "
-                    f"{', '.join(batch.keys)}); {kept}")
+                    f"{', '.join(batch.keys)}); {kept}"
+                )
             state.optimizer.zero_grad()
             result["loss"].backward()
             if self.config.grad_clip > 0:
@@ -200,10 +224,15 @@ class Trainer:
         """Dev terms with beta = 1 and fixed noise, so epochs compare."""
         objective = self.spec.objective(model).eval()
         generator = _generator(DEV_SEED, 0, self.placement.device)
-        return _mean_terms([
-            {name: value.item() for name, value in objective(batch.to(self.placement.device), 1.0, generator).items()}
-            for batch in batches
-        ])
+        return _mean_terms(
+            [
+                {
+                    name: value.item()
+                    for name, value in objective(batch.to(self.placement.device), 1.0, generator).items()
+                }
+                for batch in batches
+            ]
+        )
 
     def _shard(self, sampler: MixtureSampler, epoch: int) -> Iterator[Batch]:
         """This process's batches of the epoch: every world_size-th, the same count in every process (DDP steps
@@ -211,8 +240,9 @@ class Trainer:
         world = self.placement.world_size
         usable = sampler.num_batches(self.config.batch_size) // world * world
         if usable == 0:
-            raise UsageError(f"{sampler.num_batches(self.config.batch_size)} batches per epoch cannot be shared by "
-                             f"{world} processes")
+            raise UsageError(
+                f"{sampler.num_batches(self.config.batch_size)} batches per epoch cannot be shared by {world} processes"
+            )
         batches = sampler.batches(self.config.seed, epoch, self.config.batch_size)
         return itertools.islice(batches, self.placement.rank, usable, world)
 
@@ -227,8 +257,14 @@ class Trainer:
         write_text_atomic(self.exp_dir / "history.tsv", "\n".join(rows) + "\n")
         plot_losses(state.history, self.exp_dir / "loss.png", self.schedule.title, self.spec.labels)
 
-    def fit(self, model: torch.nn.Module, train: MixtureSampler, dev: MixtureSampler, resume: bool = False,
-            finish: Callable[[Path], None] | None = None) -> Path:
+    def fit(
+        self,
+        model: torch.nn.Module,
+        train: MixtureSampler,
+        dev: MixtureSampler,
+        resume: bool = False,
+        finish: Callable[[Path], None] | None = None,
+    ) -> Path:
         """Train until the epochs are spent or the dev loss stops improving; returns the model file.
         `finish(exp_dir)` runs on the main process once training ended, before the done marker (diagnostics)."""
         if is_done(self.exp_dir):
@@ -249,12 +285,24 @@ class Trainer:
             state.bad_epochs = 0 if improved else state.bad_epochs + 1
             learning_rate = state.optimizer.param_groups[0]["lr"]
             _decay_on_plateau(state, self.schedule, improved)
-            state.history.append({"epoch": state.epoch, **{f"train_{k}": v for k, v in train_terms.items()},
-                                  **{f"dev_{k}": v for k, v in dev_terms.items()}, "lr": learning_rate,
-                                  "seconds": time.time() - started})
+            state.history.append(
+                {
+                    "epoch": state.epoch,
+                    **{f"train_{k}": v for k, v in train_terms.items()},
+                    **{f"dev_{k}": v for k, v in dev_terms.items()},
+                    "lr": learning_rate,
+                    "seconds": time.time() - started,
+                }
+            )
             self._write_epoch(state, improved)
-            log.info("epoch %d: train %s, dev %s%s, %.1f s", state.epoch, _describe(train_terms),
-                     _describe(dev_terms), " *best*" if improved else "", time.time() - started)
+            log.info(
+                "epoch %d: train %s, dev %s%s, %.1f s",
+                state.epoch,
+                _describe(train_terms),
+                _describe(dev_terms),
+                " *best*" if improved else "",
+                time.time() - started,
+            )
         if state.bad_epochs >= self.config.patience:
             log.info("early stop: no dev improvement for %d epochs", state.bad_epochs)
         if self.placement.is_main:

