@@ -25,7 +25,7 @@ nj=4                    # parallel jobs for data prep, dumping and decoding
 train_set=train_si      # speaker-independent training set
 dev_set=dev_si          # development set (early stopping)
 sd_set=train_sd         # held-out utterances of the test speakers (speaker-dependent training)
-test_set=test           # test speakers' test utterances, mixed in stage 2
+test_set="test"         # test speakers' test utterances, mixed in stage 2
 noise_train=noise_train # noise used for training mixtures
 noise_test=noise_test   # noise used for test mixtures
 feats_config=conf/feats.yaml   # STFT and lips settings
@@ -86,7 +86,9 @@ if [[ ! "${tag}" =~ ^[A-Za-z0-9.+-]*$ ]]; then
 fi
 suffix=${tag:+_${tag}}  # of the folders of the systems this run trains and decodes
 . ./path.sh
+# shellcheck source=/dev/null  # the recipe's own cmd.sh, in the folder it runs from
 . ./cmd.sh
+: "${train_cmd:?cmd.sh sets no train_cmd}" "${decode_cmd:?cmd.sh sets no decode_cmd}" "${cuda_cmd:?cmd.sh sets no cuda_cmd}"
 . ./utils/stage_times.sh  # each stage's wall and CPU time to exp/stage_times.tsv, and TIMING.md from it at exit
 start=$SECONDS
 test_sets="${test_set}_mix"
@@ -165,10 +167,10 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     feats=$([ "${protocol}" = sd ] && echo "dump/${sd_set}/feats.h5" || echo "dump/${train_set}/feats.h5")
     provenance=(--what "the NMF dictionaries" --input "${nmf_config}" --input "${feats}" --output dictionaries.npz)
     state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
-    [ "${state}" != done ] || { log "${dir} is complete, skipping"; continue; }
+    [ "${state}" != "done" ] || { log "${dir} is complete, skipping"; continue; }
     si_flag=$([ "${protocol}" = si ] && echo --speaker-independent || true)
     ${train_cmd} "${dir}/log/train_nmf.log" \
-      python -m avvae.bin.train_nmf --config "${nmf_config}" ${si_flag} "${feats}" "${dir}"
+      python -m avvae.bin.train_nmf --config "${nmf_config}" ${si_flag:+"${si_flag}"} "${feats}" "${dir}"
     python -m avvae.bin.stage_done write "${dir}" "${provenance[@]}"
   done
 fi

@@ -41,8 +41,8 @@ split_opts decode_words --decode-opts "${decode_opts}"
 provenance=(--what "the decode" --name decode --input "${feats}" --input "${data}/wav.scp" --opts="${decode_opts}"
   --output wav)
 state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${provenance[@]}")
-if [ "${state}" = done ] && [ -f "${dir}/speaker_order" ]; then log "${dir} is separated, skipping"; exit 0; fi
-[ "${state}" != done ] || log "${dir} is separated but has no speaker_order record: its jobs write it"
+if [ "${state}" = "done" ] && [ -f "${dir}/speaker_order" ]; then log "${dir} is separated, skipping"; exit 0; fi
+[ "${state}" != "done" ] || log "${dir} is separated but has no speaker_order record: its jobs write it"
 num_mix=$(wc -l < "${data}/wav.scp")
 [ "${nj}" -le "${num_mix}" ] || nj=${num_mix}
 mkdir -p "${dir}/log"

@@ -33,17 +33,17 @@ dump=$2
 provenance=(--what "the dump" --input "${feats_config}" --data-dir "${data}" --option "no_lips=${no_lips}"
   --output feats.h5)
 state=$(python -m avvae.bin.stage_done check "${dump}" --force "${force}" "${provenance[@]}")
-if [ "${state}" = done ] && [ -f "${dump}/feats.h5" ]; then
+if [ "${state}" = "done" ] && [ -f "${dump}/feats.h5" ]; then
   log "${dump}/feats.h5 is complete, skipping"; exit 0
 fi
 no_lips_flag=$([ "${no_lips}" = true ] && echo --no-lips || true)
-python -m avvae.bin.validate_data_dir ${no_lips_flag} "${data}"
+python -m avvae.bin.validate_data_dir ${no_lips_flag:+"${no_lips_flag}"} "${data}"
 
 num_utts=$(wc -l < "${data}/wav.scp")
 [ "${nj}" -le "${num_utts}" ] || nj=${num_utts}
 mkdir -p "${dump}/log"
 start=$SECONDS
-${cmd} JOB=1:${nj} "${dump}/log/dump.JOB.log" \
+${cmd} "JOB=1:${nj}" "${dump}/log/dump.JOB.log" \
   python -m avvae.bin.dump_features --config "${feats_config}" --nj "${nj}" --job JOB "${data}" "${dump}"
 python -m avvae.bin.merge_features --nj "${nj}" --expected "${num_utts}" "${dump}"
 cp "${feats_config}" "${dump}/feats.yaml"

@@ -29,7 +29,7 @@ provenance=(--what "the mixtures" --input "${mix_config}" --data-dir "${speech}"
   --option "audio_dir=${audio_dir}")
 state=$(python -m avvae.bin.stage_done check "${out}" --force "${force}" --remove "${out}" --remove "${audio_dir}" \
   "${provenance[@]}")
-if [ "${state}" = done ]; then log "${out} is complete, skipping"; exit 0; fi
+if [ "${state}" = "done" ]; then log "${out} is complete, skipping"; exit 0; fi
 python -m avvae.bin.validate_data_dir "${speech}"
 python -m avvae.bin.validate_data_dir --no-lips "${noise}"
 mkdir -p "${out}/log"

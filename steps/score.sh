@@ -58,7 +58,7 @@ for i in "${!dirs[@]}"; do
   stale=(--remove "${dir}/scores.tsv")  # with the job parts, if the check finds them stale
   for part in "${dir}"/split*; do stale+=(--remove "${part}"); done
   state=$(python -m avvae.bin.stage_done check "${dir}" --force "${force}" "${stale[@]}" "${provenance[@]}")
-  if [ "${state}" = done ] && [ -f "${dir}/scores.tsv" ]; then log "${dir}/scores.tsv exists, skipping it"; continue; fi
+  if [ "${state}" = "done" ] && [ -f "${dir}/scores.tsv" ]; then log "${dir}/scores.tsv exists, skipping it"; continue; fi
   # job parts are results of this scoring only when it resumes a killed one (whose decode the check compared):
   # those an earlier scoring left are removed
   [ "${resumed}" = true ] || rm -rf "${dir}"/split*

@@ -39,7 +39,7 @@ split_opts train_words --train-opts "${train_opts}"
 provenance=(--what "the training" --input "${config}" --input "${train}" --input "${noise}"
   --opts="${train_opts}" --option "module=${module}" --output model.pt)
 state=$(python -m avvae.bin.stage_done check "${exp}" --force "${force}" "${provenance[@]}")
-if [ "${state}" = done ]; then log "${exp} is complete, skipping"; exit 0; fi
+if [ "${state}" = "done" ]; then log "${exp} is complete, skipping"; exit 0; fi
 if [ "${ngpu}" -gt 1 ]; then
   launcher="torchrun --standalone --nproc_per_node ${ngpu} -m ${module} --device cuda"
 elif [ "${ngpu}" -eq 1 ]; then

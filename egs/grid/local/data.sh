@@ -23,10 +23,13 @@ help_message="Usage: $0 [--stage N] [--stop_stage N] [--nj N] [--corpus_config c
 The GRID root comes from GRID and the noise folder from GRID_NOISE (run.sh --db_root / --noise_root, or db.sh)."
 . ./utils/parse_options.sh
 . ./path.sh
+# shellcheck source=/dev/null  # the recipe's own cmd.sh
 . ./cmd.sh
+: "${decode_cmd:?cmd.sh sets no decode_cmd}"
 
 grid=${GRID:-}
 noise=${GRID_NOISE:-}
+# shellcheck source=/dev/null  # optional, the site's corpus paths
 if [ -f db.sh ]; then . ./db.sh; fi
 GRID=${grid:-${GRID:-}}
 GRID_NOISE=${noise:-${GRID_NOISE:-}}

@@ -16,6 +16,7 @@ The NTCD-TIMIT root comes from NTCD_TIMIT (run.sh --db_root /path, or NTCD_TIMIT
 . ./utils/parse_options.sh
 . ./path.sh
 
+# shellcheck source=/dev/null  # optional, the site's corpus paths
 if [ -z "${NTCD_TIMIT:-}" ] && [ -f db.sh ]; then . ./db.sh; fi
 if [ -z "${NTCD_TIMIT:-}" ]; then
   echo "$0: no NTCD-TIMIT root: pass --db_root /path to run.sh, or write NTCD_TIMIT=/path in $(pwd)/db.sh" >&2
