@@ -30,7 +30,7 @@ def failure(caplog, build_parser, main, argv: list[str]) -> str:
 def kill_when(
     command: list[str], cwd: Path, ready: Callable[[], T | None], env: dict | None = None, seconds: float = 120
 ) -> T | None:
-    """Start `command` in a session of its own and SIGKILL its whole process group as soon as `ready()` returns
+    """Start `command` in a process group of its own and SIGKILL its whole process group as soon as `ready()` returns
     something (the work in progress), which is returned; None if the command ended first (or `seconds` passed: it
     is killed then too)."""
     process = subprocess.Popen(

@@ -1,13 +1,13 @@
 """Fixtures shared by several test modules: small dumped feature sets for training and decoding tests, the synthetic
 MCEM speakers, and one tiny mini_av recipe run through RESULTS.md that the recipe tests of every corpus read. That
-run starts in a process of its own when the session begins (tests/shared_run.py) and the tests that read its end
-are moved to the end of the session, so that it uses the second core meanwhile."""
+run starts in a process of its own when the test run begins (tests/shared_run.py) and the tests that read its end
+are moved to the end of the test run, so that it uses the second core meanwhile."""
 
 from __future__ import annotations
 
 import os
 
-# One thread per process, in this one and every process a test starts: the session runs two things at once, and
+# One thread per process, in this one and every process a test starts: the test run does two things at once, and
 # a second thread that waits for a busy core spins (some numpy and torch calls took 10-60 times as long).
 os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
@@ -51,14 +51,14 @@ def _reads(item: pytest.Item, fixture: str) -> bool:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the tests that read the shared run's end last, so that the run has the most time to finish in the
-    background. Their modules are split, so what those tests share with the rest of their module is a session
+    background. Their modules are split, so what those tests share with the rest of their module is a test-run-wide
     fixture (a module fixture would be made twice)."""
     items.sort(key=lambda item: _reads(item, "shared_run"))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _shared_run_process(request, tmp_path_factory):
-    """The shared recipe's process, started with the session when a selected test reads it (None otherwise); it
+    """The shared recipe's process, started with the test run when a selected test reads it (None otherwise); it
     stops after the features when no selected test reads the whole run."""
     wanted = {
         fixture
@@ -85,5 +85,5 @@ def shared_recipe(_shared_run_process) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_run(_shared_run_process) -> TrainedRecipe:
-    """`shared_recipe` through RESULTS.md (killed once in stages 4, 5 and 7 and rerun): run once per session."""
+    """`shared_recipe` through RESULTS.md (killed once in stages 4, 5 and 7 and rerun): run once per test run."""
     return background.result(*_shared_run_process)

@@ -1,4 +1,4 @@
-"""The session's shared tiny mini_av recipe, made in a process of its own that starts with the session, so that
+"""The test run's shared tiny mini_av recipe, made in a process of its own that starts with the test run, so that
 its single-core stages (about two and a half minutes) use the second core while the other tests run on the first.
 
 `python -m tests.shared_run FOLDER [--stop-after-features]` makes FOLDER/mini_av through stage 3 (`tiny_recipe`)
@@ -63,8 +63,8 @@ def result(process: subprocess.Popen, folder: Path) -> TrainedRecipe:
 
 
 def stop(process: subprocess.Popen, grace: float = 10) -> None:
-    """End a run that is still going (a session that ended before it) with every job it started: SIGTERM lets it
-    kill the run.sh it started in a session of its own (`tests.commands.kill_when`), then its process group is
+    """End a run that is still going (a test run that ended before it) with every job it started: SIGTERM lets it
+    kill the run.sh it started in a process group of its own (`tests.commands.kill_when`), then its process group is
     killed."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -93,6 +93,6 @@ if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--stop-after-features", action="store_true", help="no test of this session reads stage 9")
+    parser.add_argument("--stop-after-features", action="store_true", help="no test of this test run reads stage 9")
     args = parser.parse_args()
     main(args.folder, args.stop_after_features)
