@@ -9,10 +9,12 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+from avvae.errors import AvvaeError
+
 MIN_FREE = 2**20  # bytes: below this, a failed write is put down to a full disk, and a write is not begun
 
 
-class DiskFullError(ValueError):
+class DiskFullError(AvvaeError):
     """A write failed, or would fail, for want of space: the message names the file and what is kept."""
 
 
