@@ -61,6 +61,7 @@ def mixtures(tmp_path):
     return mixture_workdir(tmp_path, 1)
 
 
+@pytest.mark.recipe
 def test_a_decode_into_a_folder_with_a_backslash_writes_there(mixtures):
     step(
         mixtures,
@@ -77,6 +78,7 @@ def test_a_decode_into_a_folder_with_a_backslash_writes_there(mixtures):
     assert not (mixtures / "dec" / "xy").exists()
 
 
+@pytest.mark.recipe
 def test_a_training_into_a_folder_with_a_backslash_writes_there(training_feats, tmp_path):
     save_config(small_config("avae", epochs=1), tmp_path / "train.yaml")
     step(
@@ -94,6 +96,7 @@ def test_a_training_into_a_folder_with_a_backslash_writes_there(training_feats, 
     assert not (tmp_path / "exp" / "tz").exists()
 
 
+@pytest.mark.recipe
 def test_a_dev_set_path_with_a_space_in_the_training_options_reaches_the_training(training_feats, tmp_path):
     save_config(small_config("avae", epochs=1), tmp_path / "train.yaml")
     dev = tmp_path / "dump" / "my dev" / "feats.h5"
@@ -114,6 +117,7 @@ def test_a_dev_set_path_with_a_space_in_the_training_options_reaches_the_trainin
     assert "--dev 'dump/my dev/feats.h5'" in (tmp_path / "exp" / "t" / "log" / "train.log").read_text()
 
 
+@pytest.mark.recipe
 def test_paths_with_spaces_quotes_and_backslashes_in_decode_and_score_options_reach_the_jobs(mixtures):
     model = Path("exp") / "it's a \\model"
     save_model(SpeechVAE(ModelConfig(kind="avae", latent_dim=4, hidden_dim=16)), mixtures / model / "model.pt")

@@ -49,6 +49,7 @@ def decode(workdir, model_dir: str) -> tuple[str, str]:
     return out, result.stdout
 
 
+@pytest.mark.slow
 def test_an_audio_only_si_model_of_any_name_is_scored_in_its_best_order_an_av_vae_in_the_fixed_one(mixtures):
     save_model(
         SpeechVAE(ModelConfig(kind="avae", latent_dim=4, hidden_dim=16)),

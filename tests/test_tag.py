@@ -39,6 +39,7 @@ def calls(recipe, script: str) -> list[str]:
     return [line for line in (recipe / CALLED).read_text().splitlines() if line.startswith(f"{script} ")]
 
 
+@pytest.mark.recipe
 def test_a_tagged_run_trains_decodes_scores_and_tabulates_its_own_folders(recipe):
     run_script(recipe, "--stage", "4", "--stop_stage", "5", "--tag", "x", *MODELS)
     trained = calls(recipe, "train.sh")
