@@ -54,8 +54,9 @@ def complete_utterances(partial: Path) -> int:
     """How many utterances a partial dump holds complete (0 while it is missing or caught mid-write)."""
     try:
         with h5py.File(partial, "r", locking=False) as handle:
-            return sum(bool(group.attrs.get("complete")) for group in handle.values())
-    except OSError:
+            groups = [handle.get(key) for key in handle]  # None for a group whose link is written, not yet its object
+            return sum(group is not None and bool(group.attrs.get("complete")) for group in groups)
+    except (OSError, KeyError):
         return 0
 
 
