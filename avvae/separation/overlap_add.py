@@ -1,11 +1,10 @@
 """Long signals processed in overlapping windows and joined again without clicks.
 
-`plan_windows` cuts L samples into windows of `length` samples that overlap by at least `overlap` (the last one
-is moved back to end at L, so every window is full-length). `OverlapAdd` joins each window's outputs: across an
-overlap the earlier window fades out and the later fades in with complementary raised-cosine weights (sin^2 and
-cos^2, which sum to one), so where both windows agree the signal passes unchanged, and where they differ (MCEM
-run on each window alone) the output moves smoothly from one to the other. Finished samples are handed on as soon
-as no later window touches them, so only one overlap is held at a time.
+`plan_windows` cuts L samples into equal windows of at most `length` samples that overlap by at least `overlap`.
+`OverlapAdd` joins each window's outputs: across an overlap the earlier window fades out and the later fades in with
+complementary raised-cosine weights (sin^2 and cos^2, which sum to one), so where both windows agree the signal
+passes unchanged, and where they differ (MCEM run on each window alone) the output moves smoothly from one to the
+other. Finished samples are handed on as soon as no later window touches them, so only one overlap is held at a time.
 """
 
 from __future__ import annotations
@@ -16,14 +15,17 @@ import numpy as np
 
 
 def plan_windows(num_samples: int, length: int, overlap: int) -> list[tuple[int, int]]:
-    """(start, end) of each window; one window when the signal fits in one."""
+    """(start, end) of each window; one window when the signal fits in one. As few windows as windows of `length`
+    overlapping by `overlap` need, all of one length (at most `length`) and spread evenly from the start to the end, so
+    that no stretch is separated more often than the overlaps ask and the windows cost alike."""
     if not 0 <= overlap < length:
         raise ValueError(f"window overlap must be in [0, window length {length}), got {overlap}")
     if num_samples <= length:
         return [(0, num_samples)]
-    hop = length - overlap
-    starts = list(range(0, num_samples - length, hop)) + [num_samples - length]
-    return [(start, start + length) for start in starts]
+    count = -(-(num_samples - overlap) // (length - overlap))
+    size = -(-(num_samples + (count - 1) * overlap) // count)
+    starts = [k * (num_samples - size) // (count - 1) for k in range(count)]
+    return [(start, start + size) for start in starts]
 
 
 def fade_in(length: int) -> np.ndarray:
