@@ -5,10 +5,14 @@ import pytest
 from imageio_ffmpeg import write_frames
 
 from avvae.bin import separate as separate_cli
+from avvae.config import load_config
 from avvae.fileio.audio import read_wav, write_wav
 from avvae.fileio.lips import save_lips
+from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE, save_model
+from avvae.separation.own_mixture import default_separation_mcem, separation_configs
 from tests.datadirs import FPS, RATE, lips_for, voiced_utterance
+from tests.recipe import ROOT
 
 
 def write_video(path, frames, fps):
@@ -86,3 +90,12 @@ def test_missing_lips_and_model_count_are_clear_errors(recording, tmp_path):
             parser.parse_args([str(recording / "mix.wav"), "--lips", "a.npz", "b.npz", "--model", "m1", "m2", "m3"])
         )
     assert not list(tmp_path.glob("*.wav"))
+
+
+def test_separate_defaults_to_the_default_recipes_mcem_on_one_thread():
+    """Without --mcem-config, `separate` runs the MCEM the default recipe chose on its dev mixtures, one torch thread
+    per process (so a core that another program takes costs only its share)."""
+    recipe = load_config(ROOT / "egs" / "mini_av" / "conf" / "mcem.yaml", McemConfig)
+    assert default_separation_mcem() == recipe
+    args = separate_cli.build_parser().parse_args(["mix.wav", "--lips", "a.npz", "--model", "m.pt"])
+    assert separation_configs(args)[0] == recipe and recipe.threads == 1

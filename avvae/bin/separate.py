@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--faces", help="with --video: the faces to separate, e.g. 0,2 (default: all)")
     parser.add_argument("--video-config", help="with --video: face tracking and windowing settings (YAML)")
     parser.add_argument("--model", nargs="+", required=True, help="model.pt for all speakers, or one per speaker")
-    parser.add_argument("--mcem-config", help="MCEM settings (default: the published ones)")
+    parser.add_argument(
+        "--mcem-config", help="MCEM settings (default: the default recipe's, egs/mini_av/conf/mcem.yaml)"
+    )
     parser.add_argument("--feats-config", help="STFT settings the model was trained with (default: the published)")
     parser.add_argument("--device", help="cpu or cuda (overrides the MCEM config)")
     parser.add_argument("--out-dir", default=".", help="where the outputs go (default: .), checked before any work")

@@ -27,7 +27,9 @@ class McemConfig:
     in turn given the others' current state (Metropolis-within-Gibbs; all proposals still share one decoder pass),
     "joint" accepts all speakers' proposals together per frame. seed: seeds each utterance's own generator, so an
     utterance gives the same result alone or in a batch. device: where the models and tensors live. threads: torch
-    intra-op threads (0: leave torch's setting; small decoders on shared CPUs run fastest with 1 per job).
+    intra-op threads per process (1, the default: MCEM's small operations run fastest on one thread a job, and a core
+    that another program takes then costs its share of the time, where torch's threads would wait for each other and
+    slow 20-30 times; 0: torch's own setting, a thread per core).
     log_every: iterations between INFO log lines.
     sampler: the E-step, "mh" (published random-walk Metropolis-Hastings), "mala" (Langevin proposals with step
     proposal_std, all speakers jointly) or "variational" (a Gaussian q per frame fitted by `variational_steps` Adam
@@ -63,7 +65,7 @@ class McemConfig:
     scan: str = "in_turn"
     seed: int = 0
     device: str = "cpu"
-    threads: int = 0
+    threads: int = 1
     log_every: int = 10
     sampler: str = "mh"
     variational_steps: int = 5
