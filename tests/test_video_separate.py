@@ -20,17 +20,19 @@ import numpy as np
 import pytest
 import soundfile
 from imageio_ffmpeg import get_ffmpeg_exe, write_frames
+from PIL import Image
 
 from avvae.bin import separate as separate_cli
 from avvae.features import FeatureConfig
 from avvae.fileio.audio import write_wav
-from avvae.fileio.video import read_container_audio, video_info
+from avvae.fileio.video import iter_frames, read_container_audio, video_info
 from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE, save_model
 from avvae.separation import output_set, video_separation
 from avvae.separation.face_tracking import FaceTracker
 from avvae.separation.output_set import OutputDirError
 from avvae.separation.overlap_add import OverlapAdd, plan_windows
+from avvae.separation.video_drawings import COLOURS
 from avvae.separation.video_separation import VideoSeparationConfig, output_bytes, separate_video
 from avvae.synthetic_video import FRAME_SIZE, mouth_position, render_frame, write_talking_heads
 from avvae.vision.mouth_boxes import nearest_found
@@ -159,9 +161,17 @@ def test_every_output_is_written_and_the_separations_add_up_to_the_soundtrack(ta
         assert abs(len(audio) - len(soundtrack)) < 0.05 * RATE
         assert (out / f"talk_face{number}_mouth.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "talk_spectrograms.png").read_bytes()[:4] == b"\x89PNG"
+    picture = np.asarray(Image.open(out / "talk_faces.png").convert("RGB"))
+    assert picture.shape == (FRAME_SIZE[1], FRAME_SIZE[0], 3)
+    for number in range(2):
+        assert np.all(picture == COLOURS[number], axis=-1).sum() > 500, f"face {number} outlined in its colour"
+    original = [frame.copy() for _, frame in zip(range(3), iter_frames(root / "talk.mp4", "rgb24"))]
+    for number in range(2):
+        copied = [frame.copy() for _, frame in zip(range(3), iter_frames(out / f"talk_face{number}.mp4", "rgb24"))]
+        assert all(np.array_equal(a, b) for a, b in zip(original, copied)), "the video stream copied, not re-encoded"
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"talk_face{n}{suffix}" for n in range(2) for suffix in (".wav", ".mp4", "_mouth.png")]
-        + ["talk_noise.wav", "talk_spectrograms.png", "talk.json", ".talk.json.lock"]
+        + ["talk_noise.wav", "talk_faces.png", "talk_spectrograms.png", "talk.json", ".talk.json.lock"]
     ), "no temporary files left"
 
 
@@ -210,6 +220,7 @@ def test_another_video_of_the_same_name_is_refused_and_a_rerun_replaces_its_own_
     run_cli(*video_command(root, root / "talk.mp4", out, "--faces", "1"))
     names = [f"talk_face1{suffix}" for suffix in (".wav", "_mouth.png", ".mp4")] + [
         "talk_noise.wav",
+        "talk_faces.png",
         "talk_spectrograms.png",
     ]
     assert sorted(path.name for path in out.iterdir()) == sorted(["talk.json", ".talk.json.lock", *names]), (
@@ -266,7 +277,7 @@ def test_a_rerun_removes_what_a_killed_run_left(talk, tmp_path):
     run_cli(*video_command(root, root / "talk.mp4", out))
     assert unlocked(out) == sorted(
         [f"talk_face{n}{suffix}" for n in range(2) for suffix in (".wav", ".mp4", "_mouth.png")]
-        + ["talk_noise.wav", "talk_spectrograms.png", "talk.json"]
+        + ["talk_noise.wav", "talk_faces.png", "talk_spectrograms.png", "talk.json"]
     ), f"{left.name} is gone"
 
 

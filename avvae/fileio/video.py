@@ -193,3 +193,20 @@ def iter_frames(path: str | Path, pix_fmt: str = "gray", width: int | None = Non
         raise VideoError(f"{path}: cannot decode the video ({error})") from error
     finally:
         reader.close()
+
+
+def frame_at(path: str | Path, seconds: float) -> np.ndarray:
+    """The RGB frame uint8 [H, W, 3] shown at `seconds` (ffmpeg seeks to it rather than decoding what comes before)."""
+    from imageio_ffmpeg import read_frames
+
+    reader = read_frames(
+        str(path), pix_fmt="rgb24", input_params=["-ss", f"{seconds:.3f}"], output_params=["-frames:v", "1"]
+    )
+    try:
+        meta = next(reader)
+        width, height = meta["size"]
+        return np.frombuffer(next(reader), dtype=np.uint8).reshape(height, width, 3).copy()
+    except (RuntimeError, OSError, StopIteration, ValueError) as error:
+        raise VideoError(f"{path}: cannot decode its frame at {seconds:.2f} s ({error})") from error
+    finally:
+        reader.close()

@@ -5,7 +5,9 @@ Tracks never end: a detection is matched to the track whose last box is nearest 
 face's size, plus the log ratio of the sizes), by the Hungarian algorithm over all tracks at once, and only within
 `max_cost`; a detection matched to no track starts a new one. A face that is lost and found again near where it
 was last seen therefore continues its track, however long it was away; one that reappears elsewhere starts a new
-track. Tracks with too few detections (false alarms of the detector) are dropped by `FaceTracks.keep_long`.
+track. Tracks with too few detections (false alarms of the detector) are dropped by `FaceTracks.keep_long`. A face that
+was looked for only near where its track was last seen (between two detections over the whole frame) is added to
+that track directly.
 """
 
 from __future__ import annotations
@@ -69,12 +71,16 @@ class FaceTracker:
         self.rows: list[list[tuple[int, np.ndarray, np.ndarray, float]]] = []
         self.num_frames = 0
 
-    def update(self, boxes: list[Box], centres: list[np.ndarray], widths: list[float]) -> list[int]:
-        """Add one frame's detections (face boxes, mouth centres and widths); returns the track of each."""
+    def update(
+        self, boxes: list[Box], centres: list[np.ndarray], widths: list[float], tracks: list[int] | None = None
+    ) -> list[int]:
+        """Add one frame's detections (face boxes, mouth centres and widths); returns the track of each. `tracks`
+        gives each detection's track where it is known (a face followed from the previous frame), instead of
+        matching."""
         frame, self.num_frames = self.num_frames, self.num_frames + 1
         boxes_array = [np.asarray(box, dtype=np.float64) for box in boxes]
-        assigned = [-1] * len(boxes)
-        if self.last_boxes and boxes:
+        assigned = list(tracks) if tracks is not None else [-1] * len(boxes)
+        if tracks is None and self.last_boxes and boxes:
             cost = np.array([[match_cost(track, box) for box in boxes_array] for track in self.last_boxes])
             gated = np.where(cost <= self.max_cost, cost, 1e6)
             for track, detection in zip(*scipy.optimize.linear_sum_assignment(gated)):

@@ -69,6 +69,19 @@ def detect_faces(frame: np.ndarray) -> list[Box]:
     return [(rect.left(), rect.top(), rect.width(), rect.height()) for rect in detector(np.ascontiguousarray(frame), 0)]
 
 
+def detect_faces_near(frame: np.ndarray, box: Box, margin: float) -> list[Box]:
+    """The faces dlib's detector finds in the region of a uint8 gray frame around `box` (x, y, width, height), grown
+    by `margin` times its size on each side, as boxes in the frame's pixels: a face looked for where it just was, at
+    the cost of that region (a tenth of a 640x360 frame's for a 100-pixel face and margin 0.5)."""
+    x, y, width, height = box
+    left, top = max(0, int(x - margin * width)), max(0, int(y - margin * height))
+    right = min(frame.shape[1], int(np.ceil(x + (1 + margin) * width)))
+    bottom = min(frame.shape[0], int(np.ceil(y + (1 + margin) * height)))
+    if right <= left or bottom <= top:
+        return []
+    return [(fx + left, fy + top, fw, fh) for fx, fy, fw, fh in detect_faces(frame[top:bottom, left:right])]
+
+
 def largest_face(frame: np.ndarray, shrink: int = 1) -> Box | None:
     """The largest face dlib's detector finds in a uint8 gray frame, or None; the detector sees the frame shrunk
     `shrink` times (box filter), which saves it shrink**2 of its time where faces are large, and the box is scaled
