@@ -1,6 +1,7 @@
-"""The picture of `separate --video` in docs/separating.md: the two-face test video separated, one output frame
-per face (its box drawn) above each face's mouth strip. Builds the video of avvae.synthetic_video, separates it with
-a tiny untrained AV-VAE (the picture shows tracking and cropping, not separation quality), and writes a small PNG.
+"""The picture of `separate --video` in docs/separating.md: the two-face test video separated, its picture of the
+faces (each outlined and numbered) above each face's mouth strip. Builds the video of avvae.synthetic_video,
+separates it with a tiny untrained AV-VAE (the picture shows tracking and cropping, not separation quality), and
+writes a small PNG.
 
   PYTHONPATH=. python local/video_montage.py docs/video_separation.png
 """
@@ -11,17 +12,15 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from avvae.features import FeatureConfig
-from avvae.fileio.video import iter_frames
 from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE
 from avvae.separation.video_separation import VideoSeparationConfig, separate_video
 from avvae.synthetic_video import soundtrack, write_talking_heads
 
-RATE, FPS, SECONDS, SHOWN = 16000, 25.0, 1.6, 10
+RATE, FPS, SECONDS = 16000, 25.0, 1.6
 
 
 def main() -> None:
@@ -36,11 +35,8 @@ def main() -> None:
         config = VideoSeparationConfig(strip_frames=6, min_track_seconds=0.2)
         summary = separate_video(video, [model], mcem, FeatureConfig(), config, Path(folder) / "out")
         print(summary.text())
-        frames = []
-        for face in summary.faces:
-            output = next(path for path in face.outputs if path.suffix == ".mp4")
-            frames.append(next(frame for index, frame in enumerate(iter_frames(output, "rgb24")) if index == SHOWN))
-        top = Image.fromarray(np.concatenate(frames, axis=1))
+        top = Image.open(next(path for path in summary.outputs if path.name.endswith("_faces.png"))).convert("RGB")
+        top = top.resize((2 * top.width, 2 * top.height))
         strips = [
             Image.open(path).convert("RGB")
             for face in summary.faces
