@@ -1,11 +1,14 @@
 """MCEM over a long soundtrack's windows in worker processes: how many workers, and that they change nothing."""
 
+import os
+
 import numpy as np
 import pytest
 
 from avvae.features import FeatureConfig
 from avvae.mcem import McemConfig
 from avvae.models import ModelConfig, SpeechVAE
+from avvae.separation.decode import SeparationError
 from avvae.separation.overlap_add import plan_windows
 from avvae.separation.window_pool import WindowJob, separated_windows, worker_count
 from tests.signals import two_speaker_mixture
@@ -54,3 +57,18 @@ def test_worker_processes_give_each_window_what_this_process_gives(tmp_path):
     for own, pooled in zip(alone, shared):
         np.testing.assert_array_equal(pooled, own)
     assert not np.allclose(alone[0][0], alone[0][1]), "two different speaker estimates"
+
+
+class DyingJob(WindowJob):
+    """A job whose worker process ends abruptly, as one the kernel kills for memory does."""
+
+    def separate(self, start: int, samples: np.ndarray) -> np.ndarray:
+        os._exit(3)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_stops_the_separation_with_a_message():
+    job = DyingJob([], McemConfig(), FeatureConfig(), [], FPS, 1.0)
+    plan = [(0, 1000), (1000, 2000), (2000, 3000)]
+    with pytest.raises(SeparationError, match="a worker process of the separation stopped .* out of memory"):
+        list(separated_windows(job, np.zeros(3000, np.float32), plan, workers=2))

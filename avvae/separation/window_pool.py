@@ -10,7 +10,9 @@ the same windows give the same outputs, in order, on one core or eight.
 
 The workers read the mouth crops from their memory-mapped files on disk and get the soundtrack a window at a time, so
 the memory stays bounded however long the video; at most two windows per worker are waiting or in flight. On a GPU
-(`device: cuda`) and on one core the windows run in this process, one after the other.
+(`device: cuda`) and on one core the windows run in this process, one after the other. The workers are started
+afresh ("spawn"), importing the main module: a script of one's own that separates a video must keep its work under
+`if __name__ == "__main__":`, as for any use of multiprocessing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from avvae.features import FeatureConfig
 from avvae.fileio.lips import resample_lips
 from avvae.mcem import McemConfig, separate
 from avvae.models import SpeechVAE
+from avvae.separation.decode import SeparationError
 from avvae.stft import istft, stft
 
 TASKS_PER_WORKER = 2
@@ -115,6 +119,11 @@ def separated_windows(
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        except BrokenProcessPool as error:
+            raise SeparationError(
+                f"a worker process of the separation stopped before its window was done ({error}): was it killed, or "
+                "out of memory? Give it fewer cores (taskset) or shorter windows (window_seconds in --video-config)"
+            ) from error
         finally:
             for future in pending:
                 future.cancel()
