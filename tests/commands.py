@@ -51,12 +51,14 @@ def kill_when(
 
 
 def complete_utterances(partial: Path) -> int:
-    """How many utterances a partial dump holds complete (0 while it is missing or caught mid-write)."""
+    """How many utterances a partial dump holds complete (0 while it is missing or caught mid-write: HDF5 then
+    reports a missing object (KeyError), an unreadable file (OSError) or a link past the file's end (RuntimeError,
+    "addr overflow"))."""
     try:
         with h5py.File(partial, "r", locking=False) as handle:
             groups = [handle.get(key) for key in handle]  # None for a group whose link is written, not yet its object
             return sum(group is not None and bool(group.attrs.get("complete")) for group in groups)
-    except (OSError, KeyError):
+    except (OSError, KeyError, RuntimeError):
         return 0
 
 
