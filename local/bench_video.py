@@ -105,8 +105,7 @@ def keep_lips(video: Path, summary: VideoSummary, samples: np.ndarray, rate: int
     crops = crop_mouths(video, info, found, boxes, sizes, out)
     for face, crop in zip(summary.faces, crops):
         save_lips(out / f"{video.stem}_face{face.number}.npz", np.asarray(crop), info.fps)
-    for number in range(len(crops)):
-        (out / f"mouths{number}.npy").unlink()
+        Path(crop.filename).unlink()
     write_wav(out / f"{video.stem}.wav", samples, rate)
 
 
@@ -151,9 +150,8 @@ def main() -> None:
             spinner.kill()
     duration = summary.audio_seconds
     print(summary.text())
-    print(
-        f"\n{video}: {duration:.1f} s, {video_info(video).size[0]}x{video_info(video).size[1]}; MCEM on {mcem.device}"
-    )
+    width, height = video_info(video).size
+    print(f"\n{video}: {duration:.1f} s, {width}x{height}; MCEM on {mcem.device}")
     print("| stage | wall s | wall s per s of video | CPU s |")
     print("|---|---|---|---|")
     print(f"| decoding alone (not in the run) | {decode_wall:.1f} | {decode_wall / duration:.3f} | {decode_cpu:.1f} |")

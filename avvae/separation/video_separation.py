@@ -450,7 +450,7 @@ def write_outputs(run: VideoRun, found: list[np.ndarray], results: list[FaceResu
     with run.clock.stage("mouths"):
         crops = crop_mouths(run.video, run.info, found, [result.mouth_boxes for result in results], sizes, work)
     with run.clock.stage("separation"):
-        crop_files = [work / f"mouths{j}.npy" for j in range(len(crops))]
+        crop_files = [Path(crop.filename) for crop in crops]
         peak = float(np.max(np.abs(run.samples)))
         job = WindowJob(run.models, run.mcem, features, crop_files, run.info.fps, peak)
         separate_windows(job, run.samples, run.config, wavs)
