@@ -51,6 +51,14 @@ class McemConfig:
     tolerance: stop before `iterations` once the log-likelihood's relative change over the last
     `tolerance_window` iterations is below it (avvae.mcem.convergence; a batch stops when all its mixtures have);
     0 (default) is off, the published fixed iteration count. `iterations` stays the upper bound.
+    prior_adaptation_frames: w > 0 adapts each speaker's prior to its voice after every variational E-step (the mean
+    moved by the posterior's precision-weighted offset averaged over frames n - w .. n + w, the variance rescaled per
+    dimension; avvae.mcem.prior_adaptation); 0 (default, published) keeps the visual prior as it is.
+    latent_smoothness: lambda > 0 adds a Gaussian random walk -lambda/2 |z_n - z_(n-1)|^2 between each speaker's
+    consecutive latents to the variational ELBO; 0 (default, published) leaves the frames independent.
+    noise_smoothing_frames: w > 0 replaces the noise activations H by their moving average over frames n - w .. n + w
+    after every M-step (the noise varies slowly; also in the oracle-latent row's M-steps); 0 (default, published)
+    leaves H free in every frame.
     """
 
     iterations: int = 100
@@ -77,6 +85,9 @@ class McemConfig:
     adapt_rate: float = 0.05
     tolerance: float = 0.0
     tolerance_window: int = 5
+    prior_adaptation_frames: int = 0
+    latent_smoothness: float = 0.0
+    noise_smoothing_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -96,6 +107,11 @@ class McemConfig:
         for name, draws, burn_in in (("", self.draws, self.burn_in), ("final_", self.final_draws, self.final_burn_in)):
             if not 0 <= burn_in < draws:
                 raise ConfigValueError(f"mcem {name}burn_in must be in [0, {name}draws), got {burn_in} of {draws}")
+        for name in ("prior_adaptation_frames", "latent_smoothness"):
+            if getattr(self, name) and self.sampler != "variational":
+                raise ConfigValueError(
+                    f"mcem {name} needs the variational sampler (a posterior mean per frame), not {self.sampler!r}"
+                )
         if self.chains < 1 or (self.chains > 1 and self.sampler != "mh"):
             raise ConfigValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
         check_ranges(
@@ -111,6 +127,9 @@ class McemConfig:
                 "variational_lr": "> 0",
                 "tolerance": ">= 0, < 1",
                 "tolerance_window": ">= 1",
+                "prior_adaptation_frames": ">= 0",
+                "latent_smoothness": ">= 0",
+                "noise_smoothing_frames": ">= 0",
             },
         )
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from avvae.mcem.smoothing import moving_average
+
 
 @dataclass
 class Params:
@@ -52,11 +54,19 @@ def _statistics(
 
 
 def m_step(
-    samples: torch.Tensor, params: Params, power: torch.Tensor, mask: torch.Tensor, exponent: float, floor: float
+    samples: torch.Tensor,
+    params: Params,
+    power: torch.Tensor,
+    mask: torch.Tensor,
+    exponent: float,
+    floor: float,
+    noise_smoothing_frames: int = 0,
 ) -> Params:
     """One pass of W, H then g updates (V recomputed after each); W's columns renormalised into H. The draws'
     summed speech variances sum_j g_j sigma2_j do not change until the g update, so they are formed once; two
-    buffers of one speaker's draws [R, B, N, F] serve all passes."""
+    buffers of one speaker's draws [R, B, N, F] serve all passes. With noise_smoothing_frames w > 0, H is then
+    replaced by its moving average over frames n - w .. n + w: the noise may only vary slowly, so that its
+    dictionary cannot take over a talker's fast-changing spectra."""
     W, H, g = params.W, params.H, params.g
     speech = samples[:, 0] * g[0, ..., None]
     for j in range(1, len(g)):
@@ -76,4 +86,7 @@ def m_step(
         denominator[j] = share.sum(-1).mean(0)
         numerator[j] = share.mul_(inverse).mean(0).mul_(power).sum(-1)
     g = (g * _ratio(numerator, denominator, exponent)).clamp_min(floor)
+    if noise_smoothing_frames > 0:
+        frames = mask[:, None, :]
+        H = (moving_average(H, frames, noise_smoothing_frames) * frames).clamp_min(floor)
     return Params(W, H, g)

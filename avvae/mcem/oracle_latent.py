@@ -6,7 +6,8 @@ method.
 For each speaker j: z_j = avvae.models.latent_fit.fit_latent(model_j, |s_j|^2, context_j) (the decoder's best
 latent per frame for the clean source), sigma2_j = sigma2(z_j) decoded and clamped as in MCEM. Then, with those
 speech variances fixed, the noise NMF W, H and the gains g are fitted to the mixture by MCEM's own M-step updates
-(its initialisation, `iterations`, `noise_rank`, `sqrt_updates`, `floor`, `seed`), and the same Wiener filters share
+(its initialisation, `iterations`, `noise_rank`, `noise_smoothing_frames`, `sqrt_updates`, `floor`, `seed`), and the
+same Wiener filters share
 the mixture out. So the row differs from MCEM only in where the latents come from:
 - the noise variance is the NMF fit, not the true noise power |b|^2, which would be exact in every bin (an oracle
   mask for the noise) while the speech gets only its model's variance;
@@ -58,7 +59,9 @@ def separation_at(problem: Problem, z: torch.Tensor, config: McemConfig) -> Sepa
             problem, [torch.Generator(device=problem.power.device).manual_seed(config.seed)], config
         )
         for _ in range(config.iterations):
-            params = m_step(speech, params, problem.power, problem.mask, config.power, config.floor)
+            params = m_step(
+                speech, params, problem.power, problem.mask, config.power, config.floor, config.noise_smoothing_frames
+            )
         wiener = WienerAverage(params, config.floor)
         wiener.keep(speech[0])
         estimates, noise = wiener.apply(problem.stft)

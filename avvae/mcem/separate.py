@@ -3,7 +3,9 @@
 1. z_j <- encoder mean from (|x|^2, v_j) (or, with init: prior, the prior mean of p(z | v_j)); W, H seeded uniform
    (floored); g = 1.
 2-4. `iterations` times: E-step (MH chain, `draws` draws, `burn_in` discarded, the step adapted during burn-in with
-   adapt_step), M-step on the kept variances; with a `tolerance`, fewer once the log-likelihood has settled.
+   adapt_step; or the variational posterior's refit, then each speaker's prior adapted to it with
+   prior_adaptation_frames), M-step on the kept variances (the noise activations smoothed over time with
+   noise_smoothing_frames); with a `tolerance`, fewer once the log-likelihood has settled.
 5. A fresh chain (`final_draws`, `final_burn_in`) from the last state; Wiener filters averaged over it.
 """
 
@@ -18,6 +20,7 @@ import torch
 from avvae.mcem.config import McemConfig
 from avvae.mcem.convergence import has_converged
 from avvae.mcem.m_step import Params, log_likelihood, m_step, mixture_variance
+from avvae.mcem.prior_adaptation import PriorAdaptation
 from avvae.mcem.problem import Problem
 from avvae.mcem.sampler import ChainState, StepAdaptation, run_chain
 from avvae.mcem.variational import VariationalPosterior
@@ -108,14 +111,25 @@ class _Estep:
             z = z.expand(config.chains, *z.shape).clone()
         self.state = ChainState(z, problem.decode(z, config.floor))
         self.posterior = VariationalPosterior(z, config.proposal_std) if config.sampler == "variational" else None
+        self.prior_adaptation = (
+            PriorAdaptation(problem, config.prior_adaptation_frames) if config.prior_adaptation_frames > 0 else None
+        )
         self.adaptation = StepAdaptation(config.target_acceptance, config.adapt_rate) if config.adapt_step else None
 
     def run(self, params: Params, draws: int, burn_in: int, keep) -> torch.Tensor:
         config, problem = self.config, self.problem
         if self.posterior is not None:
             self.posterior.fit(
-                problem, params, config.variational_steps, config.variational_lr, self.generators, config.floor
+                problem,
+                params,
+                config.variational_steps,
+                config.variational_lr,
+                self.generators,
+                config.floor,
+                config.latent_smoothness,
             )
+            if self.prior_adaptation is not None:
+                self.prior_adaptation.update(problem, self.posterior.mean, self.posterior.logvar)
             for variance in self.posterior.sample_variances(problem, draws - burn_in, self.generators, config.floor):
                 keep(variance)
             return torch.full(problem.shape[:2], float("nan"))
@@ -179,7 +193,15 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
         samples.start(config.schedule(config.draws, config.burn_in)[2], problem.shape, device)
         acceptance = e_step.run(params, config.draws, config.burn_in, samples.keep)
         likelihood = samples.log_likelihood(params, problem, config.floor)
-        params = m_step(samples.buffer, params, problem.power, problem.mask, config.power, config.floor)
+        params = m_step(
+            samples.buffer,
+            params,
+            problem.power,
+            problem.mask,
+            config.power,
+            config.floor,
+            config.noise_smoothing_frames,
+        )
         seconds = time.perf_counter() - start
         for b, history in enumerate(histories):
             history.append(IterationLog(iteration, acceptance[:, b].tolist(), float(likelihood[b]), seconds))
