@@ -37,6 +37,7 @@ si_models="avae avvae cvae"    # VAEs trained SI (train_<model>.yaml)
 supervised=true         # also train and test the supervised AV baseline (train_supervised.yaml)
 sd_models="avae avvae cvae"    # VAEs trained SD for each test speaker
 mcem_config=conf/mcem.yaml     # MCEM separation settings
+sd_mcem_config=""              # MCEM settings of the SD systems ("": mcem_config)
 nmf_config=conf/nmf.yaml       # NMF baseline settings
 oracle_latent_models=avvae  # VAEs whose oracle-latent reference rows are computed ("": none)
 # Each system is scored in the speaker order its decode recorded: the best permutation (marked † in RESULTS.md) where
@@ -71,6 +72,7 @@ Options:
   --oracle_latent_models <list>  # (default: '${oracle_latent_models}')
   --permutation_invariant <list>  # always scored in the best speaker order (default: '${permutation_invariant}')
   --mcem_config <yaml>     # (default: ${mcem_config})
+  --sd_mcem_config <yaml>  # for the SD systems (default: '${sd_mcem_config}', the same as --mcem_config)
   --nmf_config <yaml>      # (default: ${nmf_config})
   --ngpu <n>               # (default: ${ngpu})
   --title <str>            # (default: the corpus folder's name, and the tag)
@@ -195,17 +197,18 @@ exp_dir() {
   esac
 }
 decode_options() {
-  local config
+  local config sd_config
   config=$(quote_word "${mcem_config}")  # one word of --decode-opts, a path with spaces too
+  sd_config=$(quote_word "${sd_mcem_config:-${mcem_config}}")
   case $1 in
     mixture|silence|oracle) echo "--method $1" ;;
     nmf_*) echo "--method nmf --nmf-dir $(exp_dir "$1")" ;;
     supervised) echo "--method supervised --model-dir $(exp_dir "$1")" ;;
     oracle_latent_*_si) echo "--method oracle_latent --config ${config} --model-dir $(exp_dir "${1#oracle_latent_}")" ;;
-    oracle_latent_*_sd) echo "--method oracle_latent --config ${config} --model-dir $(exp_dir "${1#oracle_latent_}") \
+    oracle_latent_*_sd) echo "--method oracle_latent --config ${sd_config} --model-dir $(exp_dir "${1#oracle_latent_}") \
 --speaker-dependent" ;;
     *_si) echo "--method mcem --config ${config} --model-dir $(exp_dir "$1")" ;;
-    *_sd) echo "--method mcem --config ${config} --model-dir $(exp_dir "$1") --speaker-dependent" ;;
+    *_sd) echo "--method mcem --config ${sd_config} --model-dir $(exp_dir "$1") --speaker-dependent" ;;
   esac
 }
 
