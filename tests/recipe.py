@@ -37,6 +37,7 @@ TINY = {  # config -> {key: value}: two-epoch training, one diagnosed utterance 
     "mix.yaml": {"num_mixtures": 3},
     "mix_unseen.yaml": {"num_mixtures": 2},
     "mcem.yaml": {"iterations": 3, "draws": 4, "burn_in": 2, "final_draws": 4, "final_burn_in": 2},
+    "mcem_sd.yaml": {"iterations": 3, "draws": 4, "burn_in": 2, "final_draws": 4, "final_burn_in": 2},
     "nmf.yaml": {"train_iterations": 20, "separate_iterations": 10},
 }
 # mini_av's lip setting for every recipe copy: NTCD-TIMIT's tree test fine-tunes the shared run's SI AV-VAE with its

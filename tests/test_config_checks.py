@@ -2,6 +2,7 @@
 numbers end in an error that names the file and the key (one mechanism, avvae.config.check_ranges); a model size
 that does not fit the features stops the training command before it trains."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,13 @@ def test_every_recipe_ships_its_configs():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: f"{path.parent.parent.name}/{path.name}")
 def test_shipped_configs_load_unmodified(path):
     load_config(path, SCHEMAS[path.name])
+
+
+def test_mini_av_sd_mcem_is_its_si_mcem_without_the_prior_adaptation():
+    conf = ROOT / "egs" / "mini_av" / "conf"
+    si, sd = load_config(conf / "mcem.yaml", McemConfig), load_config(conf / "mcem_sd.yaml", McemConfig)
+    assert si.prior_adaptation_frames > 0 and sd.prior_adaptation_frames == 0
+    assert dataclasses.replace(si, prior_adaptation_frames=0) == sd
 
 
 def _write(tmp_path, name, values):

@@ -10,5 +10,6 @@ cd "$(dirname "$0")"
   --train_set train_si --dev_set dev_si --sd_set train_sd --test_set test \
   --noise_train noise_train --noise_test noise_test \
   --feats_config conf/feats.yaml --mix_config conf/mix.yaml \
+  --mcem_config conf/mcem.yaml --sd_mcem_config conf/mcem_sd.yaml \
   --si_models "avae avvae" --sd_models "avae avvae" \
   "$@"
