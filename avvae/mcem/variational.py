@@ -2,7 +2,7 @@
 and frame, warm-started across iterations, fitted by a few Adam steps on the reparameterised ELBO
 E_q[log p(x | z) + log p(z | v)] + H(q); its draws are then decoded in a single decoder call. With a
 `smoothness` lambda > 0 the ELBO also takes -lambda/2 sum_n |z_n - z_(n-1)|^2 for each speaker: a Gaussian random
-walk that ties each frame's latent to its neighbours', as a voice changes little from one 33 ms frame to the next."""
+walk that ties each frame's latent to its neighbours', as a voice changes little from one STFT frame to the next."""
 
 from __future__ import annotations
 
