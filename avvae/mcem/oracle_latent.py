@@ -7,8 +7,7 @@ For each speaker j: z_j = avvae.models.latent_fit.fit_latent(model_j, |s_j|^2, c
 latent per frame for the clean source), sigma2_j = sigma2(z_j) decoded and clamped as in MCEM. Then, with those
 speech variances fixed, the noise NMF W, H and the gains g are fitted to the mixture by MCEM's own M-step updates
 (its initialisation, `iterations`, `noise_rank`, `noise_smoothing_frames`, `sqrt_updates`, `floor`, `seed`), and the
-same Wiener filters share
-the mixture out. So the row differs from MCEM only in where the latents come from:
+same Wiener filters share the mixture out. So the row differs from MCEM only in where the latents come from:
 - the noise variance is the NMF fit, not the true noise power |b|^2, which would be exact in every bin (an oracle
   mask for the noise) while the speech gets only its model's variance;
 - the gains are fitted, not fixed at 1: the references are at the mixture's scale, so g = 1 would be the decoder's
