@@ -59,6 +59,11 @@ class McemConfig:
     noise_smoothing_frames: w > 0 replaces the noise activations H by their moving average over frames n - w .. n + w
     after every M-step (the noise varies slowly; also in the oracle-latent row's M-steps); 0 (default, published)
     leaves H free in every frame.
+    speaker_colour: true gives each speaker a spectral colour c_jf, constant over the utterance and fitted in every
+    M-step (also the oracle-latent row's), that multiplies its decoded variances: what a speaker-independent decoder
+    cannot know of one voice's (and one channel's) long-term spectrum; false (default, published) is c = 1.
+    colour_smoothing_bins: w > 0 averages the colour over frequency bins f - w .. f + w after each update; needs
+    speaker_colour.
     """
 
     iterations: int = 100
@@ -88,6 +93,8 @@ class McemConfig:
     prior_adaptation_frames: int = 0
     latent_smoothness: float = 0.0
     noise_smoothing_frames: int = 0
+    speaker_colour: bool = False
+    colour_smoothing_bins: int = 0
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -112,6 +119,8 @@ class McemConfig:
                 raise ConfigValueError(
                     f"mcem {name} needs the variational sampler (a posterior mean per frame), not {self.sampler!r}"
                 )
+        if self.colour_smoothing_bins and not self.speaker_colour:
+            raise ConfigValueError("mcem colour_smoothing_bins needs speaker_colour: true (no colour to smooth)")
         if self.chains < 1 or (self.chains > 1 and self.sampler != "mh"):
             raise ConfigValueError(f"mcem chains must be >= 1, and 1 unless the sampler is mh, got {self.chains}")
         check_ranges(
@@ -130,6 +139,7 @@ class McemConfig:
                 "prior_adaptation_frames": ">= 0",
                 "latent_smoothness": ">= 0",
                 "noise_smoothing_frames": ">= 0",
+                "colour_smoothing_bins": ">= 0",
             },
         )
 

@@ -5,9 +5,10 @@ method.
 
 For each speaker j: z_j = avvae.models.latent_fit.fit_latent(model_j, |s_j|^2, context_j) (the decoder's best
 latent per frame for the clean source), sigma2_j = sigma2(z_j) decoded and clamped as in MCEM. Then, with those
-speech variances fixed, the noise NMF W, H and the gains g are fitted to the mixture by MCEM's own M-step updates
-(its initialisation, `iterations`, `noise_rank`, `noise_smoothing_frames`, `sqrt_updates`, `floor`, `seed`), and the
-same Wiener filters share the mixture out. So the row differs from MCEM only in where the latents come from:
+speech variances fixed, the noise NMF W, H, the gains g (and the speakers' colours, with `speaker_colour`) are
+fitted to the mixture by MCEM's own M-step updates (its initialisation, `iterations`, `noise_rank`,
+`noise_smoothing_frames`, `colour_smoothing_bins`, `sqrt_updates`, `floor`, `seed`), and the same Wiener filters
+share the mixture out. So the row differs from MCEM only in where the latents come from:
 - the noise variance is the NMF fit, not the true noise power |b|^2, which would be exact in every bin (an oracle
   mask for the noise) while the speech gets only its model's variance;
 - the gains are fitted, not fixed at 1: the references are at the mixture's scale, so g = 1 would be the decoder's
@@ -59,7 +60,14 @@ def separation_at(problem: Problem, z: torch.Tensor, config: McemConfig) -> Sepa
         )
         for _ in range(config.iterations):
             params = m_step(
-                speech, params, problem.power, problem.mask, config.power, config.floor, config.noise_smoothing_frames
+                speech,
+                params,
+                problem.power,
+                problem.mask,
+                config.power,
+                config.floor,
+                config.noise_smoothing_frames,
+                config.colour_smoothing_bins,
             )
         wiener = WienerAverage(params, config.floor)
         wiener.keep(speech[0])

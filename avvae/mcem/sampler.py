@@ -93,7 +93,7 @@ class _Target:
 
     def __init__(self, problem: Problem, params: Params, floor: float):
         self.problem, self.floor = problem, floor
-        self.noise, self.gain = params.noise_variance(), params.g[..., None]
+        self.noise, self.gain = params.noise_variance(), params.speech_gain()
         self.gains = self.gain.unbind(0)
         # MH's mixture variances start from max(WH, floor): at least the floor without a clamp per proposal, and
         # within the floor (1e-10) of max(WH + speech, floor), which the M-step and the Wiener filters use.

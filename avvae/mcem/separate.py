@@ -1,11 +1,12 @@
 """Monte Carlo EM separation (docs/design.md, "Mixture model at separation time") of one mixture or a padded batch.
 
 1. z_j <- encoder mean from (|x|^2, v_j) (or, with init: prior, the prior mean of p(z | v_j)); W, H seeded uniform
-   (floored); g = 1.
+   (floored); g = 1 (and each speaker's colour c = 1 with speaker_colour).
 2-4. `iterations` times: E-step (MH chain, `draws` draws, `burn_in` discarded, the step adapted during burn-in with
    adapt_step; or the variational posterior's refit, then each speaker's prior adapted to it with
    prior_adaptation_frames), M-step on the kept variances (the noise activations smoothed over time with
-   noise_smoothing_frames); with a `tolerance`, fewer once the log-likelihood has settled.
+   noise_smoothing_frames, the colours over frequency with colour_smoothing_bins); with a `tolerance`, fewer once
+   the log-likelihood has settled.
 5. A fresh chain (`final_draws`, `final_burn_in`) from the last state; Wiener filters averaged over it.
 """
 
@@ -44,8 +45,8 @@ class IterationLog:
 
 @dataclass
 class McemResult:
-    """A mixture's estimates, its fitted parameters (W [F, K], H [K, N], g [J, N]), the per-iteration log and
-    whether the run stopped early on the convergence tolerance."""
+    """A mixture's estimates, its fitted parameters (W [F, K], H [K, N], g [J, N], the speakers' colours [J, F] or
+    None), the per-iteration log and whether the run stopped early on the convergence tolerance."""
 
     separation: Separation
     W: torch.Tensor
@@ -53,6 +54,7 @@ class McemResult:
     g: torch.Tensor
     history: list[IterationLog] = field(default_factory=list)
     converged: bool = False
+    colour: torch.Tensor | None = None
 
     @property
     def iterations(self) -> int:
@@ -70,7 +72,8 @@ def initial_params(problem: Problem, generators: list[torch.Generator], config: 
         W[b] = torch.rand(freqs, config.noise_rank, generator=generator, device=device)
         H[b, :, :length] = torch.rand(config.noise_rank, length, generator=generator, device=device)
     g = torch.ones(num_speakers, batch, frames, device=device)
-    return Params(W.clamp_min(config.floor), H.clamp_min(config.floor), g)
+    colour = torch.ones(num_speakers, batch, freqs, device=device) if config.speaker_colour else None
+    return Params(W.clamp_min(config.floor), H.clamp_min(config.floor), g, colour)
 
 
 class _Samples:
@@ -174,6 +177,7 @@ def run_mcem_batch(
             r.g.clone(),
             r.history,
             r.converged,
+            None if r.colour is None else r.colour.clone(),
         )
         for r in results
     ]
@@ -201,6 +205,7 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
             config.power,
             config.floor,
             config.noise_smoothing_frames,
+            config.colour_smoothing_bins,
         )
         seconds = time.perf_counter() - start
         for b, history in enumerate(histories):
@@ -233,8 +238,11 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
     results = []
     for b, (length, history) in enumerate(zip(problem.lengths, histories)):
         separation = Separation(sources[:, b, :length], noise[b, :length])
+        colour = None if params.colour is None else params.colour[:, b]
         results.append(
-            McemResult(separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history, converged)
+            McemResult(
+                separation, params.W[b], params.H[b, :, :length], params.g[:, b, :length], history, converged, colour
+            )
         )
     return results
 

@@ -33,7 +33,7 @@ class VariationalPosterior:
         smoothness: float = 0.0,
     ) -> None:
         """`steps` Adam steps (fresh moments, warm parameters) on the ELBO with one draw per step."""
-        noise, gain = params.noise_variance(), params.g[..., None]
+        noise, gain = params.noise_variance(), params.speech_gain()
         with torch.enable_grad():
             mean = self.mean.detach().requires_grad_()
             logvar = self.logvar.detach().requires_grad_()

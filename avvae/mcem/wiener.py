@@ -20,7 +20,7 @@ class WienerAverage:
         self.count = 0
 
     def keep(self, variance: torch.Tensor, likelihood: torch.Tensor | None = None) -> None:
-        gain = self.params.g[..., None]
+        gain = self.params.speech_gain()
         mixture = torch.addcmul(self.noise, gain[0], variance[0])
         for j in range(1, len(variance)):
             mixture.addcmul_(gain[j], variance[j])
@@ -34,5 +34,5 @@ class WienerAverage:
 
     def apply(self, stft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Estimates of the speakers [J, B, N, F] and of the noise [B, N, F] from the mixture STFT [B, N, F]."""
-        speech = self.speech_sum * (self.params.g[..., None] / self.count)
+        speech = self.speech_sum * (self.params.speech_gain() / self.count)
         return stft * speech, stft * (self.inverse_sum * (self.noise / self.count))
