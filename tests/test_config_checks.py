@@ -41,11 +41,12 @@ def test_shipped_configs_load_unmodified(path):
     load_config(path, SCHEMAS[path.name])
 
 
-def test_mini_av_sd_mcem_is_its_si_mcem_without_the_prior_adaptation():
+def test_mini_av_sd_mcem_is_its_si_mcem_without_the_adaptation_to_the_voice():
     conf = ROOT / "egs" / "mini_av" / "conf"
     si, sd = load_config(conf / "mcem.yaml", McemConfig), load_config(conf / "mcem_sd.yaml", McemConfig)
     assert si.prior_adaptation_frames > 0 and sd.prior_adaptation_frames == 0
-    assert dataclasses.replace(si, prior_adaptation_frames=0) == sd
+    assert si.speaker_colour and not sd.speaker_colour
+    assert dataclasses.replace(si, prior_adaptation_frames=0, speaker_colour=False, colour_smoothing_bins=0) == sd
 
 
 def _write(tmp_path, name, values):
