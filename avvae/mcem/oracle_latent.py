@@ -22,9 +22,8 @@ from typing import Callable
 import torch
 
 from avvae.mcem.config import McemConfig
-from avvae.mcem.m_step import m_step
 from avvae.mcem.problem import Problem
-from avvae.mcem.separate import initial_params
+from avvae.mcem.separate import configured_m_step, initial_params
 from avvae.mcem.wiener import WienerAverage
 from avvae.models import SpeechVAE
 from avvae.models.latent_fit import fit_latent
@@ -59,16 +58,7 @@ def separation_at(problem: Problem, z: torch.Tensor, config: McemConfig) -> Sepa
             problem, [torch.Generator(device=problem.power.device).manual_seed(config.seed)], config
         )
         for _ in range(config.iterations):
-            params = m_step(
-                speech,
-                params,
-                problem.power,
-                problem.mask,
-                config.power,
-                config.floor,
-                config.noise_smoothing_frames,
-                config.colour_smoothing_bins,
-            )
+            params = configured_m_step(speech, params, problem, config)
         wiener = WienerAverage(params, config.floor)
         wiener.keep(speech[0])
         estimates, noise = wiener.apply(problem.stft)

@@ -76,6 +76,20 @@ def initial_params(problem: Problem, generators: list[torch.Generator], config: 
     return Params(W.clamp_min(config.floor), H.clamp_min(config.floor), g, colour)
 
 
+def configured_m_step(samples: torch.Tensor, params: Params, problem: Problem, config: McemConfig) -> Params:
+    """MCEM's M-step (avvae.mcem.m_step) on the kept draws [R, J, B, N, F] with the config's settings."""
+    return m_step(
+        samples,
+        params,
+        problem.power,
+        problem.mask,
+        config.power,
+        config.floor,
+        config.noise_smoothing_frames,
+        config.colour_smoothing_bins,
+    )
+
+
 class _Samples:
     """The kept draws of one E-step, copied into one buffer [R, J, B, N, F] reused across iterations (the chain
     updates its state in place), with their per-frame log-likelihoods [B, N] where the sampler has them."""
@@ -197,16 +211,7 @@ def _run(stfts, lips, models, config: McemConfig) -> list[McemResult]:
         samples.start(config.schedule(config.draws, config.burn_in)[2], problem.shape, device)
         acceptance = e_step.run(params, config.draws, config.burn_in, samples.keep)
         likelihood = samples.log_likelihood(params, problem, config.floor)
-        params = m_step(
-            samples.buffer,
-            params,
-            problem.power,
-            problem.mask,
-            config.power,
-            config.floor,
-            config.noise_smoothing_frames,
-            config.colour_smoothing_bins,
-        )
+        params = configured_m_step(samples.buffer, params, problem, config)
         seconds = time.perf_counter() - start
         for b, history in enumerate(histories):
             history.append(IterationLog(iteration, acceptance[:, b].tolist(), float(likelihood[b]), seconds))
