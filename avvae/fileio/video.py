@@ -51,6 +51,11 @@ def read_gray_frames(
     return np.stack(frames), float(meta["fps"]), tuple(meta["source_size"])
 
 
+def _mono_float_audio(rate: int) -> list[str]:
+    """ffmpeg's output options for raw little-endian float32 samples, mixed to mono, at `rate`."""
+    return ["-ac", "1", "-ar", str(rate), "-f", "f32le", "-acodec", "pcm_f32le"]
+
+
 def read_container_audio(path: str | Path, rate: int) -> np.ndarray:
     """The first audio track of a video container (e.g. GRID's .mpg), mixed to mono and resampled to `rate` by
     ffmpeg: float32 samples. Its time 0 is the video's, so lips and audio share one clock."""
@@ -66,14 +71,7 @@ def read_container_audio(path: str | Path, rate: int) -> np.ndarray:
         "-map",
         "0:a:0",
         "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        str(rate),
-        "-f",
-        "f32le",
-        "-acodec",
-        "pcm_f32le",
+        *_mono_float_audio(rate),
         "-",
     ]
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -113,14 +111,7 @@ def read_frames_and_audio(path: str | Path, rate: int) -> tuple[np.ndarray, floa
         "pipe:1",
         "-map",
         "0:a:0",
-        "-ac",
-        "1",
-        "-ar",
-        str(rate),
-        "-f",
-        "f32le",
-        "-acodec",
-        "pcm_f32le",
+        *_mono_float_audio(rate),
         f"pipe:{audio_write}",
     ]
     with open(audio_read, "rb") as audio_pipe, ThreadPoolExecutor(1) as pool:
