@@ -149,6 +149,23 @@ def test_a_write_cut_short_by_the_system_names_the_file(tmp_path):
     assert not list(out.iterdir())
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.EDQUOT, "Disk quota exceeded"),
+        OSError(errno.EIO, f"Can't write data (file write failed: errno = {errno.EDQUOT}, ...)"),  # as h5py says it
+    ],
+)
+def test_a_write_over_the_disk_quota_says_so_and_what_is_kept(tmp_path, error):
+    target = tmp_path / "feats.h5"
+    with pytest.raises(write_errors.DiskFullError) as raised:
+        with write_errors.naming_full_disk(target, "the finished utterances are kept"):
+            raise error
+    message = str(raised.value)
+    assert message.startswith(f"{target}: cannot write the file: the disk quota is exceeded; ")
+    assert message.endswith("; the finished utterances are kept")
+
+
 NO_SPACE = OSError(
     errno.ENOSPC,
     "Can't synchronously write data (file write failed: errno = 28, error message = 'No space left on device')",

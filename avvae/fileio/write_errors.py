@@ -28,28 +28,35 @@ def _chain(error: BaseException) -> list[BaseException]:
     return chain
 
 
+def _refused_for(error: BaseException, code: int) -> bool:
+    """Whether `error` carries the errno `code`, as an errno or in HDF5's words (`errno = 28,`)."""
+    return getattr(error, "errno", None) == code or f"errno = {code}," in str(error)
+
+
 def no_space(error: BaseException) -> BaseException | None:
-    """The first exception of the chain of `error` that is a write refused for want of space (ENOSPC, as an errno
-    or in HDF5's words, `errno = 28,`), or None."""
+    """The first exception of the chain of `error` that is a write refused for want of space (ENOSPC: the disk is
+    full; EDQUOT: the user's disk quota is), or None."""
     return next(
-        (
-            cause
-            for cause in _chain(error)
-            if getattr(cause, "errno", None) == errno.ENOSPC or f"errno = {errno.ENOSPC}," in str(cause)
-        ),
+        (cause for cause in _chain(error) if _refused_for(cause, errno.ENOSPC) or _refused_for(cause, errno.EDQUOT)),
         None,
     )
 
 
 def write_failure(path: Path, error: BaseException) -> str:
-    """Why writing `path` failed, in words: the disk is full (ENOSPC in the chain, or under MIN_FREE left) or the
-    write was refused, with the free space and the library's own message."""
+    """Why writing `path` failed, in words: the disk quota is exceeded (EDQUOT in the chain), the disk is full
+    (ENOSPC in the chain, or under MIN_FREE left) or the write was refused, with the free space and the library's
+    own message."""
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
     if not path.parent.is_dir():
         return f"cannot write the file ({message})"
     free = shutil.disk_usage(path.parent).free
-    full = free < MIN_FREE or no_space(error) is not None
-    reason = "the disk is full" if full else "the write failed (disk full, quota or file size limit?)"
+    cause = no_space(error)
+    if cause is not None and _refused_for(cause, errno.EDQUOT):
+        reason = "the disk quota is exceeded"
+    elif free < MIN_FREE or cause is not None:
+        reason = "the disk is full"
+    else:
+        reason = "the write failed (disk full, quota or file size limit?)"
     return f"cannot write the file: {reason}; {free / 2**20:.1f} MiB free in {path.parent} ({message})"
 
 
