@@ -49,6 +49,10 @@ def test_mini_av_sd_mcem_is_its_si_mcem_without_the_adaptation_to_the_voice():
     assert dataclasses.replace(si, prior_adaptation_frames=0, speaker_colour=False, colour_smoothing_bins=0) == sd
 
 
+def test_mini_av_keeps_the_published_mcem_as_a_config():
+    assert load_config(ROOT / "egs" / "mini_av" / "conf" / "published" / "mcem.yaml", McemConfig) == McemConfig()
+
+
 def _write(tmp_path, name, values):
     path = tmp_path / name
     path.write_text(yaml.safe_dump(values))
